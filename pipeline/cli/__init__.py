@@ -1,0 +1,34 @@
+"""The ``privacy-pipeline`` command line: one Typer app, one module per sub-command.
+
+User errors (any :class:`~pipeline.errors.PipelineError`) print one line on stderr and exit
+with status 1; no traceback reaches the user.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from pipeline.cli import app as _app_module
+from pipeline.errors import PipelineError
+
+app = _app_module.app
+
+
+def _register() -> None:
+    # Imported here so each sub-command module registers itself on ``app``.
+    from pipeline.cli import broker, topics  # noqa: F401
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the ``privacy-pipeline`` console script."""
+    _register()
+    try:
+        app(args=argv, prog_name="privacy-pipeline", standalone_mode=True)
+    except PipelineError as exc:
+        typer.echo(f"privacy-pipeline: error: {exc}", err=True)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        typer.echo("privacy-pipeline: interrupted", err=True)
+        sys.exit(130)
