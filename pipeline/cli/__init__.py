@@ -18,7 +18,8 @@ app = _app_module.app
 
 def _register() -> None:
     # Imported here so each sub-command module registers itself on ``app``.
-    from pipeline.cli import broker, topics  # noqa: F401
+    # One line per sub-command module.
+    import pipeline.cli.app  # noqa: F401
 
 
 def main(argv: list[str] | None = None) -> None:
