@@ -1,0 +1,7 @@
+"""Event contract v1: typed events, the one validator and the published JSON Schemas.
+
+- :mod:`schemas.events`: the msgspec Structs (``Navigation``, ``Geolocation``, ``Consent``,
+  ``Rights``) and the ``Event`` union.
+- :mod:`schemas.validator`: ``decode(raw) -> Event``, ``decode_obj(obj)``, ``encode(event)``.
+- :mod:`schemas.contract`: the JSON Schema files shipped next to this module.
+"""

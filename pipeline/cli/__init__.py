@@ -20,6 +20,15 @@ def _register() -> None:
     # Imported here so each sub-command module registers itself on ``app``.
     # One line per sub-command module.
     import pipeline.cli.app  # noqa: F401
+    import pipeline.cli.broker  # noqa: F401
+    import pipeline.cli.collector  # noqa: F401
+    import pipeline.cli.topics  # noqa: F401
+    import pipeline.cli.rights  # noqa: F401
+    import pipeline.cli.simulate  # noqa: F401
+    import pipeline.cli.validate  # noqa: F401
+    import pipeline.cli.worker  # noqa: F401
+    import pipeline.cli.keys  # noqa: F401
+    import pipeline.cli.sink  # noqa: F401
 
 
 def main(argv: list[str] | None = None) -> None:

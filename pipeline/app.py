@@ -1,0 +1,44 @@
+"""The faust app of the processors (wired like faust's examples/fastapi_project).
+
+The app object lives here; agents, topics and tables live in :mod:`processors`. Settings
+come from the environment when this module is imported (``privacy-pipeline worker`` sets
+them up first).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import faust
+
+from pipeline.settings import Settings
+from processors.context import TopicNames
+
+settings = Settings.from_env()
+names = TopicNames(settings.topic_prefix)
+
+
+def create_app(s: Settings) -> Any:
+    """Build the faust app from settings (no agents yet: importing processors adds them)."""
+    return faust.App(
+        f"{s.topic_prefix}privacy-pipeline",
+        broker=[f"kafka://{host}" for host in s.bootstrap_list],
+        store=s.worker_store,
+        datadir=str(s.data_dir / f"worker-{s.worker_id}"),
+        topic_partitions=s.partitions,
+        topic_replication_factor=1,
+        topic_allow_declare=True,
+        consumer_auto_offset_reset="earliest",
+        producer_acks=-1,
+        key_serializer="raw",
+        value_serializer="raw",
+        table_standby_replicas=0,
+        web_enabled=False,
+        stream_wait_empty=False,
+        autodiscover=False,
+        broker_commit_every=5000,
+        broker_commit_interval=1.0,
+    )
+
+
+app = create_app(settings)

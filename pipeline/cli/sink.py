@@ -1,0 +1,82 @@
+"""``privacy-pipeline sink``: aggregates from the sanitized topics into DuckDB, exactly once."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from typing import Annotated, Any
+
+import typer
+
+from pipeline.cli.app import app, settings
+
+sink_app = typer.Typer(
+    help="Write aggregates of the sanitized topics to <data_dir>/pipeline.duckdb and publish "
+    "<data_dir>/analytics.duckdb (k-thresholded, read-only for analysts).",
+    no_args_is_help=False,
+)
+app.add_typer(sink_app, name="sink")
+
+
+def _policy() -> Any:
+    from pipeline.policy import load_policy
+
+    return load_policy(settings().policy)
+
+
+def _install_stop(stop: threading.Event) -> None:
+    def handler(signum: int, frame: object) -> None:
+        # Finish the batch in flight, publish, exit 0.
+        stop.set()
+
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)
+
+
+@sink_app.callback(invoke_without_command=True)
+def sink(
+    ctx: typer.Context,
+    shard: Annotated[str | None, typer.Option(
+        "--shard", help="INDEX/COUNT: run shard INDEX of COUNT (partitions p % COUNT == INDEX). "
+        "Env: PRIVACY_PIPELINE_SINK_SHARD (default 0/1).")] = None,
+    once: Annotated[bool, typer.Option(
+        "--once", help="Stop once caught up with the topics, after a final publication.")] = False,
+    until_idle: Annotated[float | None, typer.Option(
+        "--until-idle", metavar="SECONDS",
+        help="Stop after SECONDS without new records, after a final publication.")] = None,
+    log_level: Annotated[str, typer.Option(
+        "--log-level", help="debug, info, warning or error.")] = "info",
+) -> None:
+    """Run the sink (one shard) until SIGTERM or Ctrl-C, --once or --until-idle."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from pipeline.sink.config import ShardSpec, sink_config
+    from pipeline.sink.service import run_sink
+
+    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(message)s")
+    current = settings()
+    policy = _policy()
+    config = sink_config(current, policy, ShardSpec.parse(shard) if shard else None)
+    stop = threading.Event()
+    _install_stop(stop)
+    stats = run_sink(current, policy, config, stop, until_idle=until_idle, once=once)
+    typer.echo(f"sink shard {config.shard}: {stats.records} records ({stats.new_records} new, "
+               f"{stats.duplicates} duplicates, {stats.rejected} rejected) in "
+               f"{stats.batches} batches; {config.analytics_path} published")
+
+
+@sink_app.command("publish")
+def publish(
+    shards: Annotated[int | None, typer.Option(
+        "--shards", min=1, help="Shard count of the sink (default: COUNT of "
+        "PRIVACY_PIPELINE_SINK_SHARD).")] = None,
+) -> None:
+    """Merge the shards' aggregates and publish analytics.duckdb now."""
+    from pipeline.sink.config import ShardSpec
+    from pipeline.sink.publish import publish_offline
+
+    current = settings()
+    count = shards or ShardSpec.parse(current.sink_shard).count
+    publish_offline(current.data_dir, count, _policy().k_threshold)
+    typer.echo(f"published {current.data_dir / 'analytics.duckdb'} from {count} shard(s)")

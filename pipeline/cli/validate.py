@@ -1,0 +1,136 @@
+"""``privacy-pipeline validate [FILE|-]``: check events against contract v1.
+
+Uses the pipeline's own validator (:func:`schemas.validator.decode`), so a file that passes
+here is accepted by the collector and the processors, and a rejected event gets the same
+reason it would get in the dead-letter topic.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from itertools import chain
+from typing import Annotated, BinaryIO, TextIO
+
+import msgspec
+import typer
+
+from pipeline.cli.app import app
+from pipeline.errors import UsageError
+from schemas.exceptions import InvalidEvent
+from schemas.validator import decode
+
+_PEEK = 4096
+_BOM = b"\xef\xbb\xbf"
+
+
+def _first_byte(stream: BinaryIO) -> tuple[bytes, bytes]:
+    """Read until the first non-blank byte; returns ``(bytes read so far, that byte)``."""
+    head = b""
+    while True:
+        chunk = stream.read(_PEEK)
+        if not chunk:
+            return head, b""
+        head += chunk
+        stripped = head.removeprefix(_BOM).lstrip()
+        if stripped:
+            return head, stripped[:1]
+
+
+def _array_items(data: bytes, source: str) -> Iterator[tuple[int, bytes]]:
+    try:
+        items = msgspec.json.decode(data.removeprefix(_BOM), type=list[msgspec.Raw])
+    except (msgspec.DecodeError, RecursionError) as exc:
+        detail = str(exc) if isinstance(exc, msgspec.DecodeError) else "nested too deeply"
+        raise UsageError(
+            f"{source}: not a JSON array of events ({detail}); fix it or give one event per line"
+        ) from None
+    for position, item in enumerate(items, 1):
+        yield position, bytes(item)
+
+
+def _lines(head: bytes, stream: BinaryIO) -> Iterator[tuple[int, bytes]]:
+    # Streamed line by line: a JSON lines file of any size is checked in bounded memory.
+    lines = head.removeprefix(_BOM).split(b"\n")
+    partial = lines.pop()  # the stream continues right after ``head``, mid-line
+    all_lines = chain(lines, [partial + stream.readline()], stream)
+    for number, line in enumerate(all_lines, 1):
+        stripped = line.strip()
+        if stripped:
+            yield number, stripped
+
+
+def events_of(stream: BinaryIO, source: str) -> Iterator[tuple[int, bytes]]:
+    """Yield ``(index, raw event)`` from a JSON array or JSON lines stream (auto-detected).
+
+    The index is the 1-based position in the array, or the line number in JSON lines (blank
+    lines are skipped). Input whose first non-blank character is ``[`` is one JSON array.
+    """
+    head, first = _first_byte(stream)
+    if first == b"[":
+        yield from _array_items(head + stream.read(), source)
+    else:
+        yield from _lines(head, stream)
+
+
+def report(events: Iterable[tuple[int, bytes]], out: TextIO, quiet: bool) -> int:
+    """Print one verdict per event and a summary; returns the number of invalid events."""
+    schemas: Counter[str] = Counter()
+    invalid = 0
+    for index, raw in events:
+        try:
+            schema = decode(raw).schema
+        except InvalidEvent as exc:
+            invalid += 1
+            out.write(f"#{index} invalid: {exc.reason}\n")
+            continue
+        schemas[schema] += 1
+        if not quiet:
+            out.write(f"#{index} ok {schema}\n")
+    valid = sum(schemas.values())
+    detail = ", ".join(f"{name}: {count}" for name, count in sorted(schemas.items()))
+    out.write(
+        f"{valid + invalid} events: {valid} ok"
+        + (f" ({detail})" if detail else "")
+        + f", {invalid} invalid\n"
+    )
+    return invalid
+
+
+def _open(file: str) -> BinaryIO:
+    if file == "-":
+        return sys.stdin.buffer
+    try:
+        return open(file, "rb")  # closed by validate()
+    except OSError as exc:
+        raise UsageError(f"cannot read {file}: {exc.strerror}; check the path") from None
+
+
+@app.command("validate")
+def validate(
+    file: Annotated[
+        str, typer.Argument(help="JSON array or JSON lines file of events; - reads stdin.")
+    ] = "-",
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="Print only invalid events and the summary.")
+    ] = False,
+) -> None:
+    """Check events against contract v1 with the pipeline's validator.
+
+    Prints `#<index> ok <schema>` or `#<index> invalid: <reason>` per event (index: position
+    in the array, or line number in JSON lines), then a summary. Exit status 1 when any event
+    is invalid.
+    """
+    stream = _open(file)
+    source = "stdin" if file == "-" else file
+    try:
+        invalid = report(events_of(stream, source), sys.stdout, quiet)
+    except OSError as exc:
+        raise UsageError(f"cannot read {source}: {exc.strerror}; check the path") from None
+    finally:
+        if stream is not sys.stdin.buffer:
+            stream.close()
+    sys.stdout.flush()
+    if invalid:
+        raise typer.Exit(1)

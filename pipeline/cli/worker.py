@@ -1,0 +1,33 @@
+"""``privacy-pipeline worker``: run one faust worker of the consent processors."""
+
+from __future__ import annotations
+
+import os
+
+import typer
+
+from pipeline.cli.app import app, settings
+
+
+@app.command()
+def worker(
+    worker_id: str = typer.Option(
+        None,
+        "--id",
+        help="Worker name; its table files go to <data_dir>/worker-<id>. "
+        "Env: PRIVACY_PIPELINE_WORKER_ID (default 1).",
+    ),
+    loglevel: str = typer.Option(
+        "warn", "--loglevel", "-l", help="crit, error, warn, info or debug."
+    ),
+) -> None:
+    """Run a processor worker; start several to share the partitions (consumer group)."""
+    if worker_id is not None:
+        os.environ["PRIVACY_PIPELINE_WORKER_ID"] = worker_id
+    settings()  # a bad PRIVACY_PIPELINE_* value fails here, as one line
+    from faust.worker import Worker
+
+    import processors.agents  # noqa: F401  (registers the agent, timer and tables)
+    from pipeline.app import app as faust_app
+
+    Worker(faust_app, loglevel=loglevel, quiet=True).execute_from_commandline()

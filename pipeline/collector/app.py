@@ -1,0 +1,150 @@
+"""The collector's FastAPI application factory."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any, Final
+
+from fastapi import FastAPI, Request
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import Response
+
+from pipeline import kafka
+from pipeline.collector import openapi
+from pipeline.collector.auth import KeyStore
+from pipeline.collector.intake import CollectorTopics
+from pipeline.collector.metrics import CollectorMetrics
+from pipeline.collector.middleware import ObserveMiddleware
+from pipeline.collector.producer import EventProducer
+from pipeline.collector.ratelimit import RateLimiter
+from pipeline.collector.routes import Problem, problem_response, router
+from pipeline.collector.state import BrokerHealth, CollectorState
+from pipeline.settings import Settings
+
+# Short linger: every request waits for its acks, so latency matters more than batch size;
+# concurrent requests still share produce requests. Large batches: kafka-python's cost per
+# record drops by a third when it opens (and wakes its sender for) fewer batches.
+_LINGER_MS: Final = 5
+_BATCH_BYTES: Final = 256 * 1024
+_BOOTSTRAP_BOUND_S: Final = 5.0
+_PROBE_TIMEOUT_S: Final = 2.0
+
+DESCRIPTION: Final = (
+    "Apps send batches of events (JSON arrays, at most 500 events or 1 MiB) with an API key. "
+    "202 means Kafka acknowledged every accepted event; rejected events are listed with their "
+    "index and reason. On 503 or 429, retry the whole batch after Retry-After."
+)
+
+
+def policy_keeps_ip(settings: Settings) -> bool:
+    """Whether some purpose of the policy keeps the ``ip`` field (treatment other than drop)."""
+    from pipeline.policy import load_policy  # policy loading is only needed at start-up
+
+    policy = load_policy(settings.policy)
+    return any(p.fields.get("ip", "drop") != "drop" for p in policy.purposes.values())
+
+
+def default_producer(settings: Settings) -> EventProducer:
+    """The :class:`EventProducer` of :func:`pipeline.kafka.make_producer` (idempotent)."""
+    timeout_ms = int(settings.collector_produce_timeout_s * 1000)
+
+    def factory() -> Any:
+        return kafka.make_producer(
+            settings,
+            client_id="privacy-pipeline-collector",
+            linger_ms=_LINGER_MS,
+            batch_size=_BATCH_BYTES,
+            max_block_ms=timeout_ms,
+            # Give up on records when the request gives up on them (503), so a batch the
+            # client was told to retry is not also written late by the producer's retries.
+            delivery_timeout_ms=timeout_ms,
+            request_timeout_ms=max(1000, timeout_ms // 2),
+            bootstrap_timeout_ms=int(min(settings.broker_wait_s, _BOOTSTRAP_BOUND_S) * 1000),
+        )
+
+    return EventProducer(factory, settings.collector_produce_timeout_s)
+
+
+def _cors_origins(settings: Settings) -> list[str]:
+    return [o.strip() for o in settings.collector_cors.split(",") if o.strip()]
+
+
+def _install_openapi(app: FastAPI) -> None:
+    def document() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            doc = get_openapi(
+                title=app.title, version=app.version, description=app.description,
+                routes=app.routes,
+            )
+            app.openapi_schema = openapi.merge_components(doc)
+        return app.openapi_schema
+
+    app.openapi = document  # type: ignore[method-assign]
+
+
+def create_app(
+    settings: Settings,
+    *,
+    producer: EventProducer | None = None,
+    topics: CollectorTopics | None = None,
+    keys: KeyStore | None = None,
+    keep_ip: bool | None = None,
+    probe: Callable[[], bool] | None = None,
+) -> FastAPI:
+    """Build the collector app; the producer connects when the app starts (lifespan).
+
+    Args:
+        settings: bootstrap servers, keys, rate, CORS origins, produce timeout, policy.
+        producer: the Kafka producer; default :func:`default_producer`. The app closes it.
+        topics: topic names; default the contract's under ``settings.topic_prefix``.
+        keys: API keys; default read from ``settings`` (variable and file).
+        keep_ip: attach the client ip to events; default: whether the policy keeps ``ip``.
+        probe: blocking broker check for ``/healthz``; default :func:`pipeline.kafka.probe`.
+
+    Raises:
+        KeyConfigError: the configured keys cannot be read.
+        ConfigError: the policy file is invalid.
+    """
+    event_producer = producer or default_producer(settings)
+    metrics = CollectorMetrics()
+    state = CollectorState(
+        keys=keys if keys is not None else KeyStore.from_settings(settings),
+        limiter=RateLimiter(settings.collector_rate, settings.collector_burst),
+        producer=event_producer,
+        metrics=metrics,
+        topics=topics or CollectorTopics.with_prefix(settings.topic_prefix),
+        keep_ip=policy_keeps_ip(settings) if keep_ip is None else keep_ip,
+        health=BrokerHealth(probe or (lambda: kafka.probe(settings, _PROBE_TIMEOUT_S))),
+    )
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        event_producer.start()
+        yield
+        await asyncio.to_thread(event_producer.close)
+
+    app = FastAPI(
+        title="privacy-pipeline collector", version="1", description=DESCRIPTION,
+        lifespan=lifespan, redoc_url=None,
+    )
+    app.state.collector = state
+    app.include_router(router)
+
+    async def on_problem(_request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, Problem)  # noqa: S101 (registered for Problem only)
+        return problem_response(exc)
+
+    app.add_exception_handler(Problem, on_problem)
+    origins = _cors_origins(settings)
+    if origins:
+        app.add_middleware(
+            CORSMiddleware, allow_origins=origins, allow_methods=["GET", "POST"],
+            allow_headers=["Authorization", "X-API-Key", "Content-Type"],
+            expose_headers=["Retry-After"], max_age=600,
+        )
+    app.add_middleware(ObserveMiddleware, metrics=metrics)
+    _install_openapi(app)
+    return app

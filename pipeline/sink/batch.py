@@ -1,0 +1,82 @@
+"""A batch of Kafka messages as Arrow columns, ready for one DuckDB transaction.
+
+Python only copies references to message values; every byte is parsed later by DuckDB's
+JSON reader, column at a time (see :mod:`pipeline.sink.ingest`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import pyarrow as pa
+
+
+class RawBatch:
+    """Messages accumulated from one or more polls, plus the next offset of each partition."""
+
+    def __init__(self, purpose_of: Mapping[str, str], decisions_topic: str) -> None:
+        """Args:
+        purpose_of: sanitized topic name -> purpose.
+        decisions_topic: name of the decisions topic.
+        """
+        self._purpose_of = purpose_of
+        self._decisions = decisions_topic
+        self._s_values: list[bytes] = []
+        self._s_topics: list[str] = []
+        self._s_purposes: list[str] = []
+        self._d_values: list[bytes] = []
+        self._next: dict[tuple[str, int], int] = {}
+        self.messages = 0
+
+    def add(self, topic: str, partition: int, messages: Sequence[Any]) -> None:
+        """Add messages (kafka-python ``ConsumerRecord``) of one partition, in offset order."""
+        if not messages:
+            return
+        values = [m.value if m.value is not None else b"" for m in messages]
+        if topic == self._decisions:
+            self._d_values.extend(values)
+        else:
+            n = len(values)
+            self._s_values.extend(values)
+            self._s_topics.extend([topic] * n)
+            self._s_purposes.extend([self._purpose_of[topic]] * n)
+        self._next[(topic, partition)] = int(messages[-1].offset) + 1
+        self.messages += len(values)
+
+    def add_offsets(self, topic: str, partition: int, next_offset: int) -> None:
+        """Record a partition position without messages (e.g. after skipped control records)."""
+        self._next[(topic, partition)] = next_offset
+
+    def __len__(self) -> int:
+        return self.messages
+
+    @property
+    def next_offsets(self) -> dict[tuple[str, int], int]:
+        """(topic, partition) -> next offset to read once this batch is committed."""
+        return dict(self._next)
+
+    def sanitized_table(self) -> pa.Table:
+        """Columns ``topic``, ``purpose``, ``value`` (binary) of the sanitized messages."""
+        return pa.table(
+            {
+                "topic": pa.array(self._s_topics, pa.string()),
+                "purpose": pa.array(self._s_purposes, pa.string()),
+                "value": pa.array(self._s_values, pa.binary()),
+            }
+        )
+
+    def decisions_table(self) -> pa.Table:
+        """Column ``value`` (binary) of the decision messages."""
+        return pa.table({"value": pa.array(self._d_values, pa.binary())})
+
+    def offsets_table(self) -> pa.Table:
+        """Columns ``topic``, ``part``, ``next_offset`` for the offset upsert."""
+        keys = sorted(self._next)
+        return pa.table(
+            {
+                "topic": pa.array([t for t, _ in keys], pa.string()),
+                "part": pa.array([p for _, p in keys], pa.int32()),
+                "next_offset": pa.array([self._next[k] for k in keys], pa.int64()),
+            }
+        )

@@ -1,0 +1,160 @@
+"""One batch, one DuckDB transaction: stage, de-duplicate, merge, store offsets, commit.
+
+Everything is set-at-a-time SQL over Arrow tables (never row by row). The Kafka offsets of
+the batch are upserted in the same transaction as the aggregates they produced, so after any
+crash the database holds either the whole batch and its offsets or neither.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import warnings
+from datetime import date, datetime
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from pipeline.sink import aggregates as agg
+from pipeline.sink import staging
+from pipeline.sink.batch import RawBatch
+
+
+@dataclasses.dataclass(frozen=True)
+class BatchResult:
+    """What one committed batch did (counts only, no identifiers)."""
+
+    messages: int
+    records: int
+    new_records: int
+    duplicates: int
+    rejected: int
+
+
+@dataclasses.dataclass(frozen=True)
+class Clock:
+    """The times a batch is judged against."""
+
+    today: date
+    """Ingestion day, stored with each de-duplication key (keys are purged by it)."""
+    closed_before: datetime
+    """Windows that ended before this instant are closed (naive UTC)."""
+
+    @property
+    def closed_hour(self) -> datetime:
+        """Hourly windows starting before this hour are closed."""
+        return self.closed_before.replace(minute=0, second=0, microsecond=0)
+
+    @property
+    def closed_day(self) -> date:
+        """Daily windows starting before this day are closed."""
+        return self.closed_before.date()
+
+
+def _arrow(conn: duckdb.DuckDBPyConnection, sql: str, params: Any = None) -> pa.Table:
+    with warnings.catch_warnings():
+        # The result of an INSERT ... RETURNING is small (one batch at most): a copy is fine.
+        warnings.simplefilter("ignore", UserWarning)
+        return conn.execute(sql, params).to_arrow_table()
+
+
+def apply_batch(
+    conn: duckdb.DuckDBPyConnection, batch: RawBatch, clock: Clock, decisions_topic: str
+) -> BatchResult:
+    """Fold ``batch`` into the shard's database in one transaction, offsets included.
+
+    Args:
+        conn: the shard's own database (see :func:`pipeline.sink.schema.open_state`).
+        batch: messages and the next offset of each partition they came from.
+        clock: ingestion day and closing watermark.
+        decisions_topic: name of the decisions topic (for rejected-record counts).
+
+    Returns:
+        Counts of what the batch did.
+    """
+    conn.execute("BEGIN TRANSACTION")
+    try:
+        conn.register("batch_s", batch.sanitized_table())
+        conn.register("batch_d", batch.decisions_table())
+        conn.register("batch_offsets", batch.offsets_table())
+        s = _sanitized(conn, clock)
+        d = _decisions(conn, clock, decisions_topic)
+        conn.execute(
+            "INSERT INTO sink_offsets SELECT topic, part, next_offset FROM batch_offsets "
+            "ON CONFLICT DO UPDATE SET next_offset = excluded.next_offset"
+        )
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    finally:
+        for name in ("batch_s", "batch_d", "batch_offsets"):
+            conn.unregister(name)
+    total = [a + b for a, b in zip(s, d, strict=True)]
+    return BatchResult(batch.messages, total[0], total[1], total[0] - total[1] - total[2], total[2])
+
+
+def _dedupe(conn: duckdb.DuckDBPyConnection, stg: str, new: str, today: date) -> None:
+    """``new`` = rows of ``stg`` whose key was never seen (in this batch or before)."""
+    conn.execute(f"CREATE OR REPLACE TEMP TABLE fresh AS "
+                 f"SELECT DISTINCT ON (k) * FROM {stg} WHERE reject IS NULL")
+    fresh_keys = _arrow(
+        conn, "INSERT INTO seen_keys SELECT k, $today FROM fresh "
+        "ON CONFLICT DO NOTHING RETURNING k", {"today": today})
+    conn.register("fresh_keys", fresh_keys)
+    try:
+        conn.execute(f"CREATE OR REPLACE TEMP TABLE {new} AS "
+                     "SELECT * FROM fresh SEMI JOIN fresh_keys USING (k)")
+    finally:
+        conn.unregister("fresh_keys")
+
+
+def _count_rejects(
+    conn: duckdb.DuckDBPyConnection, source: str, topic_expr: str, params: Any = None
+) -> int:
+    conn.execute(
+        f"INSERT INTO sink_rejected SELECT {topic_expr}, reject, count(*) FROM {source} "
+        "WHERE reject IS NOT NULL GROUP BY ALL "
+        "ON CONFLICT DO UPDATE SET records = records + excluded.records",
+        params,
+    )
+    row = conn.execute(f"SELECT count(*) FROM {source} WHERE reject IS NOT NULL").fetchone()
+    return 0 if row is None else int(row[0])
+
+
+def _total(conn: duckdb.DuckDBPyConnection, table: str) -> int:
+    row = conn.execute(f"SELECT count(*) FROM {table}").fetchone()  # noqa: S608 - fixed names
+    return 0 if row is None else int(row[0])
+
+
+def _sanitized(conn: duckdb.DuckDBPyConnection, clock: Clock) -> tuple[int, int, int]:
+    conn.execute(staging.sanitized_staging("batch_s"), {"closed_hour": clock.closed_hour})
+    rejected = _count_rejects(conn, "stg_s", "topic")
+    _dedupe(conn, "stg_s", "new_s", clock.today)
+    for spec in agg.SANITIZED_AGGREGATES:
+        new_members = _arrow(conn, agg.member_insert_sql(spec))
+        conn.register("new_members", new_members)
+        try:
+            conn.execute(agg.counter_merge_sql(spec, "new_members"))
+        finally:
+            conn.unregister("new_members")
+    return _total(conn, "stg_s"), _total(conn, "new_s"), rejected
+
+
+def _decisions(
+    conn: duckdb.DuckDBPyConnection, clock: Clock, topic: str
+) -> tuple[int, int, int]:
+    conn.execute(staging.decisions_staging("batch_d"), {"closed_day": clock.closed_day})
+    rejected = _count_rejects(conn, "stg_d", "$topic", {"topic": topic})
+    _dedupe(conn, "stg_d", "new_d", clock.today)
+    conn.execute(agg.PROCESSING_MERGE)
+    transitions = _arrow(conn, agg.CONSENT_MEMBERS)
+    subjects = _arrow(conn, agg.CONSENT_SUBJECTS)
+    conn.register("new_transitions", transitions)
+    conn.register("new_subjects", subjects)
+    try:
+        conn.execute(agg.consent_merge_sql("new_transitions", "new_subjects"))
+    finally:
+        conn.unregister("new_transitions")
+        conn.unregister("new_subjects")
+    return _total(conn, "stg_d"), _total(conn, "new_d"), rejected

@@ -1,0 +1,175 @@
+"""The sink's main loop: collect a batch, commit it with its offsets, publish and expire on time.
+
+Stops cleanly (current batch committed, final publication) when ``stop`` is set (SIGTERM,
+Ctrl-C), after ``until_idle`` seconds without new records, or once caught up (``once``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import duckdb
+
+from pipeline.sink.batch import RawBatch
+from pipeline.sink.config import SinkConfig
+from pipeline.sink.ingest import Clock, apply_batch
+from pipeline.sink.publish import publish_from_shard
+from pipeline.sink.retention import KeyExpiry, run_retention
+from pipeline.sink.schema import read_watermark
+from pipeline.sink.source import KafkaSource
+
+log = logging.getLogger(__name__)
+
+#: Longest wait for more messages once a batch has started (keeps transactions large).
+FILL_S = 0.25
+#: Seconds between two looks for new topics or partitions.
+ASSIGN_EVERY_S = 5.0
+#: ``once`` also ends after this long without records (e.g. only control records left).
+ONCE_IDLE_S = 3.0
+_STATS_EVERY_S = 10.0
+
+
+def utcnow() -> datetime:
+    """Now as naive UTC (the sink's tables hold naive UTC times)."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+@dataclasses.dataclass
+class RunStats:
+    """Totals of one run (counts only)."""
+
+    batches: int = 0
+    messages: int = 0
+    records: int = 0
+    new_records: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+    publications: int = 0
+
+
+class Sink:
+    """One shard's sink over an open state database and a Kafka source."""
+
+    def __init__(
+        self,
+        config: SinkConfig,
+        conn: duckdb.DuckDBPyConnection,
+        source: KafkaSource,
+        key_expiry: KeyExpiry | None = None,
+        now: Callable[[], datetime] = utcnow,
+    ) -> None:
+        """Args:
+        config: the shard's configuration.
+        conn: its open state database (:func:`pipeline.sink.schema.open_state`).
+        source: its Kafka source, positioned from the offsets in ``conn``.
+        key_expiry: called on the retention schedule with an aware UTC instant.
+        now: naive UTC clock (tests inject one).
+        """
+        self.config = config
+        self.conn = conn
+        self.source = source
+        self.key_expiry = key_expiry
+        self.now = now
+        self.stats = RunStats()
+        purposes = {topic: purpose for purpose, topic in config.topics.sanitized.items()}
+        self._purpose_of = purposes
+        watermark = read_watermark(conn)
+        self._closed_before = (
+            datetime.fromisoformat(watermark) if watermark else now() - config.close_after
+        )
+
+    def run(
+        self, stop: threading.Event, until_idle: float | None = None, once: bool = False
+    ) -> RunStats:
+        """Consume until stopped; always ends with a publication."""
+        self.retention()
+        self.source.refresh()
+        self.publish()
+        last_data = last_publish = last_retention = last_assign = last_stats = time.monotonic()
+        dirty = False
+        while not stop.is_set():
+            batch = self._collect(stop)
+            tick = time.monotonic()
+            if len(batch):
+                self._apply(batch)
+                last_data, dirty = tick, True
+            elif once and (tick - last_data >= ONCE_IDLE_S or self.source.lag() == 0):
+                break
+            if until_idle is not None and tick - last_data >= until_idle:
+                break
+            if dirty and tick - last_publish >= self.config.publish_interval_s:
+                self.publish()
+                last_publish, dirty = tick, False
+            if tick - last_retention >= self.config.retention_interval_s:
+                self.retention()
+                last_retention, dirty = tick, True
+            if tick - last_assign >= ASSIGN_EVERY_S:
+                self.source.refresh()
+                last_assign = tick
+            if tick - last_stats >= _STATS_EVERY_S:
+                self._log_stats()
+                last_stats = tick
+        self.publish()
+        self._log_stats()
+        return self.stats
+
+    def _collect(self, stop: threading.Event) -> RawBatch:
+        batch = RawBatch(self._purpose_of, self.config.topics.decisions)
+        size = self.config.batch_size
+        deadline: float | None = None
+        while len(batch) < size and not stop.is_set():
+            wait = 0.5 if deadline is None else deadline - time.monotonic()
+            if wait <= 0:
+                break
+            polled = self.source.poll(int(wait * 1000), size - len(batch))
+            if not polled:
+                break
+            for tp, messages in polled.items():
+                batch.add(tp.topic, tp.partition, messages)
+            if deadline is None:
+                deadline = time.monotonic() + FILL_S
+        return batch
+
+    def _apply(self, batch: RawBatch) -> None:
+        now = self.now()
+        clock = Clock(today=now.date(), closed_before=self._closed_before)
+        result = apply_batch(self.conn, batch, clock, self.config.topics.decisions)
+        self.source.committed(batch.next_offsets)
+        s = self.stats
+        s.batches += 1
+        s.messages += result.messages
+        s.records += result.records
+        s.new_records += result.new_records
+        s.duplicates += result.duplicates
+        s.rejected += result.rejected
+        log.debug("batch committed: %d messages, %d records, %d new, %d duplicates, %d rejected",
+                  result.messages, result.records, result.new_records, result.duplicates,
+                  result.rejected)
+
+    def publish(self) -> None:
+        """Publish ``analytics.duckdb`` now (merging shard exports when sharded)."""
+        publish_from_shard(self.conn, self.config.data_dir, self.config.shard, self.config.k)
+        self.stats.publications += 1
+
+    def retention(self) -> None:
+        """Close windows, expire aggregates and keys (one pass)."""
+        now = self.now()
+        result = run_retention(self.conn, now, self.config.close_after,
+                               self.config.retention_days, self.config.ledger_retention_days)
+        self._closed_before = result.closed_before
+        removed = {k: v for k, v in result.deleted.items() if v}
+        if removed:
+            log.info("retention removed rows: %s", removed)
+        if self.key_expiry is not None:
+            self.key_expiry(now.replace(tzinfo=UTC))
+
+    def _log_stats(self) -> None:
+        s = self.stats
+        log.info("sink shard %s: %d batches, %d records (%d new, %d duplicates, %d rejected), "
+                 "%d publications", self.config.shard, s.batches, s.records, s.new_records,
+                 s.duplicates, s.rejected, s.publications)

@@ -1,0 +1,98 @@
+"""The Kafka side of the sink: which partitions this shard owns, where to resume, polling.
+
+The consumer has no group and never commits to Kafka: positions come from the offsets stored
+in DuckDB with the data (``sink_offsets``), so a restart resumes exactly after the last
+committed batch, whatever killed the previous process.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from kafka import TopicPartition
+
+from pipeline.sink.config import ShardSpec
+
+log = logging.getLogger(__name__)
+
+
+class KafkaSource:
+    """Manual assignment of the shard's partitions on the sink's topics, seeking to stored offsets."""
+
+    def __init__(
+        self,
+        consumer: Any,
+        topics: list[str],
+        shard: ShardSpec,
+        offsets: Mapping[tuple[str, int], int],
+    ) -> None:
+        """Args:
+        consumer: a kafka-python ``KafkaConsumer`` without group (``group_id=None``).
+        topics: every topic the sink reads.
+        shard: which partitions belong to this process.
+        offsets: next offset per (topic, partition) as committed in DuckDB.
+        """
+        self._consumer = consumer
+        self._topics = topics
+        self._shard = shard
+        self._positions: dict[tuple[str, int], int] = dict(offsets)
+        self._assigned: set[TopicPartition] = set()
+
+    @property
+    def assigned(self) -> frozenset[TopicPartition]:
+        """Partitions currently assigned."""
+        return frozenset(self._assigned)
+
+    def refresh(self) -> bool:
+        """Assign owned partitions of topics that appeared since; True if the set changed."""
+        wanted: set[TopicPartition] = set()
+        for topic in self._topics:
+            for p in self._consumer.partitions_for_topic(topic) or ():
+                if self._shard.owns(p):
+                    wanted.add(TopicPartition(topic, p))
+        if wanted == self._assigned:
+            return False
+        self._consumer.assign(sorted(wanted))
+        # Re-assigning may reset fetch positions: seek everything to what DuckDB holds.
+        for tp in sorted(wanted):
+            stored = self._positions.get((tp.topic, tp.partition))
+            if stored is None:
+                self._consumer.seek_to_beginning(tp)
+            else:
+                self._consumer.seek(tp, stored)
+        log.info("sink shard %s reads %d partitions of %d topics", self._shard, len(wanted),
+                 len({tp.topic for tp in wanted}))
+        self._assigned = wanted
+        return True
+
+    def poll(self, timeout_ms: int, max_records: int) -> dict[TopicPartition, list[Any]]:
+        """Messages buffered or fetched within ``timeout_ms``, at most ``max_records``."""
+        if not self._assigned:
+            return {}
+        result: dict[TopicPartition, list[Any]] = self._consumer.poll(
+            timeout_ms=timeout_ms, max_records=max_records
+        )
+        return result
+
+    def committed(self, next_offsets: Mapping[tuple[str, int], int]) -> None:
+        """Record positions that DuckDB now holds (after a batch's COMMIT)."""
+        self._positions.update(next_offsets)
+
+    def lag(self) -> int:
+        """Messages between the committed positions and the partitions' end offsets."""
+        if not self._assigned:
+            return 0
+        ends = self._consumer.end_offsets(sorted(self._assigned))
+        total = 0
+        for tp, end in ends.items():
+            start = self._positions.get((tp.topic, tp.partition))
+            if start is None:
+                start = self._consumer.beginning_offsets([tp])[tp]
+            total += max(0, int(end) - int(start))
+        return total
+
+    def close(self) -> None:
+        """Close the consumer (no offsets to commit: they live in DuckDB)."""
+        self._consumer.close(autocommit=False)

@@ -1,0 +1,167 @@
+"""Topic names (DESIGN.md section 3, ARCHITECTURE.md), their specs, and idempotent creation.
+
+Every topic of the pipeline shares ``settings.partitions``: inputs must be co-partitioned
+(a user's events and consent land on the same partition number) and the sanitized and
+decision topics follow the same layout.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from kafka.admin import ConfigResource, ConfigResourceType
+from kafka.errors import TopicAlreadyExistsError
+
+from pipeline.errors import ConfigError, PipelineError
+from pipeline.settings import PREFIX, Settings
+
+NAVIGATION = "app.navigation.v1"
+GEOLOCATION = "app.geolocation.v1"
+CONSENT = "privacy.consent.v1"
+DEADLETTER = "pipeline.deadletter.v1"
+DECISIONS = "pipeline.decisions.v1"
+
+_DAY_MS = 24 * 60 * 60 * 1000
+INPUT_RETENTION_MS = 7 * _DAY_MS
+DEADLETTER_RETENTION_MS = 30 * _DAY_MS
+_WAIT_MS = 30_000
+
+
+def sanitized(purpose: str) -> str:
+    """Name of the sanitized output topic of ``purpose`` (``sanitized.<purpose>.v1``)."""
+    return f"sanitized.{purpose}.v1"
+
+
+class TopicConflict(ConfigError):
+    """An existing topic cannot serve as specified (partition count or cleanup policy)."""
+
+
+class TopicCreateFailed(PipelineError):
+    """The broker refused to create a topic; the message carries its reason."""
+
+
+@dataclasses.dataclass(frozen=True)
+class TopicSpec:
+    """What a topic must look like."""
+
+    name: str
+    partitions: int
+    configs: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    replication_factor: int = -1
+    """-1: the broker's ``default.replication.factor`` (1 on the local broker)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class EnsureResult:
+    """Outcome of :func:`ensure_topics`: names created now, names already there."""
+
+    created: tuple[str, ...]
+    existing: tuple[str, ...]
+
+
+def _delete(retention_ms: int | None = None) -> dict[str, str]:
+    configs = {"cleanup.policy": "delete"}
+    if retention_ms is not None:
+        configs["retention.ms"] = str(retention_ms)
+    return configs
+
+
+def pipeline_specs(settings: Settings, purposes: Iterable[str]) -> list[TopicSpec]:
+    """Every topic of the pipeline for ``purposes`` (inputs, consent, outputs, dead letters)."""
+    n = settings.partitions
+    specs = [
+        TopicSpec(NAVIGATION, n, _delete(INPUT_RETENTION_MS)),
+        TopicSpec(GEOLOCATION, n, _delete(INPUT_RETENTION_MS)),
+        TopicSpec(CONSENT, n, {"cleanup.policy": "compact"}),
+        TopicSpec(DECISIONS, n, _delete()),
+        TopicSpec(DEADLETTER, n, _delete(DEADLETTER_RETENTION_MS)),
+    ]
+    specs += [TopicSpec(sanitized(p), n, _delete()) for p in sorted(set(purposes))]
+    return specs
+
+
+def with_prefix(specs: Iterable[TopicSpec], prefix: str) -> list[TopicSpec]:
+    """``specs`` renamed under ``prefix`` (``PRIVACY_PIPELINE_TOPIC_PREFIX``; '' = unchanged)."""
+    return [dataclasses.replace(s, name=prefix + s.name) for s in specs]
+
+
+def ensure_topics(admin: Any, specs: Sequence[TopicSpec]) -> EnsureResult:
+    """Create the missing topics of ``specs`` and check the existing ones; safe to repeat.
+
+    Args:
+        admin: a ``kafka.admin.KafkaAdminClient`` (see :func:`pipeline.kafka.make_admin`).
+        specs: the wanted topics.
+
+    Returns:
+        Which topics were created and which already existed.
+
+    Raises:
+        TopicConflict: an existing topic has another partition count or cleanup policy.
+        TopicCreateFailed: the broker refused a creation (e.g. invalid config).
+    """
+    present = set(admin.list_topics())
+    # Check what exists before creating anything: a conflict leaves the cluster untouched.
+    _check_existing(admin, [s for s in specs if s.name in present])
+    created = _create(admin, [s for s in specs if s.name not in present])
+    raced = [s for s in specs if s.name not in present and s.name not in created]
+    _check_existing(admin, raced)
+    if created:
+        admin.wait_for_topics(list(created), timeout_ms=_WAIT_MS)
+    existing = [s.name for s in specs if s.name not in created]
+    return EnsureResult(created=tuple(created), existing=tuple(existing))
+
+
+def _create(admin: Any, specs: Sequence[TopicSpec]) -> list[str]:
+    if not specs:
+        return []
+    request = {
+        s.name: {
+            "num_partitions": s.partitions,
+            "replication_factor": s.replication_factor,
+            "configs": dict(s.configs),
+        }
+        for s in specs
+    }
+    response = admin.create_topics(request, raise_errors=False)
+    created: list[str] = []
+    for topic in response["topics"]:
+        code = topic["error_code"]
+        if code == 0:
+            created.append(topic["name"])
+        elif code != TopicAlreadyExistsError.errno:  # lost a race: checked as existing below
+            message = topic.get("error_message") or f"Kafka error code {code}"
+            raise TopicCreateFailed(f"creating topic {topic['name']} failed: {message}")
+    return created
+
+
+def _check_existing(admin: Any, specs: Sequence[TopicSpec]) -> None:
+    if not specs:
+        return
+    described = {t["name"]: t for t in admin.describe_topics([s.name for s in specs])}
+    env = f"{PREFIX}PARTITIONS"
+    for spec in specs:
+        count = len(described[spec.name]["partitions"])
+        if count != spec.partitions:
+            raise TopicConflict(
+                f"topic {spec.name} has {count} partitions, expected {spec.partitions}: "
+                f"set {env}={count} or delete the topic and run `privacy-pipeline topics` again"
+            )
+    _check_cleanup_policy(admin, specs)
+
+
+def _check_cleanup_policy(admin: Any, specs: Sequence[TopicSpec]) -> None:
+    wanted = {s.name: s.configs["cleanup.policy"] for s in specs if "cleanup.policy" in s.configs}
+    if not wanted:
+        return
+    resources = [ConfigResource(ConfigResourceType.TOPIC, n, ["cleanup.policy"]) for n in wanted]
+    actual = admin.describe_configs(resources, config_filter="all")["topic"]
+    for name, policy in wanted.items():
+        found = actual.get(name, {}).get("cleanup.policy", {}).get("value")
+        if found is not None and set(found.split(",")) != set(policy.split(",")):
+            raise TopicConflict(
+                f"topic {name} has cleanup.policy={found}, expected {policy}: "
+                f"alter it (kafka-configs --alter) or delete the topic and run "
+                f"`privacy-pipeline topics` again"
+            )

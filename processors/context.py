@@ -1,0 +1,76 @@
+"""What every processor needs at hand: policy, keys, time bounds, topic names and a clock."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from pipeline import topics
+from pipeline.policy import Policy, Purpose
+from processors.decide import Bounds
+
+
+@dataclass(frozen=True)
+class TopicNames:
+    """Topic names, all under one optional prefix (tests isolate themselves with it)."""
+
+    prefix: str = ""
+
+    @property
+    def navigation(self) -> str:
+        return self.prefix + topics.NAVIGATION
+
+    @property
+    def geolocation(self) -> str:
+        return self.prefix + topics.GEOLOCATION
+
+    @property
+    def consent(self) -> str:
+        return self.prefix + topics.CONSENT
+
+    @property
+    def deadletter(self) -> str:
+        return self.prefix + topics.DEADLETTER
+
+    @property
+    def decisions(self) -> str:
+        return self.prefix + topics.DECISIONS
+
+    def sanitized(self, purpose: str) -> str:
+        """``sanitized.<purpose>.v1`` under the prefix."""
+        return self.prefix + topics.sanitized(purpose)
+
+    def stream_of(self, topic: str) -> str:
+        """``navigation``, ``geolocation`` or ``consent`` for an input topic name."""
+        if topic == self.navigation:
+            return "navigation"
+        if topic == self.geolocation:
+            return "geolocation"
+        return "consent"
+
+
+@dataclass
+class Runtime:
+    """Policy, keyring and bounds of one worker process."""
+
+    policy: Policy
+    ring: Any
+    """A :class:`keys.Keyring` (``encrypt``, ``pseudonym``, ``epoch_of``, ``refresh``)."""
+    names: TopicNames = field(default_factory=TopicNames)
+    clock: Callable[[], float] = time.time
+    bounds: Bounds = field(init=False)
+    purposes_by_stream: dict[str, tuple[Purpose, ...]] = field(init=False)
+
+    def __post_init__(self) -> None:
+        p = self.policy
+        self.bounds = Bounds(
+            lateness_s=p.lateness_days * 86400.0,
+            future_s=p.future_minutes * 60.0,
+            grace_s=float(p.grace_seconds),
+        )
+        self.purposes_by_stream = {
+            stream: tuple(x for x in p.purposes.values() if x.applies_to(stream))
+            for stream in ("navigation", "geolocation")
+        }

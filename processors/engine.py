@@ -1,0 +1,366 @@
+"""The consent engine: one batch of input records in, privacy-safe records out.
+
+The faust agent hands it batches from the three co-partitioned input topics; it applies
+consent and rights first, fences events on the consent partition's end offset (consent that
+Kafka acknowledged before an event was read is always applied before the event is decided),
+fences erasures on the event partitions' end offsets (events acknowledged before an erasure
+are decided before it), holds events of users without any consent record for the grace
+window, and decides every (event, purpose). Records already handled through a fence are
+skipped when the stream delivers them again.
+"""
+
+from __future__ import annotations
+
+import heapq
+import logging
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from datetime import UTC
+from typing import Any, Protocol
+
+from keys.exceptions import KeysError
+from pipeline.policy.fields import LEDGER
+from processors.consent import apply_consent, apply_objection
+from processors.context import Runtime
+from processors.decide import Outcome, awaits_first_consent, decide, time_outcome
+from processors.messages import Msg
+from processors.outbox import Outbox
+from processors.records import day_of, sanitize
+from processors.state import ConsentState
+from processors.store import Held, Store
+from schemas.events import Consent, Geolocation, Navigation, Rights
+from schemas.exceptions import InvalidEvent
+from schemas.validator import decode
+
+log = logging.getLogger(__name__)
+
+
+class Fence(Protocol):
+    """Kafka positions and side reads the engine needs (see :mod:`processors.fence`)."""
+
+    async def end_offsets(self, topic: str, partitions: Iterable[int]) -> dict[int, int]: ...
+
+    async def committed(self, topic: str, partition: int) -> int: ...
+
+    async def read(self, topic: str, partition: int, start: int, end: int) -> list[Msg]: ...
+
+
+class Engine:
+    """Applies consent semantics to batches of input records."""
+
+    def __init__(self, rt: Runtime, store: Store, outbox: Outbox, fence: Fence) -> None:
+        self.rt = rt
+        self.store = store
+        self.outbox = outbox
+        self.fence = fence
+        self.counts: Counter[tuple[str, str, str]] = Counter()
+        self._done: dict[tuple[str, int], int] = {}
+        self._deadlines: list[tuple[float, str]] = []
+        self._held = 0
+        self._recovered = False
+
+    def reset(self) -> None:
+        """Forget positions and the deadline index (after a rebalance)."""
+        self._done.clear()
+        self._deadlines.clear()
+        self._held = 0
+        self._recovered = False
+
+    async def process(self, batch: Sequence[Msg]) -> None:
+        """Handle one batch: consent first, then fenced events; flush outputs."""
+        self._recover()
+        names = self.rt.names
+        for m in batch:
+            if m.topic == names.consent:
+                await self._on_consent(m)
+        events = [m for m in batch if m.topic != names.consent]
+        if events:
+            await self._fence_consent({m.partition for m in events})
+            now = self.rt.clock()
+            for m in events:
+                self._on_event(m, now)
+        await self.tick()
+
+    async def tick(self) -> None:
+        """Decide held events whose grace window ended; send what is queued."""
+        self._recover()
+        self._expire_held(self.rt.clock())
+        await self.outbox.flush()
+
+    # -- positions and fences -------------------------------------------------------------
+
+    def _first_time(self, m: Msg) -> bool:
+        key = (m.topic, m.partition)
+        if m.offset <= self._done.get(key, -1):
+            return False
+        self._done[key] = m.offset
+        return True
+
+    async def _done_upto(self, topic: str, partition: int) -> int:
+        key = (topic, partition)
+        if key not in self._done:
+            self._done[key] = await self.fence.committed(topic, partition) - 1
+        return self._done[key]
+
+    async def _catch_up(self, topic: str, partitions: Iterable[int]) -> list[Msg]:
+        ends = await self.fence.end_offsets(topic, partitions)
+        missing: list[Msg] = []
+        for partition, end in sorted(ends.items()):
+            done = await self._done_upto(topic, partition)
+            if done < end - 1:
+                missing.extend(await self.fence.read(topic, partition, done + 1, end))
+        return missing
+
+    async def _fence_consent(self, partitions: set[int]) -> None:
+        for m in await self._catch_up(self.rt.names.consent, partitions):
+            await self._on_consent(m)
+
+    async def _fence_events(self, partition: int) -> None:
+        now = self.rt.clock()
+        for topic in (self.rt.names.navigation, self.rt.names.geolocation):
+            for m in await self._catch_up(topic, [partition]):
+                self._on_event(m, now)
+
+    # -- consent and rights ---------------------------------------------------------------
+
+    async def _on_consent(self, m: Msg) -> None:
+        if not self._first_time(m):
+            return
+        event = self._decode(m, (Consent, Rights))
+        if event is None:
+            return
+        assert isinstance(event, Consent | Rights)  # noqa: S101 - narrowed by _decode
+        now = self.rt.clock()
+        late = time_outcome(event.occurred_at.timestamp(), now, self.rt.bounds)
+        if late is not None:
+            self._decision(m.partition, event.event_id, "consent", event, {"all": late})
+            return
+        if isinstance(event, Consent):
+            self._apply_consent(m, event)
+        else:
+            await self._apply_rights(m, event)
+
+    def _apply_consent(self, m: Msg, event: Consent) -> None:
+        policy, user = self.rt.policy, event.user_id
+        effect = apply_consent(self.store.state(user), event, policy)
+        # History older than the lateness bound can never decide an event again.
+        effect.state.prune(self.rt.clock() - self.rt.bounds.lateness_s)
+        self.store.put_state(user, effect.state)
+        subject = self._subject(event)
+        for purpose, transition in effect.transitions.items():
+            self.outbox.add(
+                self.rt.names.decisions,
+                m.partition,
+                {
+                    "kind": "consent",
+                    "event_id": event.event_id,
+                    "purpose": purpose,
+                    "day": day_of(event.occurred_at),
+                    "transition": transition,
+                    "subject": subject,
+                },
+            )
+        outcomes: dict[str, str] = dict.fromkeys(effect.transitions, "applied")
+        if effect.unknown_purposes:
+            outcomes["unknown"] = "ignored_unknown_purpose"
+        if effect.tcf_invalid:
+            outcomes["tcf"] = "ignored_invalid_tcf"
+        self._decision(
+            m.partition, event.event_id, "consent", event, outcomes or {"all": "applied"}
+        )
+        self._release(user)
+
+    async def _apply_rights(self, m: Msg, event: Rights) -> None:
+        user, ts = event.user_id, event.occurred_at.timestamp()
+        if event.right == "erasure":
+            # Events Kafka acknowledged before the erasure are decided before it applies.
+            await self._fence_events(m.partition)
+            self._held = max(0, self._held - len(self.store.held(user)))
+            self.store.erase(user, ts)
+        elif event.right == "objection":
+            self.store.put_state(
+                user, apply_objection(self.store.state(user), event, self.rt.policy)
+            )
+        record = {
+            "right": event.right,
+            "event_id": event.event_id,
+            "at": event.occurred_at.isoformat(),
+            "purposes": list(event.purposes or ()),
+            "outcome": "applied",
+        }
+        self.store.append_audit(self._subject(event), record)
+        self._decision(
+            m.partition, event.event_id, "consent", event, {"all": f"rights_{event.right}"}
+        )
+
+    def _subject(self, event: Consent | Rights) -> str:
+        """The consent-ledger pseudonym of the event's user (never the raw id)."""
+        return str(self.rt.ring.pseudonym(LEDGER, event.user_id, event.occurred_at))
+
+    # -- navigation and geolocation -------------------------------------------------------
+
+    def _on_event(self, m: Msg, now: float) -> None:
+        if not self._first_time(m):
+            return
+        stream = self.rt.names.stream_of(m.topic)
+        kind = Navigation if stream == "navigation" else Geolocation
+        event = self._decode(m, (kind,))
+        if event is None:
+            return
+        assert isinstance(event, Navigation | Geolocation)  # noqa: S101 - narrowed by _decode
+        purposes = self.rt.purposes_by_stream[stream]
+        ts = event.occurred_at.timestamp()
+        late = time_outcome(ts, now, self.rt.bounds)
+        erased = self.store.erased_at(event.user_id)
+        if late is None and erased is not None and ts <= erased:
+            late = "dropped_erased"
+        if late is not None:
+            self._decision(
+                m.partition,
+                event.event_id,
+                stream,
+                event,
+                dict.fromkeys((p.name for p in purposes), late),
+            )
+            return
+        state = self.store.state(event.user_id)
+        if awaits_first_consent(state, ts, now, self.rt.bounds) and any(
+            p.consent_required for p in purposes
+        ):
+            self._hold(event.user_id, m, now)
+            return
+        self._decide(m.partition, stream, event, state)
+
+    def _decide(
+        self,
+        partition: int,
+        stream: str,
+        event: Navigation | Geolocation,
+        state: ConsentState | None,
+    ) -> None:
+        rt, ts = self.rt, event.occurred_at.timestamp()
+        outcomes: dict[str, str] = {}
+        for purpose in rt.purposes_by_stream[stream]:
+            outcome: str = decide(state, purpose.name, purpose.consent_required, ts, rt.bounds)
+            anonymous = (
+                outcome in ("dropped_no_consent", "dropped_withdrawn")
+                and rt.policy.anonymous_counting
+                and purpose.name == "audience_measurement"
+            )
+            if outcome == "kept" or anonymous:
+                try:
+                    record = sanitize(event, purpose, rt.policy, rt.ring, anonymous=anonymous)
+                except KeysError:
+                    outcome, record = "dropped_no_key", None
+                if record is not None:
+                    self.outbox.add(rt.names.sanitized(purpose.name), partition, record)
+                    outcome = "kept_anonymous" if anonymous else outcome
+            outcomes[purpose.name] = outcome
+        self._decision(partition, event.event_id, stream, event, outcomes)
+
+    # -- grace window ---------------------------------------------------------------------
+
+    def _hold(self, user: str, m: Msg, now: float) -> None:
+        deadline = now + self.rt.bounds.grace_s
+        items = self.store.held(user)
+        items.append(Held(m.topic, m.partition, m.offset, m.value or b"", deadline))
+        self.store.put_held(user, items)
+        heapq.heappush(self._deadlines, (deadline, user))
+        self._held += 1
+        while self._held > self.rt.policy.grace_max_events and self._deadlines:
+            # Memory bound: the oldest held events are decided now, as they stand.
+            _, oldest = heapq.heappop(self._deadlines)
+            self._release(oldest)
+
+    def _release(self, user: str, before: float | None = None) -> None:
+        items = self.store.held(user)
+        if not items:
+            return
+        due = [h for h in items if before is None or h.deadline <= before]
+        self.store.put_held(user, [h for h in items if h not in due])
+        self._held = max(0, self._held - len(due))
+        state = self.store.state(user)
+        for h in due:
+            event = decode(h.value)
+            assert isinstance(event, Navigation | Geolocation)  # noqa: S101 - held when valid
+            self._decide(h.partition, self.rt.names.stream_of(h.topic), event, state)
+
+    def _expire_held(self, now: float) -> None:
+        while self._deadlines and self._deadlines[0][0] <= now:
+            _, user = heapq.heappop(self._deadlines)
+            self._release(user, before=now)
+
+    def _recover(self) -> None:
+        if self._recovered:
+            return
+        self._recovered = True
+        for user, items in self.store.held_users():
+            for h in items:
+                heapq.heappush(self._deadlines, (h.deadline, user))
+                self._held += 1
+
+    # -- outputs --------------------------------------------------------------------------
+
+    def _decode(self, m: Msg, kinds: tuple[type, ...]) -> Any:
+        stream = self.rt.names.stream_of(m.topic)
+        try:
+            event = decode(m.value or b"")
+        except InvalidEvent as exc:
+            self._dead(m, stream, exc.reason, exc.field)
+            return None
+        if not isinstance(event, kinds):
+            self._dead(m, stream, f"schema {event.schema} does not belong on {m.topic}", "schema")
+            return None
+        return event
+
+    def _dead(self, m: Msg, stream: str, reason: str, field: str | None) -> None:
+        now = self.rt.clock()
+        from datetime import datetime
+
+        at = datetime.fromtimestamp(now, UTC)
+        record: dict[str, Any] = {
+            "topic": m.topic,
+            "partition": m.partition,
+            "offset": m.offset,
+            "reason": reason,
+            "field": field,
+            "at": at.isoformat(),
+        }
+        try:
+            # The bytes may hold identifiers: only the DPO's ledger key opens them.
+            record["original"] = self.rt.ring.encrypt(LEDGER, "deadletter", m.value or b"", at)
+        except KeysError:
+            record["original"] = None
+        self.outbox.add(self.rt.names.deadletter, m.partition, record)
+        self.outbox.add(
+            self.rt.names.decisions,
+            m.partition,
+            {
+                "kind": "invalid",
+                "source": m.source,
+                "stream": stream,
+                "day": day_of(at),
+                "reason": reason,
+            },
+        )
+        self.counts[(stream, "all", "invalid")] += 1
+
+    def _decision(
+        self, partition: int, event_id: str, stream: str, event: Any, outcomes: dict[str, Any]
+    ) -> None:
+        for purpose, outcome in outcomes.items():
+            self.counts[(stream, purpose, str(outcome))] += 1
+        self.outbox.add(
+            self.rt.names.decisions,
+            partition,
+            {
+                "kind": "event",
+                "event_id": event_id,
+                "stream": stream,
+                "day": day_of(event.occurred_at),
+                "outcomes": outcomes,
+            },
+        )
+
+
+__all__ = ["Engine", "Fence", "Outcome"]

@@ -1,0 +1,79 @@
+"""Kafka positions and side reads behind the consent and erasure fences.
+
+A separate aiokafka consumer (never subscribed, never committing) answers three questions
+for the engine: where a partition ends now, where the worker group committed, and what lies
+between two offsets. Reading the missing records directly, instead of waiting for the
+stream to deliver them, keeps the agent from waiting on itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from processors.messages import Msg
+
+_READ_TIMEOUT_MS = 1000
+_MAX_EMPTY_POLLS = 30
+
+
+class KafkaFence:
+    """Positions and side reads for the engine, from one private consumer."""
+
+    def __init__(self, bootstrap_servers: str, group_id: str) -> None:
+        self._consumer = AIOKafkaConsumer(
+            bootstrap_servers=bootstrap_servers,
+            group_id=group_id,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            fetch_max_wait_ms=50,
+            max_partition_fetch_bytes=4 * 1024 * 1024,
+        )
+        self._started = False
+
+    async def start(self) -> None:
+        """Connect to the broker (idempotent)."""
+        if not self._started:
+            await self._consumer.start()
+            self._started = True
+
+    async def stop(self) -> None:
+        """Close the connection."""
+        if self._started:
+            await self._consumer.stop()
+            self._started = False
+
+    async def end_offsets(self, topic: str, partitions: Iterable[int]) -> dict[int, int]:
+        """The next offset to be written on each partition, as the broker says now."""
+        await self.start()
+        tps = [TopicPartition(topic, p) for p in partitions]
+        ends = await self._consumer.end_offsets(tps)
+        return {tp.partition: int(offset) for tp, offset in ends.items()}
+
+    async def committed(self, topic: str, partition: int) -> int:
+        """The group's committed offset, or the log start when nothing was committed."""
+        await self.start()
+        tp = TopicPartition(topic, partition)
+        offset = await self._consumer.committed(tp)
+        start = (await self._consumer.beginning_offsets([tp]))[tp]
+        return max(int(offset or 0), int(start))
+
+    async def read(self, topic: str, partition: int, start: int, end: int) -> list[Msg]:
+        """Records ``start <= offset < end`` of one partition, in order."""
+        await self.start()
+        tp = TopicPartition(topic, partition)
+        self._consumer.assign([tp])
+        self._consumer.seek(tp, start)
+        out: list[Msg] = []
+        empty = 0
+        while (not out or out[-1].offset < end - 1) and empty < _MAX_EMPTY_POLLS:
+            batch = await self._consumer.getmany(tp, timeout_ms=_READ_TIMEOUT_MS)
+            records = batch.get(tp, [])
+            empty = 0 if records else empty + 1
+            out.extend(
+                Msg(topic, partition, r.offset, r.key, r.value) for r in records if r.offset < end
+            )
+            if await self._consumer.position(tp) >= end:
+                break
+        return out

@@ -1,0 +1,49 @@
+"""Outputs of one batch, grouped so each (topic, partition) gets one Kafka message.
+
+Records derived from input partition ``p`` go to partition ``p`` of their output topic, so a
+user's records stay on one partition everywhere (the sink's shards rely on it). Grouping many
+records into one ``{"records": [...]}`` message keeps the per-record cost small.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import msgspec
+
+Send = Callable[[str, int, bytes], Awaitable[Awaitable[Any]]]
+"""``await send(topic, partition, value)`` queues one message and returns an awaitable that
+completes when Kafka acknowledged it (faust's ``Topic.send`` behaves so)."""
+
+_ENCODER = msgspec.json.Encoder()
+
+
+class Outbox:
+    """Collects output records and sends them grouped by (topic, partition)."""
+
+    def __init__(self, send: Send, max_records: int = 2000) -> None:
+        self._send = send
+        self._max = max_records
+        self._groups: dict[tuple[str, int], list[Any]] = defaultdict(list)
+
+    def add(self, topic: str, partition: int, record: Any) -> None:
+        """Queue ``record`` for ``topic`` partition ``partition``."""
+        self._groups[(topic, partition)].append(record)
+
+    def pending(self) -> int:
+        """Number of records queued and not yet sent."""
+        return sum(len(v) for v in self._groups.values())
+
+    async def flush(self) -> None:
+        """Send every queued record; returns once Kafka acknowledged all of them."""
+        groups, self._groups = self._groups, defaultdict(list)
+        acks = []
+        for (topic, partition), records in groups.items():
+            for start in range(0, len(records), self._max):
+                chunk = records[start : start + self._max]
+                acks.append(await self._send(topic, partition, _ENCODER.encode({"records": chunk})))
+        # Queue everything first, then wait: one round trip per batch, not per message.
+        await asyncio.gather(*acks)

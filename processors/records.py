@@ -1,0 +1,131 @@
+"""Privacy-safe records: what one event becomes for one purpose (DESIGN.md section 5).
+
+Every field is treated as the policy says: identifiers pseudonymised under the purpose's key
+or encrypted under it, times coarsened to the hour, coordinates to a geohash cell, screens
+stripped of query strings and generalised when they reveal health information. Nothing else
+leaves: a field the policy does not keep is absent from the record.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+import pygeohash
+
+from pipeline.policy import Policy, Purpose
+from schemas.events import Geolocation, Navigation
+
+# Identifier fields that may be encrypted or pseudonymised besides user_id.
+_SECRET_FIELDS = ("device_id", "session_id", "ip")
+
+
+class Keyring(Protocol):
+    """The part of :class:`keys.Keyring` the processors use."""
+
+    def encrypt(self, purpose: str, field: str, plaintext: bytes, at: datetime) -> str: ...
+
+    def pseudonym(self, purpose: str, user_id: str, at: datetime) -> str: ...
+
+    def epoch_of(self, purpose: str, at: datetime) -> str: ...
+
+
+def hour_of(at: datetime) -> str:
+    """The UTC hour of ``at`` as ISO 8601 with ``Z`` (the coarse time of every record)."""
+    utc = at.astimezone(UTC)
+    return utc.strftime("%Y-%m-%dT%H:00:00Z")
+
+
+def day_of(at: datetime) -> str:
+    """The UTC day of ``at`` as ``YYYY-MM-DD``."""
+    return at.astimezone(UTC).strftime("%Y-%m-%d")
+
+
+def sanitize(
+    event: Navigation | Geolocation,
+    purpose: Purpose,
+    policy: Policy,
+    ring: Keyring,
+    anonymous: bool = False,
+) -> dict[str, Any]:
+    """Build the ``sanitized.<purpose>.v1`` record of a kept event.
+
+    Args:
+        event: A valid navigation or geolocation event.
+        purpose: The purpose it was kept for.
+        policy: The policy (health patterns, geohash precision).
+        ring: Keys of the purpose (pseudonyms, field encryption).
+        anonymous: CNIL-exempt anonymous count: no pseudonym at all.
+
+    Raises:
+        keys.exceptions.KeysError: no usable key for the event's epoch (the caller drops it).
+    """
+    name, at, fields = purpose.name, event.occurred_at, purpose.fields
+    is_nav = isinstance(event, Navigation)
+    record: dict[str, Any] = {
+        "event_id": event.event_id,
+        "purpose": name,
+        "stream": "navigation" if is_nav else "geolocation",
+        "hour": hour_of(at),
+        "epoch": ring.epoch_of(name, at),
+        "pseudonym": None,
+        "anonymous": anonymous,
+        "app": event.app.name if fields.get("app.name") == "keep" else None,
+        "platform": event.app.platform if fields.get("app.platform") == "keep" else None,
+        "screen": None,
+        "type": None,
+        "campaign": None,
+        "cell": None,
+        "enc": {},
+    }
+    if not anonymous and fields.get("user_id") == "pseudonymise":
+        record["pseudonym"] = ring.pseudonym(name, event.user_id, at)
+    if is_nav:
+        _navigation_fields(record, event, fields, policy)
+    else:
+        _geolocation_fields(record, event, fields, policy, ring)
+    if not anonymous:
+        _secret_fields(record, event, purpose, ring)
+    return record
+
+
+def _navigation_fields(
+    record: dict[str, Any], event: Navigation, fields: Any, policy: Policy
+) -> None:
+    if fields.get("screen") in ("keep", "coarsen"):
+        record["screen"] = policy.health_screen(event.screen)
+    if fields.get("type") == "keep":
+        record["type"] = event.type
+    if fields.get("campaign") == "keep" and event.campaign is not None:
+        record["campaign"] = event.campaign
+
+
+def _geolocation_fields(
+    record: dict[str, Any], event: Geolocation, fields: Any, policy: Policy, ring: Keyring
+) -> None:
+    if fields.get("lat") == "coarsen" and fields.get("lon") == "coarsen":
+        record["cell"] = pygeohash.encode(event.lat, event.lon, policy.geohash_precision)
+    if fields.get("coords") == "encrypt":
+        point = f"{event.lat!r},{event.lon!r}".encode()
+        record["enc"]["coords"] = ring.encrypt(
+            record["purpose"], "coords", point, event.occurred_at
+        )
+
+
+def _secret_fields(
+    record: dict[str, Any], event: Navigation | Geolocation, purpose: Purpose, ring: Keyring
+) -> None:
+    for field in _SECRET_FIELDS:
+        value = getattr(event, field)
+        if value is None:
+            continue
+        treatment = purpose.fields.get(field)
+        if treatment == "encrypt":
+            record["enc"][field] = ring.encrypt(
+                purpose.name, field, value.encode(), event.occurred_at
+            )
+        elif treatment == "pseudonymise":
+            # Domain-separated from the user pseudonym so the two can never be matched.
+            record.setdefault("pseudo", {})[field] = ring.pseudonym(
+                purpose.name, f"{field}\x00{value}", event.occurred_at
+            )

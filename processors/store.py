@@ -1,0 +1,104 @@
+"""Per-user state the processors keep: consent, events held in the grace window, erasures.
+
+Backed by ``MutableMapping[bytes, bytes]`` tables keyed by the raw user id (the rights audit
+by the consent-ledger pseudonym): faust tables in the
+worker (changelogged to Kafka, so they survive a crash), plain dicts in unit tests. Values are
+compact msgspec JSON.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, MutableMapping
+from typing import Any
+
+import msgspec
+
+from processors.state import ConsentState, dumps, loads
+
+
+class Held(msgspec.Struct, array_like=True):
+    """An event held until the user's first consent arrives or the grace window ends."""
+
+    topic: str
+    partition: int
+    offset: int
+    value: bytes
+    deadline: float
+
+
+_HELD_ENC = msgspec.json.Encoder()
+_HELD_DEC = msgspec.json.Decoder(list[Held])
+_FLOAT_DEC = msgspec.json.Decoder(float)
+_AUDIT_DEC = msgspec.json.Decoder(list[dict[str, Any]])
+
+
+class Store:
+    """Typed access to the consent, held-events, erasure and rights-audit tables."""
+
+    def __init__(
+        self,
+        consent: MutableMapping[bytes, bytes],
+        held: MutableMapping[bytes, bytes],
+        erased: MutableMapping[bytes, bytes],
+        audit: MutableMapping[bytes, bytes],
+    ) -> None:
+        self._consent = consent
+        self._held = held
+        self._erased = erased
+        self._audit = audit
+
+    def state(self, user: str) -> ConsentState | None:
+        """The user's consent state, or None when the pipeline knows nothing of them."""
+        raw = self._consent.get(user.encode())
+        return None if raw is None else loads(raw)
+
+    def put_state(self, user: str, state: ConsentState) -> None:
+        """Store the user's consent state."""
+        self._consent[user.encode()] = dumps(state)
+
+    def held(self, user: str) -> list[Held]:
+        """Events of the user held in the grace window (oldest first)."""
+        raw = self._held.get(user.encode())
+        return [] if raw is None else _HELD_DEC.decode(raw)
+
+    def put_held(self, user: str, items: list[Held]) -> None:
+        """Replace the user's held events (an empty list removes the entry)."""
+        key = user.encode()
+        if items:
+            self._held[key] = _HELD_ENC.encode(items)
+        elif key in self._held:
+            del self._held[key]
+
+    def held_users(self) -> Iterator[tuple[str, list[Held]]]:
+        """Every user with held events (to rebuild the deadline index after a restart)."""
+        for key, raw in list(self._held.items()):
+            if raw is not None:
+                yield key.decode(), _HELD_DEC.decode(raw)
+
+    def erased_at(self, user: str) -> float | None:
+        """When the user was erased, while the tombstone is kept (None otherwise)."""
+        raw = self._erased.get(user.encode())
+        return None if raw is None else _FLOAT_DEC.decode(raw)
+
+    def erase(self, user: str, ts: float) -> None:
+        """Forget everything about the user and keep only the time of the erasure."""
+        key = user.encode()
+        for table in (self._consent, self._held):
+            if key in table:
+                del table[key]
+        self._erased[key] = _HELD_ENC.encode(ts)
+
+    def forget_tombstone(self, user: str) -> None:
+        """Drop an erasure tombstone once no late event can refer to it."""
+        key = user.encode()
+        if key in self._erased:
+            del self._erased[key]
+
+    def audit(self, subject: str) -> list[dict[str, Any]]:
+        """Rights requests of one consent-ledger subject (a pseudonym, never the raw id)."""
+        raw = self._audit.get(subject.encode())
+        return [] if raw is None else _AUDIT_DEC.decode(raw)
+
+    def append_audit(self, subject: str, record: dict[str, Any]) -> None:
+        """Add one rights request and its outcome to the subject's audit trail."""
+        self._audit[subject.encode()] = _HELD_ENC.encode([*self.audit(subject), record])

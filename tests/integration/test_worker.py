@@ -1,0 +1,125 @@
+"""The consent worker on the real broker: withdrawal race, take-over after a kill."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pipeline.settings import Settings
+from tests.integration.pipeline_harness import PipelineEnv, collect, pipeline_env, send_json
+
+APP = {"name": "mm-mobile", "platform": "android", "version": "3.2"}
+
+
+def _nav(event_id: str, user: str, at: datetime) -> dict[str, Any]:
+    return {
+        "schema": "navigation/1",
+        "event_id": event_id,
+        "user_id": user,
+        "occurred_at": at.isoformat(),
+        "app": APP,
+        "type": "screen_view",
+        "screen": "home",
+    }
+
+
+def _consent(event_id: str, user: str, at: datetime, granted: bool) -> dict[str, Any]:
+    return {
+        "schema": "consent/1",
+        "event_id": event_id,
+        "user_id": user,
+        "occurred_at": at.isoformat(),
+        "purposes": {"audience_measurement": granted},
+        "source": "app_settings",
+    }
+
+
+def _event_decisions(records: list[dict[str, Any]]) -> dict[str, dict[str, str]]:
+    return {
+        r["event_id"]: r["outcomes"]
+        for r in records
+        if r.get("kind") == "event" and "audience_measurement" in r.get("outcomes", {})
+    }
+
+
+def _wait_ready(env: PipelineEnv, producer: Any, user: str = "probe-user") -> None:
+    """Produce a probe event and wait until a worker decided it (the group is up)."""
+    probe = _nav("probe-1", user, datetime.now(timezone.utc) - timedelta(minutes=5))
+    send_json(producer, env.topic("app.navigation.v1"), [probe])
+    consumer = env.consumer("pipeline.decisions.v1")
+    try:
+        seen = collect(consumer, lambda rs: "probe-1" in _event_decisions(rs), timeout=120)
+    finally:
+        consumer.close()
+    assert "probe-1" in _event_decisions(seen), env.log_text("worker-1")[-3000:]
+
+
+@pytest.fixture
+def env(tmp_path: Path, settings: Settings) -> Any:
+    with pipeline_env(tmp_path, settings) as e:
+        yield e
+
+
+def test_withdrawal_race_has_zero_post_withdrawal_contributions(env: PipelineEnv) -> None:
+    users = [f"race-user-{i}" for i in range(1000)]
+    env.start("worker", "--id", "1", log_name="worker-1")
+    producer = env.producer()
+    _wait_ready(env, producer)
+    now = datetime.now(timezone.utc)
+    nav, con = env.topic("app.navigation.v1"), env.topic("privacy.consent.v1")
+    send_json(
+        producer, con, [_consent(f"g-{u}", u, now - timedelta(seconds=60), True) for u in users]
+    )
+    send_json(producer, nav, [_nav(f"before-{u}", u, now - timedelta(seconds=50)) for u in users])
+    # The withdrawal is acknowledged by Kafka; the next events follow at once.
+    send_json(
+        producer, con, [_consent(f"w-{u}", u, now - timedelta(seconds=40), False) for u in users]
+    )
+    send_json(producer, nav, [_nav(f"after-{u}", u, now - timedelta(seconds=30)) for u in users])
+    producer.close()
+
+    consumer = env.consumer("pipeline.decisions.v1", "sanitized.audience_measurement.v1")
+    want = {f"before-{u}" for u in users} | {f"after-{u}" for u in users}
+    records = collect(consumer, lambda rs: want <= set(_event_decisions(rs)), timeout=180)
+    consumer.close()
+    decided = _event_decisions(records)
+    assert want <= set(decided), env.log_text("worker-1")[-3000:]
+    after = [decided[f"after-{u}"]["audience_measurement"] for u in users]
+    before = [decided[f"before-{u}"]["audience_measurement"] for u in users]
+    assert after.count("dropped_withdrawn") == len(users)
+    assert before.count("kept") == len(users)
+    kept_ids = {r["event_id"] for r in records if r.get("purpose") == "audience_measurement"}
+    assert not {i for i in kept_ids if i.startswith("after-")}
+    assert {f"before-{u}" for u in users} <= kept_ids
+
+
+def test_killing_a_worker_loses_no_event(env: PipelineEnv) -> None:
+    env.start("worker", "--id", "1", log_name="worker-1")
+    second = env.start("worker", "--id", "2", log_name="worker-2")
+    producer = env.producer()
+    _wait_ready(env, producer)
+    now = datetime.now(timezone.utc)
+    nav = env.topic("app.navigation.v1")
+    ids: list[str] = []
+    for chunk in range(10):
+        events = [
+            _nav(f"k{chunk}-{i}", f"user-{i % 300}", now - timedelta(minutes=10))
+            for i in range(500)
+        ]
+        ids += [e["event_id"] for e in events]
+        send_json(producer, nav, events)
+        if chunk == 3:
+            os.killpg(second.pid, signal.SIGKILL)  # mid-stream, no goodbye
+        time.sleep(0.2)
+    producer.close()
+    consumer = env.consumer("pipeline.decisions.v1")
+    records = collect(consumer, lambda rs: set(ids) <= set(_event_decisions(rs)), timeout=240)
+    consumer.close()
+    missing = set(ids) - set(_event_decisions(records))
+    assert not missing, f"{len(missing)} events never decided\n" + env.log_text("worker-1")[-3000:]

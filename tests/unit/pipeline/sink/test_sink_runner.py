@@ -1,0 +1,92 @@
+"""The sink loop over an in-memory source: batches, offsets, stop conditions, publication."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from datetime import datetime
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import duckdb
+from conftest import TOPICS, nav
+from kafka import TopicPartition
+
+from pipeline.sink.config import SinkConfig
+from pipeline.sink.runner import Sink
+from pipeline.sink.schema import open_state, read_offsets
+
+TOPIC = TOPICS.sanitized["audience_measurement"]
+
+
+class ListSource:
+    """Hands out prepared polls, then nothing; records what was committed."""
+
+    def __init__(self, polls: list[dict[TopicPartition, list[Any]]]) -> None:
+        self.polls = polls
+        self.positions: dict[tuple[str, int], int] = {}
+
+    def refresh(self) -> bool:
+        return False
+
+    def poll(self, timeout_ms: int, max_records: int) -> dict[TopicPartition, list[Any]]:
+        if self.polls:
+            return self.polls.pop(0)
+        time.sleep(min(timeout_ms, 50) / 1000)
+        return {}
+
+    def committed(self, next_offsets: dict[tuple[str, int], int]) -> None:
+        self.positions.update(next_offsets)
+
+    def lag(self) -> int:
+        return 0
+
+    def close(self) -> None:
+        pass
+
+
+def _poll(first: int, count: int, users: int) -> dict[TopicPartition, list[Any]]:
+    messages = [SimpleNamespace(offset=first + i, value=json.dumps(
+        nav(f"e{first + i}", f"P{(first + i) % users}")).encode()) for i in range(count)]
+    return {TopicPartition(TOPIC, 0): messages}
+
+
+def _sink(tmp_path: Path, source: ListSource, **kw: Any) -> tuple[Sink, duckdb.DuckDBPyConnection]:
+    config = SinkConfig(data_dir=tmp_path, topics=TOPICS, k=2, publish_interval_s=0.1,
+                        retention_days={"audience_measurement": 395})
+    conn = open_state(config.db_path)
+    return Sink(config, conn, source, now=lambda: datetime(2026, 11, 26, 12), **kw), conn  # type: ignore[arg-type]
+
+
+def test_runs_until_idle_then_publishes(tmp_path: Path) -> None:
+    source = ListSource([_poll(0, 30, 6), _poll(30, 20, 6)])
+    expired: list[datetime] = []
+    sink, conn = _sink(tmp_path, source, key_expiry=expired.append)
+    stats = sink.run(threading.Event(), until_idle=0.5)
+    assert (stats.records, stats.new_records) == (50, 50)
+    assert read_offsets(conn) == {(TOPIC, 0): 50} == source.positions
+    assert expired and expired[0].tzinfo is not None
+    out = duckdb.connect(str(tmp_path / "analytics.duckdb"), read_only=True)
+    assert out.execute("SELECT views, visitors FROM navigation_hourly").fetchall() == [(50, 6)]
+
+
+def test_stop_event_ends_the_run_with_a_publication(tmp_path: Path) -> None:
+    source = ListSource([_poll(0, 10, 5)])
+    sink, _ = _sink(tmp_path, source)
+    stop = threading.Event()
+    timer = threading.Timer(0.8, stop.set)
+    timer.start()
+    started = time.monotonic()
+    stats = sink.run(stop)
+    timer.join()
+    assert time.monotonic() - started < 5
+    assert stats.records == 10 and stats.publications >= 2
+    out = duckdb.connect(str(tmp_path / "analytics.duckdb"), read_only=True)
+    assert out.execute("SELECT views FROM navigation_daily").fetchall() == [(10,)]
+
+
+def test_once_stops_when_caught_up(tmp_path: Path) -> None:
+    sink, _ = _sink(tmp_path, ListSource([_poll(0, 5, 5)]))
+    assert sink.run(threading.Event(), once=True).records == 5

@@ -1,0 +1,169 @@
+"""Fixtures for engine tests: dict-backed tables, a fence with no gaps, a real keyring."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from pipeline.policy import load_policy
+from processors.context import Runtime, TopicNames
+from processors.engine import Engine
+from processors.messages import Msg
+from processors.outbox import Outbox
+from processors.store import Store
+
+NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+
+
+class FakeRing:
+    """Deterministic stand-in for keys.Keyring: opaque tokens, keyed pseudonyms."""
+
+    def __init__(self) -> None:
+        self.plaintexts: list[bytes] = []
+
+    def encrypt(self, purpose: str, field: str, plaintext: bytes, at: datetime) -> str:
+        self.plaintexts.append(plaintext)
+        return f"tok{len(self.plaintexts)}"
+
+    def pseudonym(self, purpose: str, user_id: str, at: datetime) -> str:
+        import hashlib
+        import hmac
+
+        return hmac.new(b"k" + purpose.encode(), user_id.encode(), hashlib.sha256).hexdigest()[:32]
+
+    def epoch_of(self, purpose: str, at: datetime) -> str:
+        return at.strftime("%Y-%m")
+
+    def refresh_if_due(self) -> bool:
+        return False
+
+
+class NoGapFence:
+    """A fence over a fake log: what was 'produced' but not yet delivered can be side-read."""
+
+    def __init__(self) -> None:
+        self.log: dict[tuple[str, int], list[Msg]] = {}
+
+    def append(self, m: Msg) -> None:
+        self.log.setdefault((m.topic, m.partition), []).append(m)
+
+    async def end_offsets(self, topic: str, partitions: Iterable[int]) -> dict[int, int]:
+        return {p: len(self.log.get((topic, p), [])) for p in partitions}
+
+    async def committed(self, topic: str, partition: int) -> int:
+        return 0
+
+    async def read(self, topic: str, partition: int, start: int, end: int) -> list[Msg]:
+        return self.log.get((topic, partition), [])[start:end]
+
+
+class Harness:
+    """Produces events into the fake log and runs the engine over chosen records."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        fence: NoGapFence,
+        sent: list[tuple[str, int, Any]],
+        clock: list[float],
+    ) -> None:
+        self.engine, self.fence, self.sent, self.clock = engine, fence, sent, clock
+        self.names = engine.rt.names
+
+    def produce(self, topic: str, event: dict[str, Any] | bytes, partition: int = 0) -> Msg:
+        value = event if isinstance(event, bytes) else json.dumps(event).encode()
+        offset = len(self.fence.log.get((topic, partition), []))
+        m = Msg(topic, partition, offset, b"k", value)
+        self.fence.append(m)
+        return m
+
+    def run(self, *msgs: Msg) -> None:
+        asyncio.run(self.engine.process(list(msgs)))
+
+    def tick(self, advance_s: float = 0.0) -> None:
+        self.clock[0] += advance_s
+        asyncio.run(self.engine.tick())
+
+    def records(self, topic: str) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        for t, _, value in self.sent:
+            if t == topic:
+                out.extend(json.loads(value)["records"])
+        return out
+
+    def outcomes(self, event_id: str) -> dict[str, str]:
+        for r in self.records(self.names.decisions):
+            if r["kind"] == "event" and r["event_id"] == event_id:
+                return dict(r["outcomes"])
+        raise AssertionError(f"no decision for {event_id}")
+
+
+@pytest.fixture
+def policy() -> Any:
+    return load_policy(None)
+
+
+@pytest.fixture
+def harness(policy: Any) -> Harness:
+    sent: list[tuple[str, int, Any]] = []
+    clock = [NOW.timestamp()]
+
+    async def send(topic: str, partition: int, value: bytes) -> Any:
+        sent.append((topic, partition, value))
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        fut.set_result(None)
+        return fut
+
+    rt = Runtime(policy=policy, ring=FakeRing(), names=TopicNames(""), clock=lambda: clock[0])
+    store = Store({}, {}, {}, {})
+    fence = NoGapFence()
+    return Harness(Engine(rt, store, Outbox(send), fence), fence, sent, clock)
+
+
+def at(minutes: float) -> str:
+    """An occurred_at ``minutes`` after NOW (negative: before)."""
+    return (NOW + timedelta(minutes=minutes)).isoformat()
+
+
+APP = {"name": "mm-mobile", "platform": "ios", "version": "1.0"}
+
+
+@pytest.fixture
+def nav() -> Callable[..., dict[str, Any]]:
+    def make(
+        event_id: str, user: str, minutes: float, screen: str = "home", **kw: Any
+    ) -> dict[str, Any]:
+        return {
+            "schema": "navigation/1",
+            "event_id": event_id,
+            "user_id": user,
+            "occurred_at": at(minutes),
+            "app": APP,
+            "type": "screen_view",
+            "screen": screen,
+            **kw,
+        }
+
+    return make
+
+
+@pytest.fixture
+def consent() -> Callable[..., dict[str, Any]]:
+    def make(event_id: str, user: str, minutes: float, **purposes: bool) -> dict[str, Any]:
+        extra = purposes.pop("_extra", {}) if "_extra" in purposes else {}
+        return {
+            "schema": "consent/1",
+            "event_id": event_id,
+            "user_id": user,
+            "occurred_at": at(minutes),
+            "purposes": purposes,
+            "source": "banner",
+            **extra,
+        }
+
+    return make
