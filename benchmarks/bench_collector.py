@@ -2,9 +2,9 @@
 
 Run: ``.venv/bin/python benchmarks/bench_collector.py [--clients 8] [--seconds 15]``.
 
-Starts the collector in its own process (uvicorn, as ``privacy-pipeline collector`` runs it,
-request log at warning) on three fresh uuid-named topics of ``PRIVACY_PIPELINE_PARTITIONS``
-partitions, then runs ``--clients`` concurrent asyncio clients that each POST batches of
+Starts ``privacy-pipeline collector`` in its own process (request log at warning) on the three
+input topics under a fresh uuid ``PRIVACY_PIPELINE_TOPIC_PREFIX`` (``PRIVACY_PIPELINE_PARTITIONS``
+partitions each), then runs ``--clients`` concurrent asyncio clients that each POST batches of
 ``--batch`` valid navigation/geolocation events (70/30) back to back. Every 202 means Kafka
 acknowledged the whole batch (acks=all, idempotent). Prints accepted events/s, the
 p50/p99/max request latency over the measured window (after a warm-up) and the collector
@@ -32,22 +32,12 @@ from typing import Any
 import httpx
 import msgspec
 
+from pipeline import topics as contract
 from pipeline.collector.auth import hash_key, new_key
 from pipeline.kafka import make_admin
 from pipeline.settings import Settings
 
-SERVE = """
-import os, sys
-from pipeline.collector.app import create_app
-from pipeline.collector.intake import CollectorTopics
-from pipeline.collector.server import serve
-from pipeline.settings import Settings
-app = create_app(Settings.from_env(), topics=CollectorTopics(*sys.argv[2].split(",")))
-try:
-    serve(app, "127.0.0.1", int(sys.argv[1]), "warning")
-except KeyboardInterrupt:
-    pass
-"""
+CLI = str(Path(sys.executable).with_name("privacy-pipeline"))
 SCREENS = ["home", "contracts", "claims/new", "claims/status", "profile", "documents", "help"]
 
 
@@ -118,11 +108,11 @@ async def run_clients(
     warm_until, stop_at = start + args.warmup, start + args.warmup + args.seconds
     latencies: list[float] = []
     counts = {"events": 0}
-    cpu, *_ = await asyncio.gather(
-        sample_cpu(server_pid, warm_until, stop_at),
-        *(client_loop(url, key, batches, stop_at, warm_until, latencies, counts)
-          for _ in range(args.clients)),
-    )
+    server_cpu = asyncio.create_task(sample_cpu(server_pid, warm_until, stop_at))
+    client_cpu = asyncio.create_task(sample_cpu(os.getpid(), warm_until, stop_at))
+    await asyncio.gather(*(client_loop(url, key, batches, stop_at, warm_until, latencies, counts)
+                           for _ in range(args.clients)))
+    cpu, own_cpu = await server_cpu, await client_cpu
     return {
         "clients": args.clients, "batch": args.batch, "seconds": args.seconds,
         "events_per_s": round(counts["events"] / args.seconds),
@@ -132,6 +122,8 @@ async def run_clients(
         "max_ms": round(max(latencies, default=float("nan")) * 1000, 1),
         "server_cpu_cores": round(cpu / args.seconds, 2),
         "server_cpu_us_per_event": round(cpu / max(1, counts["events"]) * 1e6, 1),
+        "client_cpu_cores": round(own_cpu / args.seconds, 2),
+        "load_average_1m": round(os.getloadavg()[0], 2),
         "errors": {k: v for k, v in counts.items() if k != "events"},
     }
 
@@ -165,15 +157,20 @@ def main() -> None:
     args = parser.parse_args()
 
     settings = Settings.from_env()
-    topics = [f"bench-collector-{uuid.uuid4().hex[:12]}" for _ in range(3)]
+    prefix = f"bench-collector-{uuid.uuid4().hex[:12]}."
+    topics = [prefix + t for t in (contract.NAVIGATION, contract.GEOLOCATION, contract.CONSENT)]
     admin = make_admin(settings)
     admin.create_topics({t: {"num_partitions": settings.partitions, "replication_factor": -1}
                          for t in topics})
     key, port = new_key(), free_port()
     env = os.environ | {"PRIVACY_PIPELINE_COLLECTOR_KEYS": f"bench:{hash_key(key)}",
+                        "PRIVACY_PIPELINE_TOPIC_PREFIX": prefix,
                         "PRIVACY_PIPELINE_COLLECTOR_RATE": "10000000",
                         "PRIVACY_PIPELINE_COLLECTOR_BURST": "10000000"}
-    server = subprocess.Popen([sys.executable, "-c", SERVE, str(port), ",".join(topics)], env=env)
+    # The real command, as operators run it (fixed argv, no shell).
+    server = subprocess.Popen(  # noqa: S603
+        [CLI, "collector", "--port", str(port), "--log-level", "warning"], env=env
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         wait_healthy(url, server)

@@ -190,7 +190,7 @@ class KeyringCore:
             NoKeyForEpoch: the epoch has no live key (fail closed).
             InvalidEpoch: ``at`` is naive.
         """
-        slot = self._last.get(purpose)  # hot path: inlined _slot
+        slot = self._last.get(purpose)  # hot path: the epoch last used by this purpose
         try:
             if slot is None or not slot.start <= at < slot.end:
                 slot = self._find_slot(purpose, at)
@@ -232,7 +232,7 @@ class KeyringCore:
         Raises:
             NoKeyForEpoch: the epoch has no live key (fail closed).
         """
-        slot = self._last.get(purpose)  # hot path: inlined _slot
+        slot = self._last.get(purpose)  # hot path: the epoch last used by this purpose
         try:
             if slot is None or not slot.start <= at < slot.end:
                 slot = self._find_slot(purpose, at)

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import os
 from typing import Any
+
+from aiokafka.errors import KafkaError as AIOKafkaError
+from kafka.errors import KafkaError
 
 from pipeline.app import app, names, settings
 from processors import tables
@@ -20,6 +25,7 @@ log = logging.getLogger(__name__)
 _engine: Engine | None = None
 _fence: KafkaFence | None = None
 _outputs: dict[str, Any] = {}
+_RETRIES = 8
 
 
 async def _send(topic: str, partition: int, value: bytes) -> Any:
@@ -47,7 +53,7 @@ def engine() -> Engine:
     return _engine
 
 
-@app.agent(inputs)
+@app.agent(inputs)  # type: ignore[untyped-decorator]
 async def ingest(stream: Any) -> None:
     """Decide every input record, a batch at a time."""
     async for events in stream.take_events(settings.worker_batch, within=0.1):
@@ -61,12 +67,35 @@ async def ingest(stream: Any) -> None:
             )
             for e in events
         ]
-        eng = engine()
-        eng.rt.ring.refresh_if_due()
-        await eng.process(batch)
+        await _process(batch)
 
 
-@app.timer(interval=0.5)
+async def _process(batch: list[Msg]) -> None:
+    """Decide one batch; retry transient failures, never let a batch be acked undecided.
+
+    faust acks a ``take_events`` batch even when the loop body raises, so an error escaping
+    here would lose the batch at the next commit. Transient broker trouble is retried; if it
+    persists the process exits at once (before any commit) and the batch is read again.
+    """
+    delay = 0.5
+    for attempt in range(_RETRIES):
+        try:
+            eng = engine()
+            eng.rt.ring.refresh_if_due()
+            await eng.process(batch)
+            return
+        except (KafkaError, AIOKafkaError, OSError) as exc:
+            log.warning("batch failed (%s), retry %d/%d", type(exc).__name__, attempt + 1, _RETRIES)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 10.0)
+        except Exception:
+            log.exception("batch failed; exiting so that it is processed again after restart")
+            os._exit(70)
+    log.critical("batch failed %d times; exiting so that it is processed again", _RETRIES)
+    os._exit(70)
+
+
+@app.timer(interval=0.5)  # type: ignore[untyped-decorator]
 async def grace_tick() -> None:
     """Decide held events whose grace window ended, even when no new input arrives."""
     if app.rebalancing:
@@ -74,13 +103,13 @@ async def grace_tick() -> None:
     await engine().tick()
 
 
-@app.on_partitions_revoked.connect
+@app.on_partitions_revoked.connect  # type: ignore[untyped-decorator]
 async def _on_revoked(sender: Any, revoked: Any, **kwargs: Any) -> None:
     # Positions and the held-event index are per assignment: rebuilt after a rebalance.
     if _engine is not None:
         _engine.reset()
 
 
-@app.on_after_configured.connect
+@app.on_after_configured.connect  # type: ignore[untyped-decorator]
 def _configured(sender: Any, **kwargs: Any) -> None:
     log.info("privacy-pipeline worker configured (prefix=%r)", settings.topic_prefix)

@@ -45,9 +45,9 @@ def requested_changes(event: Consent, policy: Policy) -> tuple[dict[str, bool], 
         else:
             unknown += 1
     if event.gpc:
-        for purpose in policy.purposes.values():
-            if purpose.gpc_denies:
-                changes[purpose.name] = False
+        for spec in policy.purposes.values():
+            if spec.gpc_denies:
+                changes[spec.name] = False
     # Purposes that do not need consent are not switched by consent answers.
     changes = {p: g for p, g in changes.items() if policy.purposes[p].consent_required}
     return changes, unknown, tcf_invalid

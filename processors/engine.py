@@ -27,7 +27,7 @@ from processors.messages import Msg
 from processors.outbox import Outbox
 from processors.records import day_of, sanitize
 from processors.state import ConsentState
-from processors.store import Held, Store
+from processors.store import Erasure, Held, Store
 from schemas.events import Consent, Geolocation, Navigation, Rights
 from schemas.exceptions import InvalidEvent
 from schemas.validator import decode
@@ -58,6 +58,7 @@ class Engine:
         self._deadlines: list[tuple[float, str]] = []
         self._held = 0
         self._recovered = False
+        self._pending_erasures: dict[str, Erasure] = {}
 
     def reset(self) -> None:
         """Forget positions and the deadline index (after a rebalance)."""
@@ -65,6 +66,7 @@ class Engine:
         self._deadlines.clear()
         self._held = 0
         self._recovered = False
+        self._pending_erasures.clear()
 
     async def process(self, batch: Sequence[Msg]) -> None:
         """Handle one batch: consent first, then fenced events; flush outputs."""
@@ -84,6 +86,7 @@ class Engine:
     async def tick(self) -> None:
         """Decide held events whose grace window ended; send what is queued."""
         self._recover()
+        self._apply_due_erasures()
         self._expire_held(self.rt.clock())
         await self.outbox.flush()
 
@@ -115,12 +118,6 @@ class Engine:
         for m in await self._catch_up(self.rt.names.consent, partitions):
             await self._on_consent(m)
 
-    async def _fence_events(self, partition: int) -> None:
-        now = self.rt.clock()
-        for topic in (self.rt.names.navigation, self.rt.names.geolocation):
-            for m in await self._catch_up(topic, [partition]):
-                self._on_event(m, now)
-
     # -- consent and rights ---------------------------------------------------------------
 
     async def _on_consent(self, m: Msg) -> None:
@@ -142,6 +139,9 @@ class Engine:
 
     def _apply_consent(self, m: Msg, event: Consent) -> None:
         policy, user = self.rt.policy, event.user_id
+        if user in self._pending_erasures:
+            # A new answer after an erasure starts from nothing; the erasure applies now.
+            self._erase(user, self._pending_erasures[user].ts)
         effect = apply_consent(self.store.state(user), event, policy)
         # History older than the lateness bound can never decide an event again.
         effect.state.prune(self.rt.clock() - self.rt.bounds.lateness_s)
@@ -173,14 +173,10 @@ class Engine:
     async def _apply_rights(self, m: Msg, event: Rights) -> None:
         user, ts = event.user_id, event.occurred_at.timestamp()
         if event.right == "erasure":
-            # Events Kafka acknowledged before the erasure are decided before it applies.
-            await self._fence_events(m.partition)
-            self._held = max(0, self._held - len(self.store.held(user)))
-            self.store.erase(user, ts)
+            await self._request_erasure(user, ts, m.partition)
         elif event.right == "objection":
-            self.store.put_state(
-                user, apply_objection(self.store.state(user), event, self.rt.policy)
-            )
+            state = apply_objection(self.store.state(user), event, self.rt.policy)
+            self.store.put_state(user, state)
         record = {
             "right": event.right,
             "event_id": event.event_id,
@@ -189,9 +185,41 @@ class Engine:
             "outcome": "applied",
         }
         self.store.append_audit(self._subject(event), record)
-        self._decision(
-            m.partition, event.event_id, "consent", event, {"all": f"rights_{event.right}"}
-        )
+        outcome = {"all": f"rights_{event.right}"}
+        self._decision(m.partition, event.event_id, "consent", event, outcome)
+
+    async def _request_erasure(self, user: str, ts: float, partition: int) -> None:
+        """Erase once every event Kafka acknowledged before the erasure has been decided."""
+        names = self.rt.names
+        targets: dict[str, int] = {}
+        for topic in (names.navigation, names.geolocation):
+            end = (await self.fence.end_offsets(topic, [partition]))[partition]
+            if await self._done_upto(topic, partition) < end - 1:
+                targets[topic] = end
+        if targets:
+            self.store.put_erasure(user, Erasure(ts, partition, targets))
+            self._pending_erasures[user] = Erasure(ts, partition, targets)
+        else:
+            self._erase(user, ts)
+
+    def _erase(self, user: str, ts: float) -> None:
+        self._held = max(0, self._held - len(self.store.held(user)))
+        self.store.erase(user, ts)
+        self._pending_erasures.pop(user, None)
+
+    def _apply_due_erasures(self) -> None:
+        for user, erasure in list(self._pending_erasures.items()):
+            p = erasure.partition
+            if all(self._done.get((t, p), -1) >= end - 1 for t, end in erasure.targets.items()):
+                self._erase(user, erasure.ts)
+
+    def _after_erasure(self, m: Msg, user: str) -> Erasure | None:
+        """The user's erasure if it governs this event: applied, or pending and before it."""
+        erasure = self._pending_erasures.get(user)
+        if erasure is not None:
+            return erasure if m.offset >= erasure.targets.get(m.topic, 0) else None
+        found = self.store.erasure(user)
+        return found if found is not None and not found.targets else None
 
     def _subject(self, event: Consent | Rights) -> str:
         """The consent-ledger pseudonym of the event's user (never the raw id)."""
@@ -211,8 +239,8 @@ class Engine:
         purposes = self.rt.purposes_by_stream[stream]
         ts = event.occurred_at.timestamp()
         late = time_outcome(ts, now, self.rt.bounds)
-        erased = self.store.erased_at(event.user_id)
-        if late is None and erased is not None and ts <= erased:
+        erasure = self._after_erasure(m, event.user_id)
+        if late is None and erasure is not None and ts <= erasure.ts:
             late = "dropped_erased"
         if late is not None:
             self._decision(
@@ -223,7 +251,7 @@ class Engine:
                 dict.fromkeys((p.name for p in purposes), late),
             )
             return
-        state = self.store.state(event.user_id)
+        state = None if erasure is not None else self.store.state(event.user_id)
         if awaits_first_consent(state, ts, now, self.rt.bounds) and any(
             p.consent_required for p in purposes
         ):
@@ -298,6 +326,9 @@ class Engine:
             for h in items:
                 heapq.heappush(self._deadlines, (h.deadline, user))
                 self._held += 1
+        for user, erasure in self.store.erasures():
+            if erasure.targets:
+                self._pending_erasures[user] = erasure
 
     # -- outputs --------------------------------------------------------------------------
 

@@ -8,9 +8,12 @@ stream to deliver them, keeps the agent from waiting on itself.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from kafka import KafkaAdminClient
 
 from processors.messages import Msg
 
@@ -22,9 +25,14 @@ class KafkaFence:
     """Positions and side reads for the engine, from one private consumer."""
 
     def __init__(self, bootstrap_servers: str, group_id: str) -> None:
+        self._bootstrap = bootstrap_servers
+        self._group = group_id
+        self._admin: Any = None
+        # No group on the reader: it assigns partitions by hand, and a group coordinator
+        # would fight those assignments.
         self._consumer = AIOKafkaConsumer(
             bootstrap_servers=bootstrap_servers,
-            group_id=group_id,
+            group_id=None,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             fetch_max_wait_ms=50,
@@ -43,6 +51,9 @@ class KafkaFence:
         if self._started:
             await self._consumer.stop()
             self._started = False
+        if self._admin is not None:
+            self._admin.close()
+            self._admin = None
 
     async def end_offsets(self, topic: str, partitions: Iterable[int]) -> dict[int, int]:
         """The next offset to be written on each partition, as the broker says now."""
@@ -55,9 +66,21 @@ class KafkaFence:
         """The group's committed offset, or the log start when nothing was committed."""
         await self.start()
         tp = TopicPartition(topic, partition)
-        offset = await self._consumer.committed(tp)
+        offset = await asyncio.to_thread(self._committed, topic, partition)
         start = (await self._consumer.beginning_offsets([tp]))[tp]
-        return max(int(offset or 0), int(start))
+        return max(offset, int(start))
+
+    def _committed(self, topic: str, partition: int) -> int:
+        from kafka.structs import TopicPartition as KafkaTP
+
+        if self._admin is None:
+            self._admin = KafkaAdminClient(
+                bootstrap_servers=self._bootstrap.split(","), client_id="privacy-pipeline-fence"
+            )
+        tp = KafkaTP(topic, partition)
+        offsets = self._admin.list_group_offsets({self._group: [tp]}).get(self._group, {})
+        meta = offsets.get(tp)
+        return int(meta.offset) if meta is not None and meta.offset >= 0 else 0
 
     async def read(self, topic: str, partition: int, start: int, end: int) -> list[Msg]:
         """Records ``start <= offset < end`` of one partition, in order."""

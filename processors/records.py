@@ -61,11 +61,10 @@ def sanitize(
         keys.exceptions.KeysError: no usable key for the event's epoch (the caller drops it).
     """
     name, at, fields = purpose.name, event.occurred_at, purpose.fields
-    is_nav = isinstance(event, Navigation)
     record: dict[str, Any] = {
         "event_id": event.event_id,
         "purpose": name,
-        "stream": "navigation" if is_nav else "geolocation",
+        "stream": "navigation" if isinstance(event, Navigation) else "geolocation",
         "hour": hour_of(at),
         "epoch": ring.epoch_of(name, at),
         "pseudonym": None,
@@ -80,7 +79,7 @@ def sanitize(
     }
     if not anonymous and fields.get("user_id") == "pseudonymise":
         record["pseudonym"] = ring.pseudonym(name, event.user_id, at)
-    if is_nav:
+    if isinstance(event, Navigation):
         _navigation_fields(record, event, fields, policy)
     else:
         _geolocation_fields(record, event, fields, policy, ring)

@@ -28,7 +28,22 @@ class Held(msgspec.Struct, array_like=True):
 
 _HELD_ENC = msgspec.json.Encoder()
 _HELD_DEC = msgspec.json.Decoder(list[Held])
-_FLOAT_DEC = msgspec.json.Decoder(float)
+
+
+class Erasure(msgspec.Struct):
+    """An erasure: when it occurred and, until it applies, the event offsets it waits for.
+
+    ``targets`` maps an event topic to the end offset of the user's partition when the
+    erasure was read: events before those offsets were acknowledged before the erasure and
+    are decided first. An empty ``targets`` means the erasure has applied (a tombstone).
+    """
+
+    ts: float
+    partition: int = 0
+    targets: dict[str, int] = msgspec.field(default_factory=dict)
+
+
+_ERASURE_DEC = msgspec.json.Decoder(Erasure)
 _AUDIT_DEC = msgspec.json.Decoder(list[dict[str, Any]])
 
 
@@ -75,10 +90,20 @@ class Store:
             if raw is not None:
                 yield key.decode(), _HELD_DEC.decode(raw)
 
-    def erased_at(self, user: str) -> float | None:
-        """When the user was erased, while the tombstone is kept (None otherwise)."""
+    def erasure(self, user: str) -> Erasure | None:
+        """The user's erasure, pending or applied (None when there is none)."""
         raw = self._erased.get(user.encode())
-        return None if raw is None else _FLOAT_DEC.decode(raw)
+        return None if raw is None else _ERASURE_DEC.decode(raw)
+
+    def erasures(self) -> Iterator[tuple[str, Erasure]]:
+        """Every erasure kept (to find pending ones after a restart)."""
+        for key, raw in list(self._erased.items()):
+            if raw is not None:
+                yield key.decode(), _ERASURE_DEC.decode(raw)
+
+    def put_erasure(self, user: str, erasure: Erasure) -> None:
+        """Record a pending erasure (it applies later through :meth:`erase`)."""
+        self._erased[user.encode()] = _HELD_ENC.encode(erasure)
 
     def erase(self, user: str, ts: float) -> None:
         """Forget everything about the user and keep only the time of the erasure."""
@@ -86,7 +111,7 @@ class Store:
         for table in (self._consent, self._held):
             if key in table:
                 del table[key]
-        self._erased[key] = _HELD_ENC.encode(ts)
+        self._erased[key] = _HELD_ENC.encode(Erasure(ts))
 
     def forget_tombstone(self, user: str) -> None:
         """Drop an erasure tombstone once no late event can refer to it."""

@@ -1,6 +1,7 @@
 """The worker's faust tables: changelogged to Kafka, so state survives a crash.
 
-Keys and values are raw bytes (the app's default serializers): keys the raw user id as UTF-8 bytes, partitioned by the producer's partitioner
+Keys and values are raw bytes (the app's default serializers): keys the raw user id as
+UTF-8 bytes, partitioned by the producer's partitioner
 (``use_partitioner``): the same murmur2 hash the apps' producers use, so a user's state lives
 on the partition number of their events and consent.
 """

@@ -34,6 +34,14 @@ def _install_stop(stop: threading.Event) -> None:
     signal.signal(signal.SIGINT, handler)
 
 
+def _logging(level: str) -> None:
+    logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    # kafka-python narrates every connection at INFO (every fetch at DEBUG) and complains at
+    # WARNING when its IO thread waits for the GIL; the sink's own lines are the useful ones.
+    logging.getLogger("kafka").setLevel(logging.WARNING)
+    logging.getLogger("kafka.net").setLevel(logging.ERROR)
+
+
 @sink_app.callback(invoke_without_command=True)
 def sink(
     ctx: typer.Context,
@@ -54,7 +62,7 @@ def sink(
     from pipeline.sink.config import ShardSpec, sink_config
     from pipeline.sink.service import run_sink
 
-    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(message)s")
+    _logging(log_level)
     current = settings()
     policy = _policy()
     config = sink_config(current, policy, ShardSpec.parse(shard) if shard else None)

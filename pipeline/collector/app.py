@@ -24,10 +24,11 @@ from pipeline.collector.routes import Problem, problem_response, router
 from pipeline.collector.state import BrokerHealth, CollectorState
 from pipeline.settings import Settings
 
-# Short linger: every request waits for its acks, so latency matters more than batch size;
-# concurrent requests still share produce requests. Large batches: kafka-python's cost per
-# record drops by a third when it opens (and wakes its sender for) fewer batches.
-_LINGER_MS: Final = 5
+# Short linger: every request waits for its acks, so a long one adds latency; 10 ms lets the
+# batches of concurrent requests share produce requests (2 ms measured slower, 20 ms no faster).
+# Large batches: kafka-python's cost per record drops by a third when it opens (and wakes its
+# sender for) fewer batches.
+_LINGER_MS: Final = 10
 _BATCH_BYTES: Final = 256 * 1024
 _BOOTSTRAP_BOUND_S: Final = 5.0
 _PROBE_TIMEOUT_S: Final = 2.0

@@ -16,6 +16,8 @@ class AggSpec:
 
     name: str
     """Table name in ``analytics.duckdb`` (``agg_<name>`` / ``members_<name>`` internally)."""
+    purpose: str
+    """The purpose whose records feed it."""
     where: str
     """Which staged records feed it (SQL over ``new_s``)."""
     window: str
@@ -42,24 +44,30 @@ _NAV = "purpose = 'audience_measurement' AND stream = 'navigation'"
 _NAV_COUNTERS = (("views", _NOT_ANON), ("anonymous_views", "count(*) FILTER (WHERE anonymous)"))
 
 SANITIZED_AGGREGATES: tuple[AggSpec, ...] = (
-    AggSpec("navigation_hourly", _NAV, "hour", ("app", "platform", "screen"),
+    AggSpec("navigation_hourly", "audience_measurement", _NAV, "hour", ("app", "platform", "screen"),
             _NAV_COUNTERS, "visitors"),
-    AggSpec("navigation_daily", _NAV, "day", ("app", "platform", "screen"),
+    AggSpec("navigation_daily", "audience_measurement", _NAV, "day", ("app", "platform", "screen"),
             _NAV_COUNTERS, "visitors"),
-    AggSpec("geolocation_hourly", "purpose = 'geolocation' AND cell IS NOT NULL", "hour",
+    AggSpec("geolocation_hourly", "geolocation", "purpose = 'geolocation' AND cell IS NOT NULL", "hour",
             ("cell",), (("events", _NOT_ANON),), "users"),
-    AggSpec("campaign_daily", "purpose = 'advertising' AND campaign IS NOT NULL", "day",
+    AggSpec("campaign_daily", "advertising", "purpose = 'advertising' AND campaign IS NOT NULL", "day",
             ("app", "campaign"), (("views", _NOT_ANON),), "visitors"),
 )
+
+
+def _member_key(parts: list[str]) -> str:
+    """128-bit key of a set member: its window, its dimensions and its pseudonym."""
+    return f"unhex(md5(concat_ws(chr(31), {', '.join(parts)})))"
 
 
 def member_insert_sql(spec: AggSpec) -> str:
     """Insert the batch's (window, dims, member) into the set; RETURNING only the new ones."""
     keys = ", ".join(spec.keys)
-    select_dims = ", ".join((f"{spec.window_expr} AS {spec.window}", *spec.dims))
+    window = f"{spec.window_expr} AS {spec.window}"
+    mk = _member_key([f"CAST({spec.window_expr} AS VARCHAR)", *spec.dims, "pseudonym"])
     return f"""
-    INSERT INTO members_{spec.name}
-    SELECT DISTINCT {select_dims}, md5_number(pseudonym) AS member
+    INSERT INTO members_{spec.name} (mk, {keys})
+    SELECT DISTINCT {mk}, {window}, {", ".join(spec.dims)}
     FROM new_s WHERE {spec.where} AND pseudonym IS NOT NULL AND NOT anonymous
     ON CONFLICT DO NOTHING RETURNING {keys}"""
 
@@ -97,15 +105,16 @@ PROCESSING_MERGE = """
     ) WHERE purpose IS NOT NULL AND outcome IS NOT NULL GROUP BY ALL
     ON CONFLICT DO UPDATE SET events = events + excluded.events"""
 
-CONSENT_MEMBERS = """
-    INSERT INTO members_consent_daily
-    SELECT DISTINCT day, purpose, transition, md5_number(subject)
+CONSENT_MEMBERS = f"""
+    INSERT INTO members_consent_daily (mk, day, purpose, transition)
+    SELECT DISTINCT {_member_key(["CAST(day AS VARCHAR)", "purpose", "transition", "subject"])},
+        day, purpose, transition
     FROM new_d WHERE kind = 'consent'
     ON CONFLICT DO NOTHING RETURNING day, purpose, transition"""
 
-CONSENT_SUBJECTS = """
-    INSERT INTO members_consent_subjects
-    SELECT DISTINCT day, purpose, md5_number(subject)
+CONSENT_SUBJECTS = f"""
+    INSERT INTO members_consent_subjects (mk, day, purpose)
+    SELECT DISTINCT {_member_key(["CAST(day AS VARCHAR)", "purpose", "subject"])}, day, purpose
     FROM new_d WHERE kind = 'consent'
     ON CONFLICT DO NOTHING RETURNING day, purpose"""
 

@@ -1,15 +1,36 @@
-"""A batch of Kafka messages as Arrow columns, ready for one DuckDB transaction.
-
-Python only copies references to message values; every byte is parsed later by DuckDB's
-JSON reader, column at a time (see :mod:`pipeline.sink.ingest`).
-"""
+"""A batch of Kafka messages, decoded to Arrow columns for one DuckDB transaction."""
 
 from __future__ import annotations
+
+import dataclasses
 
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pyarrow as pa
+
+from pipeline.sink.decode import UNDECODABLE, decode_decisions, decode_sanitized
+
+
+@dataclasses.dataclass(frozen=True)
+class Decoded:
+    """A batch's records as Arrow tables, and its undecodable messages per topic."""
+
+    sanitized: pa.Table
+    decisions: pa.Table
+    rejected: dict[str, int]
+    offsets: pa.Table
+    """``topic``, ``part``, ``next_offset`` of every partition in the batch."""
+    next_offsets: dict[tuple[str, int], int]
+    messages: int
+
+    def rejected_table(self) -> pa.Table:
+        """Columns ``topic``, ``reason``, ``records`` for the ``sink_rejected`` upsert."""
+        return pa.table({
+            "topic": pa.array(list(self.rejected), pa.string()),
+            "reason": pa.array([UNDECODABLE] * len(self.rejected), pa.string()),
+            "records": pa.array(list(self.rejected.values()), pa.int64()),
+        })
 
 
 class RawBatch:
@@ -28,6 +49,7 @@ class RawBatch:
         self._d_values: list[bytes] = []
         self._next: dict[tuple[str, int], int] = {}
         self.messages = 0
+        self.bytes = 0
 
     def add(self, topic: str, partition: int, messages: Sequence[Any]) -> None:
         """Add messages (kafka-python ``ConsumerRecord``) of one partition, in offset order."""
@@ -43,6 +65,7 @@ class RawBatch:
             self._s_purposes.extend([self._purpose_of[topic]] * n)
         self._next[(topic, partition)] = int(messages[-1].offset) + 1
         self.messages += len(values)
+        self.bytes += sum(len(v) for v in values)
 
     def add_offsets(self, topic: str, partition: int, next_offset: int) -> None:
         """Record a partition position without messages (e.g. after skipped control records)."""
@@ -56,19 +79,14 @@ class RawBatch:
         """(topic, partition) -> next offset to read once this batch is committed."""
         return dict(self._next)
 
-    def sanitized_table(self) -> pa.Table:
-        """Columns ``topic``, ``purpose``, ``value`` (binary) of the sanitized messages."""
-        return pa.table(
-            {
-                "topic": pa.array(self._s_topics, pa.string()),
-                "purpose": pa.array(self._s_purposes, pa.string()),
-                "value": pa.array(self._s_values, pa.binary()),
-            }
-        )
-
-    def decisions_table(self) -> pa.Table:
-        """Column ``value`` (binary) of the decision messages."""
-        return pa.table({"value": pa.array(self._d_values, pa.binary())})
+    def decode(self) -> Decoded:
+        """Decode every message (see :mod:`pipeline.sink.decode`)."""
+        sanitized, rejected = decode_sanitized(self._s_values, self._s_topics, self._s_purposes)
+        decisions, bad = decode_decisions(self._d_values)
+        if bad:
+            rejected[self._decisions] = rejected.get(self._decisions, 0) + bad
+        return Decoded(sanitized, decisions, rejected, self.offsets_table(), self.next_offsets,
+                       self.messages)
 
     def offsets_table(self) -> pa.Table:
         """Columns ``topic``, ``part``, ``next_offset`` for the offset upsert."""

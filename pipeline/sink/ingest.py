@@ -14,10 +14,11 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from pipeline.sink import aggregates as agg
 from pipeline.sink import staging
-from pipeline.sink.batch import RawBatch
+from pipeline.sink.batch import Decoded, RawBatch
 
 
 @dataclasses.dataclass(frozen=True)
@@ -59,26 +60,33 @@ def _arrow(conn: duckdb.DuckDBPyConnection, sql: str, params: Any = None) -> pa.
 
 
 def apply_batch(
-    conn: duckdb.DuckDBPyConnection, batch: RawBatch, clock: Clock, decisions_topic: str
+    conn: duckdb.DuckDBPyConnection, batch: RawBatch | Decoded, clock: Clock,
+    decisions_topic: str,
 ) -> BatchResult:
     """Fold ``batch`` into the shard's database in one transaction, offsets included.
 
     Args:
         conn: the shard's own database (see :func:`pipeline.sink.schema.open_state`).
-        batch: messages and the next offset of each partition they came from.
+        batch: messages and the next offset of each partition they came from (decoded
+            already or not: the sink decodes the next batch while this one is written).
         clock: ingestion day and closing watermark.
         decisions_topic: name of the decisions topic (for rejected-record counts).
 
     Returns:
         Counts of what the batch did.
     """
+    decoded = batch.decode() if isinstance(batch, RawBatch) else batch
     conn.execute("BEGIN TRANSACTION")
     try:
-        conn.register("batch_s", batch.sanitized_table())
-        conn.register("batch_d", batch.decisions_table())
-        conn.register("batch_offsets", batch.offsets_table())
-        s = _sanitized(conn, clock)
-        d = _decisions(conn, clock, decisions_topic)
+        conn.register("batch_s", decoded.sanitized)
+        conn.register("batch_d", decoded.decisions)
+        conn.register("batch_offsets", decoded.offsets)
+        conn.register("batch_rejected", decoded.rejected_table())
+        if decoded.rejected:
+            conn.execute("INSERT INTO sink_rejected SELECT * FROM batch_rejected "
+                         "ON CONFLICT DO UPDATE SET records = records + excluded.records")
+        s = _sanitized(conn, decoded.sanitized, clock)
+        d = _decisions(conn, decoded.decisions, clock, decisions_topic)
         conn.execute(
             "INSERT INTO sink_offsets SELECT topic, part, next_offset FROM batch_offsets "
             "ON CONFLICT DO UPDATE SET next_offset = excluded.next_offset"
@@ -88,38 +96,44 @@ def apply_batch(
         conn.execute("ROLLBACK")
         raise
     finally:
-        for name in ("batch_s", "batch_d", "batch_offsets"):
+        for name in ("batch_s", "batch_d", "batch_offsets", "batch_rejected"):
             conn.unregister(name)
-    total = [a + b for a, b in zip(s, d, strict=True)]
-    return BatchResult(batch.messages, total[0], total[1], total[0] - total[1] - total[2], total[2])
+    bad = sum(decoded.rejected.values())
+    records, new, rejected = (a + b for a, b in zip(s, d, strict=True))
+    return BatchResult(decoded.messages, records + bad, new, records - new - rejected,
+                       rejected + bad)
 
 
-def _dedupe(conn: duckdb.DuckDBPyConnection, stg: str, new: str, today: date) -> None:
+def _dedupe(conn: duckdb.DuckDBPyConnection, stg: str, new: str, today: date) -> int:
     """``new`` = rows of ``stg`` whose key was never seen (in this batch or before)."""
-    conn.execute(f"CREATE OR REPLACE TEMP TABLE fresh AS "
-                 f"SELECT DISTINCT ON (k) * FROM {stg} WHERE reject IS NULL")
     fresh_keys = _arrow(
-        conn, "INSERT INTO seen_keys SELECT k, $today FROM fresh "
-        "ON CONFLICT DO NOTHING RETURNING k", {"today": today})
+        conn, f"INSERT INTO seen_keys SELECT DISTINCT k, $today FROM {stg} "
+        "WHERE reject IS NULL ON CONFLICT DO NOTHING RETURNING k", {"today": today})
     conn.register("fresh_keys", fresh_keys)
     try:
         conn.execute(f"CREATE OR REPLACE TEMP TABLE {new} AS "
-                     "SELECT * FROM fresh SEMI JOIN fresh_keys USING (k)")
+                     f"SELECT * FROM {stg} SEMI JOIN fresh_keys USING (k) WHERE reject IS NULL")
     finally:
         conn.unregister("fresh_keys")
+    if _total(conn, new) != fresh_keys.num_rows:
+        # The same record twice in this batch (rare): keep one copy of each.
+        conn.execute(f"CREATE OR REPLACE TEMP TABLE {new} AS SELECT DISTINCT ON (k) * FROM {new}")
+    return int(fresh_keys.num_rows)
 
 
 def _count_rejects(
     conn: duckdb.DuckDBPyConnection, source: str, topic_expr: str, params: Any = None
 ) -> int:
-    conn.execute(
-        f"INSERT INTO sink_rejected SELECT {topic_expr}, reject, count(*) FROM {source} "
-        "WHERE reject IS NOT NULL GROUP BY ALL "
-        "ON CONFLICT DO UPDATE SET records = records + excluded.records",
-        params,
-    )
     row = conn.execute(f"SELECT count(*) FROM {source} WHERE reject IS NOT NULL").fetchone()
-    return 0 if row is None else int(row[0])
+    rejected = 0 if row is None else int(row[0])
+    if rejected:
+        conn.execute(
+            f"INSERT INTO sink_rejected SELECT {topic_expr}, reject, count(*) FROM {source} "
+            "WHERE reject IS NOT NULL GROUP BY ALL "
+            "ON CONFLICT DO UPDATE SET records = records + excluded.records",
+            params,
+        )
+    return rejected
 
 
 def _total(conn: duckdb.DuckDBPyConnection, table: str) -> int:
@@ -127,27 +141,49 @@ def _total(conn: duckdb.DuckDBPyConnection, table: str) -> int:
     return 0 if row is None else int(row[0])
 
 
-def _sanitized(conn: duckdb.DuckDBPyConnection, clock: Clock) -> tuple[int, int, int]:
+def _present(table: pa.Table, column: str) -> set[str]:
+    """Distinct values of a column of the batch (skips statements with nothing to do)."""
+    return {v for v in pc.unique(table[column]).to_pylist() if v is not None}
+
+
+def _sanitized(
+    conn: duckdb.DuckDBPyConnection, batch: pa.Table, clock: Clock
+) -> tuple[int, int, int]:
+    if batch.num_rows == 0:
+        return 0, 0, 0
     conn.execute(staging.sanitized_staging("batch_s"), {"closed_hour": clock.closed_hour})
     rejected = _count_rejects(conn, "stg_s", "topic")
-    _dedupe(conn, "stg_s", "new_s", clock.today)
+    new = _dedupe(conn, "stg_s", "new_s", clock.today)
+    purposes = _present(batch, "purpose")
     for spec in agg.SANITIZED_AGGREGATES:
+        if spec.purpose not in purposes or not new:
+            continue
         new_members = _arrow(conn, agg.member_insert_sql(spec))
         conn.register("new_members", new_members)
         try:
             conn.execute(agg.counter_merge_sql(spec, "new_members"))
         finally:
             conn.unregister("new_members")
-    return _total(conn, "stg_s"), _total(conn, "new_s"), rejected
+    return batch.num_rows, new, rejected
 
 
 def _decisions(
-    conn: duckdb.DuckDBPyConnection, clock: Clock, topic: str
+    conn: duckdb.DuckDBPyConnection, batch: pa.Table, clock: Clock, topic: str
 ) -> tuple[int, int, int]:
+    if batch.num_rows == 0:
+        return 0, 0, 0
     conn.execute(staging.decisions_staging("batch_d"), {"closed_day": clock.closed_day})
     rejected = _count_rejects(conn, "stg_d", "$topic", {"topic": topic})
-    _dedupe(conn, "stg_d", "new_d", clock.today)
-    conn.execute(agg.PROCESSING_MERGE)
+    new = _dedupe(conn, "stg_d", "new_d", clock.today)
+    kinds = _present(batch, "kind")
+    if new and kinds & {"event", "invalid"}:
+        conn.execute(agg.PROCESSING_MERGE)
+    if new and "consent" in kinds:
+        _consent(conn)
+    return batch.num_rows, new, rejected
+
+
+def _consent(conn: duckdb.DuckDBPyConnection) -> None:
     transitions = _arrow(conn, agg.CONSENT_MEMBERS)
     subjects = _arrow(conn, agg.CONSENT_SUBJECTS)
     conn.register("new_transitions", transitions)
@@ -157,4 +193,3 @@ def _decisions(
     finally:
         conn.unregister("new_transitions")
         conn.unregister("new_subjects")
-    return _total(conn, "stg_d"), _total(conn, "new_d"), rejected

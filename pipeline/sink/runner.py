@@ -1,5 +1,9 @@
 """The sink's main loop: collect a batch, commit it with its offsets, publish and expire on time.
 
+Two stages overlap: while a writer thread commits batch N to DuckDB (which releases the GIL),
+the main thread fetches and decodes batch N+1. Batches are still committed one at a time, in
+order, each with its offsets: the overlap changes nothing to exactly-once.
+
 Stops cleanly (current batch committed, final publication) when ``stop`` is set (SIGTERM,
 Ctrl-C), after ``until_idle`` seconds without new records, or once caught up (``once``).
 """
@@ -11,13 +15,14 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 
 import duckdb
 
-from pipeline.sink.batch import RawBatch
+from pipeline.sink.batch import Decoded, RawBatch
 from pipeline.sink.config import SinkConfig
-from pipeline.sink.ingest import Clock, apply_batch
+from pipeline.sink.ingest import BatchResult, Clock, apply_batch
 from pipeline.sink.publish import publish_from_shard
 from pipeline.sink.retention import KeyExpiry, run_retention
 from pipeline.sink.schema import read_watermark
@@ -27,6 +32,9 @@ log = logging.getLogger(__name__)
 
 #: Longest wait for more messages once a batch has started (keeps transactions large).
 FILL_S = 0.25
+#: A batch stops growing past this many bytes of message values (about 40,000 records):
+#: large enough to amortise a transaction, small enough to overlap fetching and writing.
+BATCH_BYTES = 16 * 1024 * 1024
 #: Seconds between two looks for new topics or partitions.
 ASSIGN_EVERY_S = 5.0
 #: ``once`` also ends after this long without records (e.g. only control records left).
@@ -82,11 +90,21 @@ class Sink:
         self._closed_before = (
             datetime.fromisoformat(watermark) if watermark else now() - config.close_after
         )
+        self._writer = ThreadPoolExecutor(1, thread_name_prefix="sink-writer")
+        self._message_bytes = 300.0
+        """Running mean of message sizes, to size polls to the byte budget."""
+        self._inflight: tuple[Future[BatchResult], Decoded] | None = None
 
     def run(
         self, stop: threading.Event, until_idle: float | None = None, once: bool = False
     ) -> RunStats:
         """Consume until stopped; always ends with a publication."""
+        try:
+            return self._loop(stop, until_idle, once)
+        finally:
+            self._writer.shutdown(wait=True)
+
+    def _loop(self, stop: threading.Event, until_idle: float | None, once: bool) -> RunStats:
         self.retention()
         self.source.refresh()
         self.publish()
@@ -98,7 +116,7 @@ class Sink:
             if len(batch):
                 self._apply(batch)
                 last_data, dirty = tick, True
-            elif once and (tick - last_data >= ONCE_IDLE_S or self.source.lag() == 0):
+            elif once and (tick - last_data >= ONCE_IDLE_S or self._caught_up()):
                 break
             if until_idle is not None and tick - last_data >= until_idle:
                 break
@@ -109,37 +127,61 @@ class Sink:
                 self.retention()
                 last_retention, dirty = tick, True
             if tick - last_assign >= ASSIGN_EVERY_S:
+                self._drain()  # a re-assignment seeks to committed offsets: commit first
                 self.source.refresh()
                 last_assign = tick
             if tick - last_stats >= _STATS_EVERY_S:
                 self._log_stats()
                 last_stats = tick
+        self._drain()
         self.publish()
         self._log_stats()
         return self.stats
+
+    def _caught_up(self) -> bool:
+        self._drain()
+        return self.source.lag() == 0
 
     def _collect(self, stop: threading.Event) -> RawBatch:
         batch = RawBatch(self._purpose_of, self.config.topics.decisions)
         size = self.config.batch_size
         deadline: float | None = None
-        while len(batch) < size and not stop.is_set():
+        while len(batch) < size and batch.bytes < BATCH_BYTES and not stop.is_set():
             wait = 0.5 if deadline is None else deadline - time.monotonic()
             if wait <= 0:
                 break
-            polled = self.source.poll(int(wait * 1000), size - len(batch))
+            # Ask for about as many messages as fit in the byte budget (sizes seen so far).
+            room = (BATCH_BYTES - batch.bytes) // max(1, int(self._message_bytes))
+            polled = self.source.poll(int(wait * 1000), max(1, min(size - len(batch), room)))
             if not polled:
                 break
+            before = (batch.messages, batch.bytes)
             for tp, messages in polled.items():
                 batch.add(tp.topic, tp.partition, messages)
+            count = batch.messages - before[0]
+            self._message_bytes = 0.8 * self._message_bytes + 0.2 * (
+                (batch.bytes - before[1]) / max(1, count))
             if deadline is None:
                 deadline = time.monotonic() + FILL_S
         return batch
 
     def _apply(self, batch: RawBatch) -> None:
-        now = self.now()
-        clock = Clock(today=now.date(), closed_before=self._closed_before)
-        result = apply_batch(self.conn, batch, clock, self.config.topics.decisions)
-        self.source.committed(batch.next_offsets)
+        """Decode ``batch`` here, then hand it to the writer once the previous one committed."""
+        decoded = batch.decode()
+        self._drain()
+        clock = Clock(today=self.now().date(), closed_before=self._closed_before)
+        future = self._writer.submit(apply_batch, self.conn, decoded, clock,
+                                     self.config.topics.decisions)
+        self._inflight = (future, decoded)
+
+    def _drain(self) -> None:
+        """Wait for the batch being written (re-raising its error) and account for it."""
+        if self._inflight is None:
+            return
+        future, decoded = self._inflight
+        self._inflight = None
+        result = future.result()
+        self.source.committed(decoded.next_offsets)
         s = self.stats
         s.batches += 1
         s.messages += result.messages
@@ -153,11 +195,13 @@ class Sink:
 
     def publish(self) -> None:
         """Publish ``analytics.duckdb`` now (merging shard exports when sharded)."""
+        self._drain()
         publish_from_shard(self.conn, self.config.data_dir, self.config.shard, self.config.k)
         self.stats.publications += 1
 
     def retention(self) -> None:
         """Close windows, expire aggregates and keys (one pass)."""
+        self._drain()
         now = self.now()
         result = run_retention(self.conn, now, self.config.close_after,
                                self.config.retention_days, self.config.ledger_retention_days)

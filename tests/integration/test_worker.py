@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import time
@@ -123,3 +124,53 @@ def test_killing_a_worker_loses_no_event(env: PipelineEnv) -> None:
     consumer.close()
     missing = set(ids) - set(_event_decisions(records))
     assert not missing, f"{len(missing)} events never decided\n" + env.log_text("worker-1")[-3000:]
+
+
+def test_two_workers_match_the_simulator_ground_truth(env: PipelineEnv) -> None:
+    from collections import Counter, defaultdict
+
+    from pipeline.policy import load_policy
+    from pipeline.simulator import SimulationConfig, generate, ground_truth, produce
+    from pipeline.simulator.clock import default_start
+    from pipeline.simulator.model import CONSENT, GEOLOCATION, NAVIGATION
+
+    env.start("worker", "--id", "1", log_name="worker-1")
+    env.start("worker", "--id", "2", log_name="worker-2")
+    producer = env.producer()
+    _wait_ready(env, producer)
+    now = datetime.now(timezone.utc)
+    traffic = generate(SimulationConfig(800, 8000, 5, default_start(now, 4), 4))
+    truth = ground_truth(traffic, load_policy(), now)
+    topics = {t: env.topic(t) for t in (NAVIGATION, GEOLOCATION, CONSENT)}
+    produce(traffic, producer, topics=topics)
+    producer.close()
+
+    events = {
+        json.loads(m.value)["event_id"]
+        for m in traffic.messages
+        if m.malformed is None and m.topic != CONSENT
+    }
+    consumer = env.consumer("pipeline.decisions.v1")
+    records = collect(consumer, lambda rs: events <= {r.get("event_id") for r in rs}, timeout=240)
+    consumer.close()
+    got: dict[str, Counter[str]] = defaultdict(Counter)
+    seen: set[str] = set()
+    for r in records:  # workers are at-least-once: count each event once
+        fresh = r.get("event_id") not in seen and r.get("event_id") != "probe-1"
+        if r.get("kind") == "event" and r["stream"] != "consent" and fresh:
+            seen.add(r["event_id"])
+            for purpose, outcome in r["outcomes"].items():
+                got[purpose][outcome] += 1
+    missing = [
+        json.loads(m.value)
+        for m in traffic.messages
+        if m.malformed is None
+        and m.topic != CONSENT
+        and json.loads(m.value)["event_id"] not in seen
+    ]
+    assert not missing, (
+        len(missing),
+        sorted({(e["schema"], e["occurred_at"][:16]) for e in missing})[:10],
+    )
+    got_plain = {p: dict(sorted(c.items())) for p, c in got.items()}
+    assert got_plain == truth["decisions"], (got_plain, truth["decisions"])

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from pathlib import Path
 
 import duckdb
 import pytest
 from conftest import CLOCK, TOPICS, Apply, Feed, nav, rows
 
 from pipeline.sink import ingest
+from pipeline.sink.leakscan import scan
 
 H10 = datetime(2026, 11, 26, 10)
 DAY = date(2026, 11, 26)
@@ -158,7 +160,12 @@ def test_failed_batch_leaves_neither_data_nor_offsets(
         assert rows(state, f"SELECT count(*) FROM {table}") == [(0,)]  # noqa: S608
 
 
-def test_state_holds_no_pseudonym(state: duckdb.DuckDBPyConnection, apply: Apply) -> None:
-    apply(Feed().records("audience_measurement", nav("e1", "PSEUDONYM-ONE")))
-    members = rows(state, "SELECT CAST(member AS VARCHAR) FROM members_navigation_hourly")
-    assert len(members) == 1 and "PSEUDONYM" not in members[0][0]
+def test_state_holds_no_pseudonym(
+    state: duckdb.DuckDBPyConnection, apply: Apply, tmp_path: Path
+) -> None:
+    apply(Feed().records("audience_measurement", nav("event-0001-x", "PSEUDONYM-ONE")).decisions(
+        {"kind": "consent", "event_id": "c1", "purpose": "advertising", "day": "2026-11-26",
+         "transition": "granted", "subject": "SUBJECT-ONE"}))
+    assert rows(state, "SELECT count(*) FROM members_navigation_hourly") == [(1,)]
+    state.close()
+    assert scan(tmp_path / "pipeline.duckdb", ["PSEUDONYM-ONE", "SUBJECT-ONE", "event-0001-x"]) == []
