@@ -48,7 +48,7 @@ def engine() -> Engine:
     global _engine, _fence
     if _engine is None:
         _fence = KafkaFence(settings.bootstrap_servers, app.conf.id)
-        store = Store(tables.consent, tables.held, tables.erased, tables.audit)
+        store = Store(*tables.store_tables())
         _engine = Engine(_runtime(), store, Outbox(_send), _fence)
     return _engine
 

@@ -29,6 +29,9 @@ def _register() -> None:
     import pipeline.cli.worker  # noqa: F401
     import pipeline.cli.keys  # noqa: F401
     import pipeline.cli.sink  # noqa: F401
+    import pipeline.cli.bench  # noqa: F401
+    import pipeline.cli.report  # noqa: F401
+    import pipeline.cli.demo  # noqa: F401
 
 
 def main(argv: list[str] | None = None) -> None:

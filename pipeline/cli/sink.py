@@ -35,7 +35,8 @@ def _install_stop(stop: threading.Event) -> None:
 
 
 def _logging(level: str) -> None:
-    logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.basicConfig(level=level.upper(),
+                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
     # kafka-python narrates every connection at INFO (every fetch at DEBUG) and complains at
     # WARNING when its IO thread waits for the GIL; the sink's own lines are the useful ones.
     logging.getLogger("kafka").setLevel(logging.WARNING)

@@ -43,15 +43,19 @@ _NOT_ANON = "count(*) FILTER (WHERE NOT anonymous)"
 _NAV = "purpose = 'audience_measurement' AND stream = 'navigation'"
 _NAV_COUNTERS = (("views", _NOT_ANON), ("anonymous_views", "count(*) FILTER (WHERE anonymous)"))
 
+_NAV_DIMS = ("app", "platform", "screen")
+_GEO = "purpose = 'geolocation' AND cell IS NOT NULL"
+_ADS = "purpose = 'advertising' AND campaign IS NOT NULL"
+
 SANITIZED_AGGREGATES: tuple[AggSpec, ...] = (
-    AggSpec("navigation_hourly", "audience_measurement", _NAV, "hour", ("app", "platform", "screen"),
+    AggSpec("navigation_hourly", "audience_measurement", _NAV, "hour", _NAV_DIMS,
             _NAV_COUNTERS, "visitors"),
-    AggSpec("navigation_daily", "audience_measurement", _NAV, "day", ("app", "platform", "screen"),
+    AggSpec("navigation_daily", "audience_measurement", _NAV, "day", _NAV_DIMS,
             _NAV_COUNTERS, "visitors"),
-    AggSpec("geolocation_hourly", "geolocation", "purpose = 'geolocation' AND cell IS NOT NULL", "hour",
-            ("cell",), (("events", _NOT_ANON),), "users"),
-    AggSpec("campaign_daily", "advertising", "purpose = 'advertising' AND campaign IS NOT NULL", "day",
-            ("app", "campaign"), (("views", _NOT_ANON),), "visitors"),
+    AggSpec("geolocation_hourly", "geolocation", _GEO, "hour", ("cell",),
+            (("events", _NOT_ANON),), "users"),
+    AggSpec("campaign_daily", "advertising", _ADS, "day", ("app", "campaign"),
+            (("views", _NOT_ANON),), "visitors"),
 )
 
 
@@ -69,7 +73,7 @@ def member_insert_sql(spec: AggSpec) -> str:
     INSERT INTO members_{spec.name} (mk, {keys})
     SELECT DISTINCT {mk}, {window}, {", ".join(spec.dims)}
     FROM new_s WHERE {spec.where} AND pseudonym IS NOT NULL AND NOT anonymous
-    ON CONFLICT DO NOTHING RETURNING {keys}"""
+    ON CONFLICT DO NOTHING RETURNING {keys}"""  # noqa: S608
 
 
 def counter_merge_sql(spec: AggSpec, new_members: str) -> str:
@@ -90,7 +94,7 @@ def counter_merge_sql(spec: AggSpec, new_members: str) -> str:
         UNION ALL BY NAME
         SELECT {keys}, {zeros}, count(*) AS {spec.distinct} FROM {new_members} GROUP BY ALL
     ) GROUP BY ALL
-    ON CONFLICT DO UPDATE SET {updates}"""
+    ON CONFLICT DO UPDATE SET {updates}"""  # noqa: S608
 
 
 PROCESSING_MERGE = """
@@ -110,13 +114,13 @@ CONSENT_MEMBERS = f"""
     SELECT DISTINCT {_member_key(["CAST(day AS VARCHAR)", "purpose", "transition", "subject"])},
         day, purpose, transition
     FROM new_d WHERE kind = 'consent'
-    ON CONFLICT DO NOTHING RETURNING day, purpose, transition"""
+    ON CONFLICT DO NOTHING RETURNING day, purpose, transition"""  # noqa: S608
 
 CONSENT_SUBJECTS = f"""
     INSERT INTO members_consent_subjects (mk, day, purpose)
     SELECT DISTINCT {_member_key(["CAST(day AS VARCHAR)", "purpose", "subject"])}, day, purpose
     FROM new_d WHERE kind = 'consent'
-    ON CONFLICT DO NOTHING RETURNING day, purpose"""
+    ON CONFLICT DO NOTHING RETURNING day, purpose"""  # noqa: S608
 
 
 def consent_merge_sql(new_transitions: str, new_subjects: str) -> str:
@@ -138,4 +142,4 @@ def consent_merge_sql(new_transitions: str, new_subjects: str) -> str:
     ) GROUP BY ALL
     ON CONFLICT DO UPDATE SET granted = granted + excluded.granted,
         denied = denied + excluded.denied, withdrawn = withdrawn + excluded.withdrawn,
-        subjects = subjects + excluded.subjects"""
+        subjects = subjects + excluded.subjects"""  # noqa: S608

@@ -77,7 +77,7 @@ class SinkTopics:
 
     @classmethod
     def for_purposes(cls, purposes: list[str], prefix: str = "") -> SinkTopics:
-        """Standard names (``sanitized.<purpose>.v1``, ``pipeline.decisions.v1``) under ``prefix``."""
+        """Standard names (``sanitized.<purpose>.v1``, ``pipeline.decisions.v1``), prefixed."""
         return cls(
             sanitized={p: prefix + topics.sanitized(p) for p in purposes},
             decisions=prefix + topics.DECISIONS,

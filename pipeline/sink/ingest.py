@@ -106,29 +106,31 @@ def apply_batch(
 
 def _dedupe(conn: duckdb.DuckDBPyConnection, stg: str, new: str, today: date) -> int:
     """``new`` = rows of ``stg`` whose key was never seen (in this batch or before)."""
-    fresh_keys = _arrow(
-        conn, f"INSERT INTO seen_keys SELECT DISTINCT k, $today FROM {stg} "
-        "WHERE reject IS NULL ON CONFLICT DO NOTHING RETURNING k", {"today": today})
+    insert = (f"INSERT INTO seen_keys SELECT DISTINCT k, $today FROM {stg} "  # noqa: S608
+              "WHERE reject IS NULL ON CONFLICT DO NOTHING RETURNING k")
+    fresh_keys = _arrow(conn, insert, {"today": today})
     conn.register("fresh_keys", fresh_keys)
     try:
-        conn.execute(f"CREATE OR REPLACE TEMP TABLE {new} AS "
+        conn.execute(f"CREATE OR REPLACE TEMP TABLE {new} AS "  # noqa: S608
                      f"SELECT * FROM {stg} SEMI JOIN fresh_keys USING (k) WHERE reject IS NULL")
     finally:
         conn.unregister("fresh_keys")
     if _total(conn, new) != fresh_keys.num_rows:
         # The same record twice in this batch (rare): keep one copy of each.
-        conn.execute(f"CREATE OR REPLACE TEMP TABLE {new} AS SELECT DISTINCT ON (k) * FROM {new}")
+        dedupe = f"CREATE OR REPLACE TEMP TABLE {new} AS SELECT DISTINCT ON (k) * FROM {new}"  # noqa: S608
+        conn.execute(dedupe)
     return int(fresh_keys.num_rows)
 
 
 def _count_rejects(
     conn: duckdb.DuckDBPyConnection, source: str, topic_expr: str, params: Any = None
 ) -> int:
-    row = conn.execute(f"SELECT count(*) FROM {source} WHERE reject IS NOT NULL").fetchone()
+    count = f"SELECT count(*) FROM {source} WHERE reject IS NOT NULL"  # noqa: S608
+    row = conn.execute(count).fetchone()
     rejected = 0 if row is None else int(row[0])
     if rejected:
         conn.execute(
-            f"INSERT INTO sink_rejected SELECT {topic_expr}, reject, count(*) FROM {source} "
+            f"INSERT INTO sink_rejected SELECT {topic_expr}, reject, count(*) FROM {source} "  # noqa: S608
             "WHERE reject IS NOT NULL GROUP BY ALL "
             "ON CONFLICT DO UPDATE SET records = records + excluded.records",
             params,

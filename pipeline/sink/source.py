@@ -19,7 +19,7 @@ log = logging.getLogger(__name__)
 
 
 class KafkaSource:
-    """Manual assignment of the shard's partitions on the sink's topics, seeking to stored offsets."""
+    """The shard's partitions of the sink's topics, assigned by hand, seeked to stored offsets."""
 
     def __init__(
         self,
@@ -39,6 +39,7 @@ class KafkaSource:
         self._shard = shard
         self._positions: dict[tuple[str, int], int] = dict(offsets)
         self._assigned: set[TopicPartition] = set()
+        self._missing: list[str] = []
 
     @property
     def assigned(self) -> frozenset[TopicPartition]:
@@ -48,10 +49,15 @@ class KafkaSource:
     def refresh(self) -> bool:
         """Assign owned partitions of topics that appeared since; True if the set changed."""
         wanted: set[TopicPartition] = set()
+        missing = []
         for topic in self._topics:
-            for p in self._consumer.partitions_for_topic(topic) or ():
-                if self._shard.owns(p):
-                    wanted.add(TopicPartition(topic, p))
+            partitions = self._consumer.partitions_for_topic(topic) or ()
+            if not partitions:
+                missing.append(topic)
+            wanted.update(TopicPartition(topic, p) for p in partitions if self._shard.owns(p))
+        if missing and missing != self._missing:
+            log.info("waiting for topics that do not exist yet: %s", ", ".join(missing))
+        self._missing = missing
         if wanted == self._assigned:
             return False
         self._consumer.assign(sorted(wanted))

@@ -126,7 +126,7 @@ class _Builder:
         if nav:
             rec.update(screen=self.rng.choice(_SCREENS), type="screen_view")
             if purpose == "advertising":
-                rec["campaign"] = self.rng.choice(_CAMPAIGNS + (None,))
+                rec["campaign"] = self.rng.choice((*_CAMPAIGNS, None))
         else:
             lat, lon = 48.8 + self.rng.random() / 5, 2.2 + self.rng.random() / 5
             self.out.raw.coordinates += [lat, lon]
@@ -206,7 +206,7 @@ def generate(events: int, users: int, partitions: int, seed: int, now: datetime)
         seed: makes the output reproducible.
         now: events occur within the 48 hours before it (naive UTC).
     """
-    b = _Builder(random.Random(seed), partitions, now)
+    b = _Builder(random.Random(seed), partitions, now)  # noqa: S311 - test data, not secrets
     people = [b.user(i) for i in range(users)]
     for i, (uid, part, granted) in enumerate(people):
         b.consent(2 * i, uid, part, granted)

@@ -40,7 +40,7 @@ class PipelineEnv:
             "PRIVACY_PIPELINE_DATA_DIR": str(self.data_dir),
             "PRIVACY_PIPELINE_BOOTSTRAP_SERVERS": base.bootstrap_servers,
             "PRIVACY_PIPELINE_PARTITIONS": str(base.partitions),
-            "PRIVACY_PIPELINE_WORKER_STORE": "memory://",
+            "PRIVACY_PIPELINE_WORKER_STORE": "rocksdb://",
             "PRIVACY_PIPELINE_ACTOR": "integration-test",
         }
         self.settings = Settings.from_env(self.env)
@@ -159,3 +159,71 @@ def collect(
         if done(records):
             return records
     return records
+
+
+# -- whole-pipeline helpers (fault, fuzz and memory tests) ------------------------------------
+
+
+@contextmanager
+def pipeline_env_with(tmp: Path, base: Settings, **extra: str) -> Iterator[PipelineEnv]:
+    """Like :func:`pipeline_env`, with more ``PRIVACY_PIPELINE_*`` variables (e.g. ``POLICY``)
+    set before the topics and the keyring are created."""
+    env = PipelineEnv(tmp, base)
+    env.env.update({f"PRIVACY_PIPELINE_{k}": v for k, v in extra.items()})
+    env.settings = Settings.from_env(env.env)
+    env.create_topics()
+    result = env.cli("keys", "init")
+    assert result.returncode == 0, result.stderr
+    try:
+        yield env
+    finally:
+        env.stop_all()
+        env.delete_topics()
+
+
+def input_topics(env: PipelineEnv) -> dict[str, str]:
+    """Contract name -> prefixed name of the three input topics (for ``simulator.produce``)."""
+    from pipeline.topics import CONSENT, GEOLOCATION, NAVIGATION
+
+    return {t: env.topic(t) for t in (NAVIGATION, GEOLOCATION, CONSENT)}
+
+
+def expected_inputs(messages: Any) -> tuple[set[str], int]:
+    """Event ids of the valid simulated messages, and the number of malformed ones."""
+    ids = {json.loads(m.value)["event_id"] for m in messages if m.malformed is None}
+    return ids, sum(m.malformed is not None for m in messages)
+
+
+def worker_alive(env: PipelineEnv, *procs: subprocess.Popen[bytes]) -> Callable[[], str | None]:
+    """For ``DecisionWatcher.wait``: why the workers can no longer finish (one died), or None."""
+
+    def check() -> str | None:
+        for proc in procs:
+            if proc.poll() is not None:
+                logs = "\n".join(env.log_text(p.stem) for p in env.data_dir.glob("worker*.log"))
+                return f"worker {proc.pid} exited with status {proc.returncode}:\n{logs[-3000:]}"
+        return None
+
+    return check
+
+
+def run_sink(env: PipelineEnv, idle: float = 2.0, timeout: float = 180.0) -> str:
+    """Run ``privacy-pipeline sink --until-idle`` to completion; its stdout."""
+    result = env.cli("sink", "--until-idle", str(idle), "--log-level", "warning",
+                     timeout=timeout)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result.stdout
+
+
+def sink_differences(env: PipelineEnv, expected: Any, k: int = 5) -> list[str]:
+    """Differences between the stopped sink's aggregates (its partials, and analytics.duckdb)
+    and ``expected`` (:func:`pipeline.bench.compare.from_truth` of an oracle's tables)."""
+    from pipeline.bench.compare import (
+        differences,
+        publication_differences,
+        read_partials_at,
+        read_published,
+    )
+
+    found = differences(expected, read_partials_at(env.data_dir))
+    return found + publication_differences(expected, read_published(env.data_dir), k)

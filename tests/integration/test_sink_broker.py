@@ -261,6 +261,23 @@ def test_shards_merge_to_the_single_sink_result(
     assert _analytics(tmp_path) == _analytics(reference)
 
 
+def test_sigterm_finishes_the_batch_publishes_and_exits_0(
+    once: tuple[str, int], tmp_path: Path
+) -> None:
+    process = _sink(once[0], tmp_path, level="debug")
+    assert process.stderr is not None
+    for line in process.stderr:
+        if b"batch committed" in line:
+            process.send_signal(signal.SIGTERM)
+            break
+    _, err = process.communicate(timeout=RUN_TIMEOUT_S)
+    assert process.returncode == 0, err.decode(errors="replace")[-2000:]
+    # Published at exit, with what the committed offsets cover (a part of the topics).
+    assert 0 < _committed(tmp_path) < once[1]
+    published = _analytics(tmp_path)
+    assert published["processing_daily"]
+
+
 def test_no_identifier_in_either_database(reference: Path, data: Synthetic) -> None:
     raw = data.raw
     identifiers = raw.user_ids + raw.device_ids + raw.ips

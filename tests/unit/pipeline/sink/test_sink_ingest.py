@@ -168,4 +168,5 @@ def test_state_holds_no_pseudonym(
          "transition": "granted", "subject": "SUBJECT-ONE"}))
     assert rows(state, "SELECT count(*) FROM members_navigation_hourly") == [(1,)]
     state.close()
-    assert scan(tmp_path / "pipeline.duckdb", ["PSEUDONYM-ONE", "SUBJECT-ONE", "event-0001-x"]) == []
+    forbidden = ["PSEUDONYM-ONE", "SUBJECT-ONE", "event-0001-x"]
+    assert scan(tmp_path / "pipeline.duckdb", forbidden) == []

@@ -46,3 +46,13 @@ def test_byte_scan_sees_raw_text(tmp_path: Path) -> None:
     path.write_bytes(b"\x00\x01header 10.20.30.40 trailer\x00" * 3)
     hits = scan_bytes(path, ["10.20.30.40", "10.20.30.41"])
     assert len(hits) == 1 and hits[0].count == 3
+
+
+def test_finds_identifiers_inside_blobs(tmp_path: Path) -> None:
+    path = tmp_path / "blobs.duckdb"
+    conn = duckdb.connect(str(path))
+    conn.execute("CREATE TABLE k (b BLOB)")
+    conn.execute("INSERT INTO k VALUES ('\\x01\\x02ip=10.20.30.40;'::BLOB), ('\\x00\\x07'::BLOB)")
+    conn.close()
+    hits = scan_values(path, ["10.20.30.40"])
+    assert [(h.where, h.count) for h in hits] == [("main.k.b", 1)]

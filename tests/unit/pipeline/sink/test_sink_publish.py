@@ -50,7 +50,9 @@ def _schema(path: Path) -> dict[str, list[tuple[str, str]]]:
         conn.close()
 
 
-def _fill(path: Path, users: int, screen: str = "contracts", first: int = 0) -> duckdb.DuckDBPyConnection:
+def _fill(
+    path: Path, users: int, screen: str = "contracts", first: int = 0
+) -> duckdb.DuckDBPyConnection:
     conn = open_state(path)
     feed = Feed().records("audience_measurement", *[
         nav(f"e{first + i}", f"P{first + i}", screen=screen) for i in range(users)])
@@ -74,8 +76,8 @@ def test_rows_below_k_are_omitted(tmp_path: Path) -> None:
     out = duckdb.connect(str(tmp_path / "analytics.duckdb"), read_only=True)
     assert out.execute("SELECT screen, views, visitors FROM navigation_hourly").fetchall() == [
         ("popular", 5, 5)]
-    assert out.execute("SELECT count(*) FROM navigation_daily WHERE screen = 'rare'").fetchall() == [
-        (0,)]
+    rare = out.execute("SELECT count(*) FROM navigation_daily WHERE screen = 'rare'").fetchall()
+    assert rare == [(0,)]
 
 
 def test_threshold_of_every_table_on_synthetic_data(tmp_path: Path) -> None:
@@ -142,7 +144,7 @@ def test_analytics_is_always_openable_while_republished(tmp_path: Path) -> None:
         try:
             for _ in range(40):
                 write_analytics(tmp_path, 5, "loop", partials=partials)
-        except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
+        except BaseException as exc:  # reported by the assertion below
             errors.append(exc)
         finally:
             done.set()

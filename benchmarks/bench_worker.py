@@ -1,0 +1,203 @@
+"""One consent worker against the real broker: throughput, raw ceiling, consent-to-effect latency.
+
+    .venv/bin/python benchmarks/bench_worker.py --events 100000 --users 10000
+
+1. Simulated traffic (fixed seed) is produced to fresh prefixed topics.
+2. Raw ceiling: a plain kafka-python consumer reads and decodes the same input topics.
+3. One worker (``privacy-pipeline worker``) drains the backlog; throughput is decided input
+   events per second from its first to its last decision (startup excluded, and reported).
+4. Latency under load: while events keep arriving at a steady rate, withdrawals are produced
+   for probe users who keep browsing; the latency is the time from the withdrawal's
+   acknowledgement to the first decision that drops one of the user's events for it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+from kafka import KafkaConsumer, KafkaProducer
+
+from pipeline.kafka import make_admin
+from pipeline.policy import load_policy
+from pipeline.settings import Settings
+from pipeline.simulator import SimulationConfig, generate, produce
+from pipeline.simulator.clock import default_start
+from pipeline.topics import TopicSpec, ensure_topics, pipeline_specs
+from schemas.validator import decode
+
+APP = {"name": "mm-mobile", "platform": "ios", "version": "1.0"}
+
+
+def _setup(prefix: str, data: Path) -> tuple[Settings, dict[str, str]]:
+    env = {**os.environ, "PRIVACY_PIPELINE_TOPIC_PREFIX": prefix,
+           "PRIVACY_PIPELINE_DATA_DIR": str(data), "PRIVACY_PIPELINE_ACTOR": "bench"}
+    settings = Settings.from_env(env)
+    admin = make_admin(settings)
+    specs = [TopicSpec(prefix + s.name, s.partitions, s.configs)
+             for s in pipeline_specs(settings, load_policy().purposes)]
+    ensure_topics(admin, specs)
+    admin.close()
+    subprocess.run([sys.executable, "-m", "pipeline.cli", "keys", "init"], env=env, check=True,
+                   capture_output=True)
+    return settings, env
+
+
+def _ceiling(settings: Settings, topics: list[str], expected: int) -> float:
+    consumer = KafkaConsumer(*topics, bootstrap_servers=settings.bootstrap_list, group_id=None,
+                             auto_offset_reset="earliest", enable_auto_commit=False,
+                             max_poll_records=5000, fetch_max_bytes=52428800)
+    n, start = 0, time.perf_counter()
+    while n < expected:
+        for records in consumer.poll(timeout_ms=1000).values():
+            for r in records:
+                try:
+                    decode(r.value)
+                except Exception:  # noqa: S112, BLE001 - malformed input counts as decoded
+                    pass
+                n += 1
+    elapsed = time.perf_counter() - start
+    consumer.close()
+    return n / elapsed
+
+
+class DecisionWatcher(threading.Thread):
+    """Follows pipeline.decisions.v1: when each event got decided, and how."""
+
+    def __init__(self, settings: Settings, topic: str) -> None:
+        super().__init__(daemon=True)
+        self.consumer = KafkaConsumer(topic, bootstrap_servers=settings.bootstrap_list,
+                                      group_id=None, auto_offset_reset="earliest",
+                                      enable_auto_commit=False)
+        self.decided: dict[str, float] = {}
+        self.withdrawn_at: dict[str, float] = {}
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            for records in self.consumer.poll(timeout_ms=200).values():
+                now = time.monotonic()
+                for r in records:
+                    for rec in json.loads(r.value)["records"]:
+                        if rec.get("kind") != "event":
+                            continue
+                        eid = rec["event_id"]
+                        self.decided.setdefault(eid, now)
+                        if rec["outcomes"].get("audience_measurement") == "dropped_withdrawn":
+                            probe = eid.split(":")[0]
+                            self.withdrawn_at.setdefault(probe, now)
+        self.consumer.close()
+
+
+def _latency(settings: Settings, prefix: str, watcher: DecisionWatcher, probes: int,
+             rate: float) -> list[float]:
+    producer = KafkaProducer(bootstrap_servers=settings.bootstrap_list, acks="all", linger_ms=5)
+    nav, con = prefix + "app.navigation.v1", prefix + "privacy.consent.v1"
+    now = datetime.now(timezone.utc)
+
+    def send(topic: str, event: dict[str, Any]) -> Any:
+        return producer.send(topic, key=event["user_id"].encode(), value=json.dumps(event).encode())
+
+    users = [f"probe{i}" for i in range(probes)]
+    for u in users:
+        send(con, {"schema": "consent/1", "event_id": f"g-{u}", "user_id": u,
+                   "occurred_at": (now - timedelta(minutes=5)).isoformat(),
+                   "purposes": {"audience_measurement": True}, "source": "banner"})
+    producer.flush()
+    latencies: list[float] = []
+    seq = 0
+    for u in users:
+        t_event = datetime.now(timezone.utc)
+        send(con, {"schema": "consent/1", "event_id": f"w-{u}", "user_id": u,
+                   "occurred_at": t_event.isoformat(), "purposes": {"audience_measurement": False},
+                   "source": "app_settings"}).get(timeout=30)
+        acked = time.monotonic()
+        deadline = acked + 30
+        while u not in watcher.withdrawn_at and time.monotonic() < deadline:
+            seq += 1
+            at = (datetime.now(timezone.utc) + timedelta(milliseconds=1)).isoformat()
+            send(nav, {"schema": "navigation/1", "event_id": f"{u}:{seq}", "user_id": u,
+                       "occurred_at": at, "app": APP, "type": "screen_view", "screen": "home"})
+            # Background load from other users at the requested rate.
+            for _ in range(max(1, int(rate / 20))):
+                seq += 1
+                send(nav, {"schema": "navigation/1", "event_id": f"load:{seq}",
+                           "user_id": f"load{seq % 5000}", "occurred_at": at, "app": APP,
+                           "type": "screen_view", "screen": "contracts"})
+            time.sleep(0.05)
+        if u in watcher.withdrawn_at:
+            latencies.append(watcher.withdrawn_at[u] - acked)
+    producer.close()
+    return latencies
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--events", type=int, default=100_000)
+    ap.add_argument("--users", type=int, default=10_000)
+    ap.add_argument("--probes", type=int, default=50)
+    ap.add_argument("--rate", type=float, default=2000.0, help="background events/s in phase 4")
+    args = ap.parse_args()
+
+    prefix = f"bench{uuid.uuid4().hex[:8]}."
+    data = Path(tempfile.mkdtemp(prefix="bench-worker-"))
+    settings, env = _setup(prefix, data)
+    now = datetime.now(timezone.utc)
+    traffic = generate(SimulationConfig(args.users, args.events, 7, default_start(now, 24), 24))
+    names = ("app.navigation.v1", "app.geolocation.v1", "privacy.consent.v1")
+    topics = {t: prefix + t for t in names}
+    producer = KafkaProducer(bootstrap_servers=settings.bootstrap_list, acks="all",
+                             enable_idempotence=True, linger_ms=20, batch_size=262144)
+    t0 = time.perf_counter()
+    produce(traffic, producer, topics=topics)
+    producer.close()
+    print(f"produced {args.events} events in {time.perf_counter() - t0:.1f} s")
+
+    ceiling = _ceiling(settings, list(topics.values()), args.events)
+    print(f"raw ceiling (kafka-python consume + decode): {ceiling:,.0f} events/s")
+
+    wanted = {json.loads(m.value)["event_id"] for m in traffic.messages
+              if m.malformed is None and m.topic != "privacy.consent.v1"}
+    watcher = DecisionWatcher(settings, prefix + "pipeline.decisions.v1")
+    watcher.start()
+    log = open(data / "worker.log", "wb")  # noqa: SIM115
+    started = time.monotonic()
+    worker = subprocess.Popen([sys.executable, "-m", "pipeline.cli", "worker", "--id", "1"],
+                              env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        while not wanted <= watcher.decided.keys() and time.monotonic() - started < 900:
+            time.sleep(0.5)
+        done = [watcher.decided[e] for e in wanted if e in watcher.decided]
+        first, last = min(done), max(done)
+        inputs = args.events  # every input record (consent, events, malformed) was handled
+        rate = inputs / max(last - first, 1e-9)
+        print(f"worker: {len(done)}/{len(wanted)} events decided; startup {first - started:.1f} s; "
+              f"{rate:,.0f} input records/s ({rate / ceiling:.0%} of the raw ceiling)")
+        lat = sorted(_latency(settings, prefix, watcher, args.probes, args.rate))
+        if lat:
+            p99 = lat[min(len(lat) - 1, int(0.99 * len(lat)))]
+            print(f"consent-to-effect latency over {len(lat)} withdrawals at ~{args.rate:.0f} ev/s: "
+                  f"p50 {statistics.median(lat) * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms")
+    finally:
+        watcher.stop.set()
+        os.killpg(worker.pid, signal.SIGTERM)
+        worker.wait(timeout=30)
+        admin = make_admin(settings)
+        admin.delete_topics([t for t in admin.list_topics() if t.startswith(prefix)])
+        admin.close()
+
+
+if __name__ == "__main__":
+    main()
