@@ -73,6 +73,12 @@ def _ceiling(settings: Settings, topics: list[str], expected: int) -> float:
     return n / elapsed
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 class DecisionWatcher(threading.Thread):
     """Follows pipeline.decisions.v1: when each event got decided, and how."""
 
@@ -176,15 +182,25 @@ def main() -> None:
     started = time.monotonic()
     worker = subprocess.Popen([sys.executable, "-m", "pipeline.cli", "worker", "--id", "1"],
                               env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    spy = None
+    if os.environ.get("BENCH_PYSPY"):  # profile the worker while it drains the backlog
+        spy = subprocess.Popen([os.environ["BENCH_PYSPY"], "record", "-p", str(worker.pid),
+                                "-d", "40", "--threads", "--gil", "-f", "raw", "-o", str(data / "worker.stacks")])
     try:
+        cpu_first = None
         while not wanted <= watcher.decided.keys() and time.monotonic() - started < 900:
-            time.sleep(0.5)
+            time.sleep(0.2)
+            if cpu_first is None and watcher.decided:
+                cpu_first = _cpu_seconds(worker.pid)
+        cpu_used = _cpu_seconds(worker.pid) - (cpu_first or 0.0)
         done = [watcher.decided[e] for e in wanted if e in watcher.decided]
         first, last = min(done), max(done)
         inputs = args.events  # every input record (consent, events, malformed) was handled
         rate = inputs / max(last - first, 1e-9)
         print(f"worker: {len(done)}/{len(wanted)} events decided; startup {first - started:.1f} s; "
-              f"{rate:,.0f} input records/s ({rate / ceiling:.0%} of the raw ceiling)")
+              f"{rate:,.0f} input records/s ({rate / ceiling:.0%} of the raw ceiling); "
+              f"worker CPU {cpu_used / inputs * 1e6:.0f} µs per record "
+              f"(= {inputs / cpu_used:,.0f} records/s per core)")
         lat = sorted(_latency(settings, prefix, watcher, args.probes, args.rate))
         if lat:
             p99 = lat[min(len(lat) - 1, int(0.99 * len(lat)))]

@@ -37,6 +37,12 @@ def create_app(s: Settings) -> Any:
         stream_wait_empty=False,
         autodiscover=False,
         broker_commit_every=5000,
+        broker_max_poll_records=5000,
+        stream_buffer_maxsize=16384,
+        consumer_max_fetch_size=8 * 1024 * 1024,
+        producer_linger=0.005,
+        producer_max_batch_size=1024 * 1024,
+        producer_max_request_size=8 * 1024 * 1024,
         broker_commit_interval=1.0,
     )
 

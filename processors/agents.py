@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import time
 from typing import Any
 
 from aiokafka.errors import KafkaError as AIOKafkaError
@@ -26,6 +27,8 @@ _engine: Engine | None = None
 _fence: KafkaFence | None = None
 _outputs: dict[str, Any] = {}
 _RETRIES = 8
+_metadata_ready = False
+_TRACE = bool(os.environ.get("PRIVACY_PIPELINE_TRACE_BATCHES"))
 
 
 async def _send(topic: str, partition: int, value: bytes) -> Any:
@@ -67,7 +70,25 @@ async def ingest(stream: Any) -> None:
             )
             for e in events
         ]
+        t0 = time.perf_counter()
         await _process(batch)
+        if _TRACE:
+            log.warning("batch %d records in %.1f ms", len(batch), (time.perf_counter() - t0) * 1000)
+
+
+async def _changelogs_known() -> None:
+    """Wait until the producer knows every changelog topic's partitions.
+
+    Table writes are partitioned by key, which needs the topic's metadata; right after
+    faust declared a changelog topic the producer may not have it yet.
+    """
+    global _metadata_ready
+    if _metadata_ready:
+        return
+    producer = app.producer._ensure_producer()
+    for table in (tables.consent, tables.held, tables.erased, tables.audit):
+        await producer.partitions_for(table.changelog_topic.get_topic_name())
+    _metadata_ready = True
 
 
 async def _process(batch: list[Msg]) -> None:
@@ -80,6 +101,7 @@ async def _process(batch: list[Msg]) -> None:
     delay = 0.5
     for attempt in range(_RETRIES):
         try:
+            await _changelogs_known()
             eng = engine()
             eng.rt.ring.refresh_if_due()
             await eng.process(batch)
@@ -98,7 +120,7 @@ async def _process(batch: list[Msg]) -> None:
 @app.timer(interval=0.5)  # type: ignore[untyped-decorator]
 async def grace_tick() -> None:
     """Decide held events whose grace window ended, even when no new input arrives."""
-    if app.rebalancing:
+    if app.rebalancing or not _metadata_ready:
         return
     await engine().tick()
 

@@ -59,6 +59,7 @@ class Engine:
         self._held = 0
         self._recovered = False
         self._pending_erasures: dict[str, Erasure] = {}
+        self._erased_users: set[str] = set()
 
     def reset(self) -> None:
         """Forget positions and the deadline index (after a rebalance)."""
@@ -67,6 +68,8 @@ class Engine:
         self._held = 0
         self._recovered = False
         self._pending_erasures.clear()
+        self._erased_users.clear()
+        self.store.forget_cached()
 
     async def process(self, batch: Sequence[Msg]) -> None:
         """Handle one batch: consent first, then fenced events; flush outputs."""
@@ -196,6 +199,7 @@ class Engine:
             end = (await self.fence.end_offsets(topic, [partition]))[partition]
             if await self._done_upto(topic, partition) < end - 1:
                 targets[topic] = end
+        self._erased_users.add(user)
         if targets:
             self.store.put_erasure(user, Erasure(ts, partition, targets))
             self._pending_erasures[user] = Erasure(ts, partition, targets)
@@ -218,6 +222,8 @@ class Engine:
         erasure = self._pending_erasures.get(user)
         if erasure is not None:
             return erasure if m.offset >= erasure.targets.get(m.topic, 0) else None
+        if user not in self._erased_users:  # nearly always: no table lookup per event
+            return None
         found = self.store.erasure(user)
         return found if found is not None and not found.targets else None
 
@@ -327,6 +333,7 @@ class Engine:
                 heapq.heappush(self._deadlines, (h.deadline, user))
                 self._held += 1
         for user, erasure in self.store.erasures():
+            self._erased_users.add(user)
             if erasure.targets:
                 self._pending_erasures[user] = erasure
 

@@ -28,6 +28,7 @@ class Outbox:
         self._send = send
         self._max = max_records
         self._groups: dict[tuple[str, int], list[Any]] = defaultdict(list)
+        self._in_flight: list[Awaitable[Any]] = []
 
     def add(self, topic: str, partition: int, record: Any) -> None:
         """Queue ``record`` for ``topic`` partition ``partition``."""
@@ -38,12 +39,24 @@ class Outbox:
         return sum(len(v) for v in self._groups.values())
 
     async def flush(self) -> None:
-        """Send every queued record; returns once Kafka acknowledged all of them."""
+        """Hand every queued record to the producer; check the previous flush was acknowledged.
+
+        Waiting for this batch's acknowledgements here would cost one broker round trip per
+        batch. It is not needed for at-least-once delivery: faust flushes its producer before
+        it commits input offsets. Waiting for the previous batch keeps at most one batch in
+        flight and surfaces a failed send on the next call.
+        """
+        previous, self._in_flight = self._in_flight, []
         groups, self._groups = self._groups, defaultdict(list)
-        acks = []
         for (topic, partition), records in groups.items():
             for start in range(0, len(records), self._max):
                 chunk = records[start : start + self._max]
-                acks.append(await self._send(topic, partition, _ENCODER.encode({"records": chunk})))
-        # Queue everything first, then wait: one round trip per batch, not per message.
-        await asyncio.gather(*acks)
+                value = _ENCODER.encode({"records": chunk})
+                self._in_flight.append(await self._send(topic, partition, value))
+        await asyncio.gather(*previous)
+
+    async def drain(self) -> None:
+        """Wait until everything handed to the producer was acknowledged."""
+        await self.flush()
+        previous, self._in_flight = self._in_flight, []
+        await asyncio.gather(*previous)

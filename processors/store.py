@@ -8,12 +8,17 @@ compact msgspec JSON.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Iterator, MutableMapping
 from typing import Any
 
 import msgspec
 
 from processors.state import ConsentState, dumps, loads
+
+
+CACHE_SIZE = 100_000
+"""Decoded consent states kept in memory (about 30 MB at 100,000 users)."""
 
 
 class Held(msgspec.Struct, array_like=True):
@@ -58,18 +63,37 @@ class Store:
         audit: MutableMapping[bytes, bytes],
     ) -> None:
         self._consent = consent
+        # Read-through cache of decoded states: the worker owns its partitions, so it is the
+        # only writer; cleared on every rebalance (see :meth:`forget_cached`).
+        self._states: OrderedDict[str, ConsentState | None] = OrderedDict()
         self._held = held
         self._erased = erased
         self._audit = audit
 
     def state(self, user: str) -> ConsentState | None:
         """The user's consent state, or None when the pipeline knows nothing of them."""
+        if user in self._states:
+            self._states.move_to_end(user)
+            return self._states[user]
         raw = self._consent.get(user.encode())
-        return None if raw is None else loads(raw)
+        state = None if raw is None else loads(raw)
+        self._remember(user, state)
+        return state
 
     def put_state(self, user: str, state: ConsentState) -> None:
         """Store the user's consent state."""
         self._consent[user.encode()] = dumps(state)
+        self._remember(user, state)
+
+    def _remember(self, user: str, state: ConsentState | None) -> None:
+        self._states[user] = state
+        self._states.move_to_end(user)
+        if len(self._states) > CACHE_SIZE:
+            self._states.popitem(last=False)
+
+    def forget_cached(self) -> None:
+        """Drop cached states (partitions may have moved to another worker)."""
+        self._states.clear()
 
     def held(self, user: str) -> list[Held]:
         """Events of the user held in the grace window (oldest first)."""
@@ -111,6 +135,7 @@ class Store:
         for table in (self._consent, self._held):
             if key in table:
                 del table[key]
+        self._states.pop(user, None)
         self._erased[key] = _HELD_ENC.encode(Erasure(ts))
 
     def forget_tombstone(self, user: str) -> None:

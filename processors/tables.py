@@ -13,6 +13,7 @@ from collections.abc import Iterator, MutableMapping
 from contextlib import contextmanager
 from typing import Any
 
+from faust.stores.base import SerializedStore
 from faust.streams import _current_event
 from kafka.partitioner.default import murmur2
 
@@ -48,7 +49,7 @@ class KeyPartitioned(MutableMapping[bytes, bytes]):
     @contextmanager
     def _partition_of(self, key: bytes) -> Iterator[None]:
         stub = self._stubs[(murmur2(key) & 0x7FFFFFFF) % self._partitions]
-        token = _current_event.set(weakref.ref(stub))  # type: ignore[arg-type]
+        token = _current_event.set(weakref.ref(stub))
         try:
             yield
         finally:
@@ -59,6 +60,11 @@ class KeyPartitioned(MutableMapping[bytes, bytes]):
         return value
 
     def get(self, key: bytes, default: Any = None) -> Any:
+        # One store lookup: faust's Table.get() asks the store twice (contains, then get).
+        store = self.table.data
+        if isinstance(store, SerializedStore):
+            value = store._get(key)
+            return default if value is None else value
         return self.table.get(key, default)
 
     def __setitem__(self, key: bytes, value: bytes) -> None:

@@ -140,3 +140,19 @@ class DecisionWatcher:
                         f"{max(0, invalid - len(self.invalid))} invalid records not dead-lettered"
                         + (f": {why}" if why else f" after {timeout:.0f} s"))
                 self._lock.wait(timeout=min(1.0, left))
+
+    def wait_for(self, condition: Callable[[DecisionWatcher], bool], timeout: float,
+                 alive: Alive | None = None, what: str = "condition") -> None:
+        """Block until ``condition(self)`` holds (evaluated under the watcher's lock).
+
+        Raises:
+            StageTimeout: not within ``timeout`` s, or ``alive`` reported a death.
+        """
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            while not condition(self):
+                why = alive() if alive is not None else None
+                left = deadline - time.monotonic()
+                if why is not None or left <= 0:
+                    raise StageTimeout(f"{what} not reached: " + (why or f"after {timeout:.0f} s"))
+                self._lock.wait(timeout=min(1.0, left))

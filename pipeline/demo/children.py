@@ -15,7 +15,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from types import FrameType
 from typing import IO
@@ -102,19 +102,23 @@ def last_line(log: Path) -> str:
 class Children:
     """Processes started by the demo, and only those."""
 
-    def __init__(self, logs: Path, env: Mapping[str, str], signals: Signals) -> None:
+    def __init__(
+        self, logs: Path, env: Mapping[str, str], signals: Signals, command: Sequence[str] = CLI
+    ) -> None:
         self.logs = logs
         self.env = dict(env)
         self.signals = signals
+        self.command = tuple(command)
         self.started: list[Child] = []
 
     def start(self, name: str, *args: str) -> Child:
-        """Start ``privacy-pipeline ARGS`` with its output appended to ``<logs>/<name>.log``."""
+        """Start ``<command> ARGS`` (``privacy-pipeline ARGS``), output appended to
+        ``<logs>/<name>.log``."""
         self.logs.mkdir(parents=True, exist_ok=True)
         log = self.logs / f"{name}.log"
         out = log.open("ab")
         proc = subprocess.Popen(  # noqa: S603 - our own CLI, fixed arguments
-            [*CLI, *args], stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+            [*self.command, *args], stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
             env=self.env, start_new_session=True, preexec_fn=_die_with_parent,
         )
         self.started.append(Child(name, proc, log, out))

@@ -6,6 +6,7 @@ from typing import Any
 
 from kafka import TopicPartition
 from kafka.admin import OffsetSpec
+from kafka.errors import KafkaError
 
 from pipeline import topics
 from pipeline.policy import Policy
@@ -29,12 +30,25 @@ def end_offsets(admin: Any, parts: list[TopicPartition]) -> dict[TopicPartition,
     return {tp: int(found[tp].offset) for tp in parts}
 
 
-def worker_lag(admin: Any, settings: Settings) -> int:
+def worker_lag(admin: Any, settings: Settings) -> int | None:
     """Input messages the workers' group has not committed yet (all input partitions).
 
     The workers commit a batch's offsets only after its outputs are acknowledged, so no lag
     means every input message has its decisions and sanitized records in Kafka.
+
+    Returns:
+        The lag, or None while Kafka cannot tell yet (e.g. a broker just started has no
+        group coordinator for a few seconds).
     """
+    try:
+        return _worker_lag(admin, settings)
+    except KafkaError as exc:
+        if getattr(exc, "retriable", False):
+            return None
+        raise
+
+
+def _worker_lag(admin: Any, settings: Settings) -> int:
     parts = _partitions([settings.topic_prefix + t for t in INPUTS], settings.partitions)
     group = worker_group(settings)
     committed = admin.list_group_offsets({group: parts}).get(group, {})

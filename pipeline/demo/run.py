@@ -9,6 +9,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from kafka.errors import KafkaError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -55,17 +56,6 @@ class DemoResult:
         return self.messages / self.seconds if self.seconds > 0 else 0.0
 
 
-def child_env() -> dict[str, str]:
-    """The children's environment: the demo's, with the in-memory table store by default.
-
-    The workers' state comes back from its changelog topics at start, so the demo needs no
-    RocksDB files; an explicit PRIVACY_PIPELINE_WORKER_STORE is kept.
-    """
-    env = dict(os.environ)
-    env.setdefault("PRIVACY_PIPELINE_WORKER_STORE", "memory://")
-    return env
-
-
 class Demo:
     """One run: what it started (to stop exactly that) and the steps in order."""
 
@@ -76,7 +66,7 @@ class Demo:
         self.policy = load_policy(settings.policy)
         self.logs = settings.data_dir / "logs"
         self.signals = Signals()
-        self.children = Children(self.logs, child_env(), self.signals)
+        self.children = Children(self.logs, os.environ, self.signals)
         self.sink: Child | None = None
         self.broker_started = False
         self.began = time.monotonic()
@@ -176,16 +166,17 @@ class Demo:
                  f"{hours} h produced in {self.elapsed():.1f} s; ground truth: {truth}")
         return len(traffic.messages), truth
 
-    def _until(self, what: str, deadline: float, left: Callable[[], int]) -> None:
+    def _until(self, what: str, deadline: float, left: Callable[[], int | None]) -> None:
+        """Poll ``left()`` (None: not known yet) until it is 0, at most until ``deadline``."""
         with self.console.status(what) as status:
-            while (remaining := left()) > 0:
+            while (remaining := left()) != 0:
                 self.children.check()
+                shown = "not known yet" if remaining is None else f"{remaining:,} messages left"
                 if time.monotonic() >= deadline:
                     raise DemoError(
                         f"{what} did not finish within {self.options.timeout_s:.0f} s "
-                        f"({remaining:,} messages left); see the logs in {self.logs} "
-                        "or raise --timeout")
-                status.update(f"{what}: {remaining:,} messages left")
+                        f"({shown}); see the logs in {self.logs} or raise --timeout")
+                status.update(f"{what}: {shown}")
                 time.sleep(_POLL_S)
 
     def catch_up(self, deadline: float) -> None:
@@ -263,6 +254,9 @@ def run_demo(
     except Exception as exc:
         if demo.signals.received is not None:  # a library turned the interruption into an error
             raise Interrupted(demo.signals.received) from exc
+        if isinstance(exc, KafkaError):
+            raise DemoError(f"Kafka failed during the demo ({type(exc).__name__}: "
+                            f"{str(exc).strip()[:200]}); see the logs in {demo.logs}") from None
         raise
     finally:
         try:

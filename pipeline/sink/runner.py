@@ -22,7 +22,7 @@ import duckdb
 
 from pipeline.sink.batch import Decoded, RawBatch
 from pipeline.sink.config import SinkConfig
-from pipeline.sink.exceptions import SinkError
+from pipeline.sink.exceptions import PublishError, SinkError
 from pipeline.sink.ingest import BatchResult, Clock, apply_batch
 from pipeline.sink.publish import publish_from_shard
 from pipeline.sink.retention import KeyExpiry, run_retention
@@ -33,9 +33,9 @@ log = logging.getLogger(__name__)
 
 #: Longest wait for more messages once a batch has started (keeps transactions large).
 FILL_S = 0.25
-#: A batch stops growing past this many bytes of message values (about 40,000 records):
+#: A batch stops growing past this many bytes of message values (about 100,000 records):
 #: large enough to amortise a transaction, small enough to overlap fetching and writing.
-BATCH_BYTES = 16 * 1024 * 1024
+BATCH_BYTES = 32 * 1024 * 1024
 #: Seconds between two looks for new topics or partitions.
 ASSIGN_EVERY_S = 5.0
 #: ``once`` also ends after this long without records (e.g. only control records left).
@@ -92,8 +92,9 @@ class Sink:
             datetime.fromisoformat(watermark) if watermark else now() - config.close_after
         )
         self._writer = ThreadPoolExecutor(1, thread_name_prefix="sink-writer")
-        self._message_bytes = 300.0
-        """Running mean of message sizes, to size polls to the byte budget."""
+        self._message_bytes = 64 * 1024.0
+        """Mean message size of the last poll, to size polls to the byte budget (the first
+        guess is large: a poll of small messages then just returns fewer bytes)."""
         self._last: dict[str, float] = {}
         """Monotonic time each scheduled activity last ran (and of the last records)."""
         self._dirty = False
@@ -135,7 +136,11 @@ class Sink:
         """Publication, retention, new partitions and statistics, each on its own schedule."""
         last = self._last
         if self._dirty and tick - last["publish"] >= self.config.publish_interval_s:
-            self.publish()
+            try:
+                self.publish()
+            except PublishError as exc:
+                # Analysts keep the previous snapshot; ingestion goes on and retries next time.
+                log.error("%s", exc)
             last["publish"], self._dirty = tick, False
         if tick - last["retention"] >= self.config.retention_interval_s:
             self.retention()
@@ -169,8 +174,7 @@ class Sink:
             for tp, messages in polled.items():
                 batch.add(tp.topic, tp.partition, messages)
             count = batch.messages - before[0]
-            self._message_bytes = 0.8 * self._message_bytes + 0.2 * (
-                (batch.bytes - before[1]) / max(1, count))
+            self._message_bytes = max(1.0, (batch.bytes - before[1]) / max(1, count))
             if deadline is None:
                 deadline = time.monotonic() + FILL_S
         return batch

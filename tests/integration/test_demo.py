@@ -7,6 +7,7 @@ checked without knowing their pids in advance.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import queue
@@ -23,6 +24,7 @@ from typing import Any
 
 import duckdb
 import pytest
+from kafka.errors import KafkaError
 
 from pipeline.kafka import make_admin, probe
 from pipeline.settings import Settings
@@ -49,6 +51,8 @@ def isolated(settings: Settings, tmp_path: Path) -> Iterator[tuple[dict[str, str
         mine = [t for t in admin.list_topics() if t.startswith(prefix)]
         if mine:
             admin.delete_topics(mine, raise_errors=False)
+        with contextlib.suppress(KafkaError):  # absent when interrupted before the workers
+            admin.delete_groups([f"{prefix}privacy-pipeline"])
     finally:
         admin.close()
 
@@ -159,23 +163,30 @@ class _Lines:
 
 
 @pytest.mark.timeout(300)
-@pytest.mark.parametrize("moment", ["processes:", "simulate:"])
-def test_ctrl_c_stops_what_the_demo_started_and_nothing_else(
-    isolated: tuple[dict[str, str], Path], settings: Settings, moment: str,
+@pytest.mark.parametrize(("moment", "sig", "started"), [
+    ("topics:", signal.SIGINT, ()),  # before any process was started
+    ("processes:", signal.SIGINT, ("worker", "sink")),  # workers starting, traffic generated
+    ("simulate:", signal.SIGINT, ("worker", "sink")),  # waiting for workers and sink
+    ("simulate:", signal.SIGTERM, ("worker", "sink")),
+])
+def test_interrupt_stops_what_the_demo_started_and_nothing_else(
+    isolated: tuple[dict[str, str], Path], settings: Settings, moment: str, sig: int,
+    started: tuple[str, ...],
 ) -> None:
     env, data_dir = isolated
     proc = subprocess.Popen([*CLI, "demo", "--events", "20000", "--users", "2000"], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
-        _Lines(proc).wait_for(moment, timeout=120)  # interrupted while starting up / waiting
-        children = processes_of(data_dir)
-        assert len(children) >= 3, children  # the demo, a worker and the sink
-        proc.send_signal(signal.SIGINT)
-        assert proc.wait(timeout=90) == 130
+        _Lines(proc).wait_for(moment, timeout=120)
+        running = processes_of(data_dir)
+        for name in started:
+            assert any(f"pipeline.cli {name}" in cmd for cmd in running.values()), running
+        proc.send_signal(sig)
+        assert proc.wait(timeout=90) == 128 + sig
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
     assert processes_of(data_dir) == {}
-    assert all(not Path(f"/proc/{pid}").exists() for pid in children)
-    assert probe(settings)
+    assert all(not Path(f"/proc/{pid}").exists() for pid in running)
+    assert probe(settings)  # the broker it found running is still there

@@ -81,6 +81,12 @@ def send(env: PipelineEnv, messages: Sequence[Message], config: SimulationConfig
         producer.close(timeout=10)
 
 
+def assert_equal_to_truth(env: PipelineEnv, expected: Tables) -> None:
+    """The stopped sink's aggregates (partials and analytics.duckdb) equal ``expected``."""
+    diffs = sink_differences(env, expected)
+    assert not diffs, "aggregates differ from the ground truth:\n" + "\n".join(diffs)
+
+
 def wait_until(condition: Callable[[], bool], timeout: float,
                alive: Callable[[], str | None]) -> None:
     deadline = time.monotonic() + timeout
@@ -137,7 +143,7 @@ def test_worker_killed_mid_stream_then_restarted(env: PipelineEnv) -> None:
     traffic = simulate(now, SEED)
     _kill_mid_stream(env, traffic, workers=1)
     run_sink(env)
-    assert sink_differences(env, truth(traffic.messages, now)) == []
+    assert_equal_to_truth(env, truth(traffic.messages, now))
 
 
 @pytest.mark.slow
@@ -149,7 +155,7 @@ def test_one_of_two_workers_killed_mid_stream_on_more_events(env: PipelineEnv) -
     traffic = simulate(now, SEED + 1, events=5 * EVENTS)
     _kill_mid_stream(env, traffic, workers=2)
     run_sink(env)
-    assert sink_differences(env, truth(traffic.messages, now)) == []
+    assert_equal_to_truth(env, truth(traffic.messages, now))
 
 
 def _sink_messages(env: PipelineEnv) -> int:
@@ -222,7 +228,7 @@ def test_sink_killed_mid_batch_then_restarted(env: PipelineEnv) -> None:
     assert all(0 < p < total for p in progress), (progress, total)
     run_sink(env)
     assert _committed(env.data_dir) == total
-    assert sink_differences(env, truth(traffic.messages, now)) == []
+    assert_equal_to_truth(env, truth(traffic.messages, now))
 
 
 def _key_ids(env: PipelineEnv, purpose: str) -> set[str]:
@@ -264,7 +270,7 @@ def test_purpose_key_rotated_during_a_run(env: PipelineEnv) -> None:
             ids, invalid = expected_inputs(part)
             watcher.wait(ids, invalid, WAIT_S, worker_alive(env, worker))
     run_sink(env)
-    assert sink_differences(env, truth(traffic.messages, now)) == []
+    assert_equal_to_truth(env, truth(traffic.messages, now))
     new = _key_ids(env, "geolocation") - before
     second_ids = expected_inputs(second)[0]
     records = read_topic(env, sanitized("geolocation"))
@@ -342,4 +348,4 @@ def test_epoch_destroyed_during_a_run(tmp_path: Path, settings: Settings) -> Non
 
         expected = merge(truth(first.messages, now, policy),
                          truth(later.messages, now, policy, has_key=has_key))
-        assert sink_differences(env, expected) == []
+        assert_equal_to_truth(env, expected)

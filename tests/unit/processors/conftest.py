@@ -74,6 +74,9 @@ class Harness:
     ) -> None:
         self.engine, self.fence, self.sent, self.clock = engine, fence, sent, clock
         self.names = engine.rt.names
+        # One loop for the whole test, as in a worker: outputs of a batch stay in flight
+        # until the next flush.
+        self.loop = asyncio.new_event_loop()
 
     def produce(self, topic: str, event: dict[str, Any] | bytes, partition: int = 0) -> Msg:
         value = event if isinstance(event, bytes) else json.dumps(event).encode()
@@ -83,11 +86,11 @@ class Harness:
         return m
 
     def run(self, *msgs: Msg) -> None:
-        asyncio.run(self.engine.process(list(msgs)))
+        self.loop.run_until_complete(self.engine.process(list(msgs)))
 
     def tick(self, advance_s: float = 0.0) -> None:
         self.clock[0] += advance_s
-        asyncio.run(self.engine.tick())
+        self.loop.run_until_complete(self.engine.tick())
 
     def records(self, topic: str) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []

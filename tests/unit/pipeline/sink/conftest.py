@@ -1,70 +1,16 @@
-"""Fixtures of the sink's unit tests: a fresh shard database and batch builders (no Kafka)."""
+"""Fixtures of the sink's unit tests: a fresh shard database and a batch applier."""
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Iterator
-from datetime import date, datetime
+from collections.abc import Iterator
 from pathlib import Path
-from types import SimpleNamespace
-from typing import Any
 
 import duckdb
 import pytest
+from sink_feed import CLOCK, TOPICS, Apply, Feed
 
-from pipeline.sink.batch import RawBatch
-from pipeline.sink.config import SinkTopics
 from pipeline.sink.ingest import BatchResult, Clock, apply_batch
 from pipeline.sink.schema import open_state
-
-TOPICS = SinkTopics.for_purposes(["audience_measurement", "geolocation", "advertising"])
-PURPOSE_OF = {t: p for p, t in TOPICS.sanitized.items()}
-NOW = datetime(2026, 11, 26, 12, 0)
-CLOCK = Clock(today=date(2026, 11, 26), closed_before=datetime(2026, 11, 18, 12, 0))
-
-Apply = Callable[..., BatchResult]
-
-
-def nav(event_id: str, pseudonym: str | None, **fields: Any) -> dict[str, Any]:
-    """An audience_measurement record as the processors emit it."""
-    record: dict[str, Any] = {
-        "event_id": event_id, "purpose": "audience_measurement", "stream": "navigation",
-        "hour": "2026-11-26T10:00:00Z", "epoch": "2026-11", "pseudonym": pseudonym,
-        "anonymous": pseudonym is None, "app": "mm-app", "platform": "ios",
-        "screen": "contracts", "type": "screen_view", "campaign": None, "cell": None,
-        "enc": {},
-    }
-    record.update(fields)
-    return record
-
-
-class Feed:
-    """Builds a batch message by message, with increasing offsets per partition."""
-
-    def __init__(self) -> None:
-        self.batch = RawBatch(PURPOSE_OF, TOPICS.decisions)
-        self.offsets: dict[tuple[str, int], int] = {}
-
-    def raw(self, topic: str, value: bytes, partition: int = 0) -> Feed:
-        offset = self.offsets.get((topic, partition), 0)
-        self.offsets[(topic, partition)] = offset + 1
-        self.batch.add(topic, partition, [SimpleNamespace(offset=offset, value=value)])
-        return self
-
-    def records(self, purpose: str, *records: dict[str, Any], partition: int = 0) -> Feed:
-        """One message per record."""
-        for r in records:
-            self.raw(TOPICS.sanitized[purpose], json.dumps(r).encode(), partition)
-        return self
-
-    def grouped(self, purpose: str, *records: dict[str, Any], partition: int = 0) -> Feed:
-        """One ``{"records": [...]}`` message."""
-        value = json.dumps({"records": list(records)}).encode()
-        return self.raw(TOPICS.sanitized[purpose], value, partition)
-
-    def decisions(self, *records: dict[str, Any], partition: int = 0) -> Feed:
-        return self.raw(TOPICS.decisions, json.dumps({"records": list(records)}).encode(),
-                        partition)
 
 
 @pytest.fixture
@@ -83,8 +29,3 @@ def apply(state: duckdb.DuckDBPyConnection) -> Apply:
         return apply_batch(state, feed.batch, clock, TOPICS.decisions)
 
     return run
-
-
-def rows(conn: duckdb.DuckDBPyConnection, sql: str) -> list[tuple[Any, ...]]:
-    """All rows of a query, sorted."""
-    return sorted(conn.execute(sql).fetchall())

@@ -6,7 +6,7 @@ import random
 from datetime import datetime
 from pathlib import Path
 
-from conftest import CLOCK, TOPICS, Feed
+from sink_feed import CLOCK, TOPICS, Feed
 
 from pipeline.sink.ingest import apply_batch
 from pipeline.sink.published import read_partials

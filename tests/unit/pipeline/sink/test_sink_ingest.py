@@ -7,7 +7,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from conftest import CLOCK, TOPICS, Apply, Feed, nav, rows
+from sink_feed import CLOCK, TOPICS, Apply, Feed, nav, rows
 
 from pipeline.sink import ingest
 from pipeline.sink.leakscan import scan

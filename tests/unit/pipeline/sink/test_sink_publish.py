@@ -8,7 +8,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from conftest import CLOCK, TOPICS, Feed, nav
+from sink_feed import CLOCK, TOPICS, Feed, nav
 
 from pipeline.sink.config import ShardSpec
 from pipeline.sink.ingest import apply_batch

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 
 import duckdb
-from conftest import Apply, Feed, nav, rows
+from sink_feed import Apply, Feed, nav, rows
 
 from pipeline.sink.ingest import Clock
 from pipeline.sink.retention import close_windows, run_retention

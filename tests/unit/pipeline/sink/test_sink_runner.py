@@ -11,8 +11,8 @@ from types import SimpleNamespace
 from typing import Any
 
 import duckdb
-from conftest import TOPICS, nav
 from kafka import TopicPartition
+from sink_feed import TOPICS, nav
 
 from pipeline.sink.config import SinkConfig
 from pipeline.sink.runner import Sink
