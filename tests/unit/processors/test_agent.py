@@ -31,6 +31,7 @@ def test_agent_decides_batches_through_the_engine(policy: Any, monkeypatch: Any)
     rt = Runtime(policy=policy, ring=FakeRing(), names=agents.names, clock=lambda: NOW.timestamp())
     engine = Engine(rt, Store({}, {}, {}, {}), Outbox(send), NoGapFence())
     monkeypatch.setattr(agents, "_engine", engine)
+    monkeypatch.setattr(agents, "_metadata_ready", True)  # no broker: no changelog metadata
 
     grant = {"schema": "consent/1", "event_id": "c1", "user_id": "u1", "occurred_at": at(-20),
              "purposes": {"audience_measurement": True}, "source": "banner"}
