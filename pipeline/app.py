@@ -37,6 +37,9 @@ def create_app(s: Settings) -> Any:
         stream_wait_empty=False,
         autodiscover=False,
         broker_commit_every=5000,
+        # A worker killed without goodbye is replaced after this long (faust's default: 60 s).
+        broker_session_timeout=10.0,
+        broker_heartbeat_interval=3.0,
         broker_max_poll_records=5000,
         stream_buffer_maxsize=16384,
         consumer_max_fetch_size=8 * 1024 * 1024,

@@ -73,7 +73,8 @@ async def ingest(stream: Any) -> None:
         t0 = time.perf_counter()
         await _process(batch)
         if _TRACE:
-            log.warning("batch %d records in %.1f ms", len(batch), (time.perf_counter() - t0) * 1000)
+            elapsed_ms = (time.perf_counter() - t0) * 1000
+            log.warning("batch %d records in %.1f ms", len(batch), elapsed_ms)
 
 
 async def _changelogs_known() -> None:

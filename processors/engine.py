@@ -15,7 +15,7 @@ import heapq
 import logging
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from datetime import UTC
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from keys.exceptions import KeysError
@@ -60,6 +60,7 @@ class Engine:
         self._recovered = False
         self._pending_erasures: dict[str, Erasure] = {}
         self._erased_users: set[str] = set()
+        self._keys_live: dict[tuple[str, str], bool] = {}
 
     def reset(self) -> None:
         """Forget positions and the deadline index (after a rebalance)."""
@@ -74,6 +75,7 @@ class Engine:
     async def process(self, batch: Sequence[Msg]) -> None:
         """Handle one batch: consent first, then fenced events; flush outputs."""
         self._recover()
+        self._keys_live.clear()  # keys may have been rotated or destroyed since the last batch
         names = self.rt.names
         for m in batch:
             if m.topic == names.consent:
@@ -275,7 +277,12 @@ class Engine:
         rt, ts = self.rt, event.occurred_at.timestamp()
         outcomes: dict[str, str] = {}
         for purpose in rt.purposes_by_stream[stream]:
-            outcome: str = decide(state, purpose.name, purpose.consent_required, ts, rt.bounds)
+            outcome: str
+            if not self._has_key(purpose.name, event.occurred_at):
+                outcome = "dropped_no_key"  # fail closed, whatever the consent
+                outcomes[purpose.name] = outcome
+                continue
+            outcome = decide(state, purpose.name, purpose.consent_required, ts, rt.bounds)
             anonymous = (
                 outcome in ("dropped_no_consent", "dropped_withdrawn")
                 and rt.policy.anonymous_counting
@@ -291,6 +298,22 @@ class Engine:
                     outcome = "kept_anonymous" if anonymous else outcome
             outcomes[purpose.name] = outcome
         self._decision(partition, event.event_id, stream, event, outcomes)
+
+    def _has_key(self, purpose: str, at: datetime) -> bool:
+        """Whether the purpose has a live key for ``at``'s epoch (cached per batch)."""
+        try:
+            slot = (purpose, self.rt.ring.epoch_of(purpose, at))
+        except KeysError:
+            return False
+        known = self._keys_live.get(slot)
+        if known is None:
+            try:
+                self.rt.ring.pseudonym(purpose, "key-probe", at)
+                known = True
+            except KeysError:
+                known = False
+            self._keys_live[slot] = known
+        return known
 
     # -- grace window ---------------------------------------------------------------------
 
@@ -353,7 +376,6 @@ class Engine:
 
     def _dead(self, m: Msg, stream: str, reason: str, field: str | None) -> None:
         now = self.rt.clock()
-        from datetime import datetime
 
         at = datetime.fromtimestamp(now, UTC)
         record: dict[str, Any] = {

@@ -16,7 +16,6 @@ import msgspec
 
 from processors.state import ConsentState, dumps, loads
 
-
 CACHE_SIZE = 100_000
 """Decoded consent states kept in memory (about 30 MB at 100,000 users)."""
 

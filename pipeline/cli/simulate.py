@@ -16,6 +16,7 @@ from pipeline.kafka import make_producer
 from pipeline.policy import load_policy
 from pipeline.simulator.clock import check_span, default_hours, default_start
 from pipeline.simulator.exceptions import SimulatorError
+from pipeline.simulator.model import CONSENT, GEOLOCATION, NAVIGATION
 from pipeline.simulator.producer import produce
 from pipeline.simulator.run import ground_truth, write_messages, write_truth
 from pipeline.simulator.traffic import SimulationConfig, Traffic, generate
@@ -47,11 +48,15 @@ def _start(raw: str | None, now: datetime, hours: int) -> datetime:
     return start.astimezone(UTC)
 
 
-def _produce(producer: Any, traffic: Traffic, rate: float | None) -> None:
+def _produce(producer: Any, traffic: Traffic, rate: float | None, prefix: str) -> None:
     columns = (TextColumn("producing"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    # PRIVACY_PIPELINE_TOPIC_PREFIX applies here as in every other process.
+    topics = {t: prefix + t for t in (NAVIGATION, GEOLOCATION, CONSENT)}
     with Progress(*columns, console=_err, transient=True) as bar:
         task = bar.add_task("produce", total=len(traffic.messages))
-        produce(traffic, producer, rate=rate, progress=lambda n: bar.advance(task, n))
+        produce(
+            traffic, producer, topics=topics, rate=rate, progress=lambda n: bar.advance(task, n)
+        )
 
 
 def _generate(config: SimulationConfig, now: datetime) -> tuple[Traffic, dict[str, Any]]:
@@ -112,7 +117,7 @@ def simulate(
             write_messages(traffic.messages, target)
             where = f"written to {target}"
         else:
-            _produce(producer, traffic, rate)
+            _produce(producer, traffic, rate, s.topic_prefix)
             where = f"produced to {s.bootstrap_servers}"
     finally:
         if producer is not None:

@@ -17,8 +17,13 @@ class PolicyError(ConfigError):
 
     def __init__(self, source: str, problems: Sequence[str]) -> None:
         self.source = source
-        self.problems = tuple(problems)
+        # One line per problem whatever a key in the file contains (the CLI prints one line).
+        self.problems = tuple(_one_line(p) for p in problems)
         super().__init__(f"{source}: {'; '.join(self.problems)}")
+
+
+def _one_line(text: str) -> str:
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 class TcStringError(PipelineError, ValueError):

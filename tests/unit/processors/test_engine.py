@@ -200,3 +200,25 @@ def test_health_screens_generalised_and_no_raw_identifier_in_outputs(harness, na
 def test_unknown_consent_purpose_is_ignored_and_counted(harness, consent):
     harness.run(harness.produce(CON, consent("c1", "u1", -5, telepathy=True)))
     assert harness.outcomes("c1") == {"unknown": "ignored_unknown_purpose"}
+
+
+def test_no_live_key_drops_fail_closed_before_consent(harness, nav, consent):
+    from keys.exceptions import NoKeyForEpoch
+
+    ring = harness.engine.rt.ring
+    real = ring.pseudonym
+
+    def pseudonym(purpose, user_id, at):
+        if purpose == "advertising":
+            raise NoKeyForEpoch("destroyed")
+        return real(purpose, user_id, at)
+
+    ring.pseudonym = pseudonym
+    c = harness.produce(CON, consent("c1", "u1", -20, advertising=True, audience_measurement=True))
+    e = harness.produce(NAV, nav("e1", "u1", -10))
+    f = harness.produce(NAV, nav("e2", "u2", -10))  # no consent at all
+    harness.run(c, e, f)
+    assert harness.outcomes("e1")["advertising"] == "dropped_no_key"
+    assert harness.outcomes("e1")["audience_measurement"] == "kept"
+    assert harness.outcomes("e2")["advertising"] == "dropped_no_key"
+    assert harness.records("sanitized.advertising.v1") == []
