@@ -20,6 +20,7 @@ from processors.messages import Msg
 from processors.outbox import Outbox
 from processors.store import Store
 from processors.topics import inputs, output
+from processors.watchdog import StallWatch
 
 log = logging.getLogger(__name__)
 
@@ -124,6 +125,35 @@ async def grace_tick() -> None:
     if app.rebalancing or not _metadata_ready:
         return
     await engine().tick()
+
+
+_watch = StallWatch()
+
+
+@app.timer(interval=10.0)  # type: ignore[untyped-decorator]
+async def stall_watchdog() -> None:
+    """Resume and re-seek an input partition that has records waiting but gets none."""
+    if app.rebalancing or not _metadata_ready or _engine is None or _fence is None:
+        return
+    eng, fence = _engine, _fence
+    inputs_ = {names.navigation, names.geolocation, names.consent}
+    assigned = [(tp.topic, tp.partition) for tp in app.consumer.assignment() if tp.topic in inputs_]
+
+    async def end(topic: str, partition: int) -> int:
+        return (await fence.end_offsets(topic, [partition]))[partition]
+
+    async def handled(topic: str, partition: int) -> int:
+        return await eng.next_offset(topic, partition)
+
+    for topic, partition, offset in await _watch.stalled(assigned, end, handled):
+        tp = next(
+            t for t in app.consumer.assignment() if t.topic == topic and t.partition == partition
+        )
+        log.warning(
+            "input partition %s[%d] stalled; resuming at offset %d", topic, partition, offset
+        )
+        app.consumer.resume_partitions([tp])
+        await app.consumer.seek(tp, offset)
 
 
 @app.on_partitions_revoked.connect  # type: ignore[untyped-decorator]

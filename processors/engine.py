@@ -110,6 +110,10 @@ class Engine:
             self._done[key] = await self.fence.committed(topic, partition) - 1
         return self._done[key]
 
+    async def next_offset(self, topic: str, partition: int) -> int:
+        """The first offset of a partition this engine has not handled yet."""
+        return await self._done_upto(topic, partition) + 1
+
     async def _catch_up(self, topic: str, partitions: Iterable[int]) -> list[Msg]:
         ends = await self.fence.end_offsets(topic, partitions)
         missing: list[Msg] = []

@@ -108,5 +108,9 @@ audit = _table("rights_audit", "Rights requests per consent-ledger subject (no r
 def store_tables() -> tuple[KeyPartitioned, KeyPartitioned, KeyPartitioned, KeyPartitioned]:
     """The four tables, wrapped so every write is filed under its key's partition."""
     n = settings.partitions
-    return (KeyPartitioned(consent, n), KeyPartitioned(held, n), KeyPartitioned(erased, n),
-            KeyPartitioned(audit, n))
+    return (
+        KeyPartitioned(consent, n),
+        KeyPartitioned(held, n),
+        KeyPartitioned(erased, n),
+        KeyPartitioned(audit, n),
+    )

@@ -37,6 +37,8 @@ from pipeline.topics import CONSENT, DECISIONS, GEOLOCATION, NAVIGATION
 INPUTS = (NAVIGATION, GEOLOCATION, CONSENT)
 SINK_IDLE_S = 2.0
 _FIRST_DECISION_S = 120.0
+#: A worker stage fails when no new decision arrived for this long (a hung worker group).
+STALL_S = 180.0
 
 
 class Reporter(Protocol):
@@ -114,7 +116,7 @@ def workers_stage(box: Sandbox, workload: Workload, reporter: Reporter, count: i
         try:
             _wait_first(watcher, alive)
             prober.start()
-            watcher.wait(ids, invalid, timeout, alive, reporter.update)
+            watcher.wait(ids, invalid, timeout, alive, reporter.update, stall_s=STALL_S)
             seconds = time.perf_counter() - start
             prober.join(timeout=probe_interval * len(workload.probes) + 60)
             watcher.wait(ids | set(prober.acked), invalid, 120.0, alive)

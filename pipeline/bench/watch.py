@@ -115,11 +115,12 @@ class DecisionWatcher:
             return len(self.seen_at)
 
     def wait(self, ids: set[str], invalid: int, timeout: float, alive: Alive | None = None,
-             progress: Callable[[int], Any] | None = None) -> None:
+             progress: Callable[[int], Any] | None = None, stall_s: float | None = None) -> None:
         """Block until every id in ``ids`` is decided and ``invalid`` sources dead-lettered.
 
         Raises:
-            StageTimeout: not done within ``timeout`` s, or ``alive`` reported a death.
+            StageTimeout: not done within ``timeout`` s, no new decision for ``stall_s`` s,
+                or ``alive`` reported a death.
         """
         deadline = time.monotonic() + timeout
         with self._lock:
@@ -133,6 +134,7 @@ class DecisionWatcher:
                 if missing == 0 and len(self.invalid) >= invalid:
                     return
                 why = alive() if alive is not None else None
+                why = why or self._stalled(stall_s)
                 left = deadline - time.monotonic()
                 if why is not None or left <= 0:
                     raise StageTimeout(
@@ -140,6 +142,12 @@ class DecisionWatcher:
                         f"{max(0, invalid - len(self.invalid))} invalid records not dead-lettered"
                         + (f": {why}" if why else f" after {timeout:.0f} s"))
                 self._lock.wait(timeout=min(1.0, left))
+
+    def _stalled(self, stall_s: float | None) -> str | None:
+        if stall_s is None or self.last_at is None:
+            return None
+        idle = time.monotonic() - self.last_at
+        return f"no new decision for {idle:.0f} s (stalled)" if idle > stall_s else None
 
     def wait_for(self, condition: Callable[[DecisionWatcher], bool], timeout: float,
                  alive: Alive | None = None, what: str = "condition") -> None:

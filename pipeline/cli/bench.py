@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 from typing import Annotated
 
@@ -56,6 +57,10 @@ class RichReporter:
             self._task = None
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def _progress() -> Progress:
     return Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
                     MofNCompleteColumn(), TimeElapsedColumn(), console=_err)
@@ -95,6 +100,8 @@ def bench(
     options = Options(events=events, users=users, seed=seed, workers=workers, probes=probes,
                       store=store, keep_files=keep_files)
     md_path, json_path = _outputs(markdown, json_out)
+    # `kill` (SIGTERM) must still stop the workers and delete the topics (finally blocks).
+    signal.signal(signal.SIGTERM, _interrupt)
     with _progress() as progress:
         result = run_bench(settings(), options, RichReporter(progress))
     write(result, md_path, json_path)
