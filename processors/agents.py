@@ -29,6 +29,7 @@ _fence: KafkaFence | None = None
 _outputs: dict[str, Any] = {}
 _RETRIES = 8
 _metadata_ready = False
+_generation: Any = None
 _TRACE = bool(os.environ.get("PRIVACY_PIPELINE_TRACE_BATCHES"))
 
 
@@ -48,8 +49,17 @@ def _runtime() -> Runtime:
 
 
 def engine() -> Engine:
-    """The worker's engine, built on first use (policy, keyring, fence)."""
-    global _engine, _fence
+    """The worker's engine, built on first use (policy, keyring, fence).
+
+    Positions, caches and the held-event index are per assignment: when the consumer
+    generation changed (a rebalance happened), the engine starts them afresh.
+    """
+    global _engine, _fence, _generation
+    generation = app.consumer_generation_id
+    if _engine is not None and generation != _generation:
+        log.info("rebalanced (generation %s): engine positions reset", generation)
+        _engine.reset()
+    _generation = generation
     if _engine is None:
         _fence = KafkaFence(settings.bootstrap_servers, app.conf.id)
         store = Store(*tables.store_tables())
@@ -133,9 +143,13 @@ _watch = StallWatch()
 @app.timer(interval=10.0)  # type: ignore[untyped-decorator]
 async def stall_watchdog() -> None:
     """Resume and re-seek an input partition that has records waiting but gets none."""
-    if app.rebalancing or not _metadata_ready or _engine is None or _fence is None:
+    if app.rebalancing:
         return
-    eng, fence = _engine, _fence
+    # A worker whose partitions never delivered anything has no engine yet: build it here.
+    await _changelogs_known()
+    eng = engine()
+    fence = _fence
+    assert fence is not None  # noqa: S101 - built with the engine
     inputs_ = {names.navigation, names.geolocation, names.consent}
     assigned = [(tp.topic, tp.partition) for tp in app.consumer.assignment() if tp.topic in inputs_]
 

@@ -28,7 +28,6 @@ class Outbox:
         self._send = send
         self._max = max_records
         self._groups: dict[tuple[str, int], list[Any]] = defaultdict(list)
-        self._in_flight: list[Awaitable[Any]] = []
 
     def add(self, topic: str, partition: int, record: Any) -> None:
         """Queue ``record`` for ``topic`` partition ``partition``."""
@@ -39,24 +38,19 @@ class Outbox:
         return sum(len(v) for v in self._groups.values())
 
     async def flush(self) -> None:
-        """Hand every queued record to the producer; check the previous flush was acknowledged.
+        """Send every queued record; returns once Kafka acknowledged all of them.
 
-        Waiting for this batch's acknowledgements here would cost one broker round trip per
-        batch. It is not needed for at-least-once delivery: faust flushes its producer before
-        it commits input offsets. Waiting for the previous batch keeps at most one batch in
-        flight and surfaces a failed send on the next call.
+        Everything is queued first, then awaited: one broker round trip per batch. (Leaving
+        acknowledgements in flight across batches was measured to stall faust's rebalances
+        after a worker was killed, so a batch is only done once its outputs are.)
         """
-        previous, self._in_flight = self._in_flight, []
         groups, self._groups = self._groups, defaultdict(list)
+        acks = []
         for (topic, partition), records in groups.items():
             for start in range(0, len(records), self._max):
                 chunk = records[start : start + self._max]
                 value = _ENCODER.encode({"records": chunk})
-                self._in_flight.append(await self._send(topic, partition, value))
-        await asyncio.gather(*previous)
+                acks.append(await self._send(topic, partition, value))
+        await asyncio.gather(*acks)
 
-    async def drain(self) -> None:
-        """Wait until everything handed to the producer was acknowledged."""
-        await self.flush()
-        previous, self._in_flight = self._in_flight, []
-        await asyncio.gather(*previous)
+

@@ -18,7 +18,11 @@ def worker(
         "Env: PRIVACY_PIPELINE_WORKER_ID (default 1).",
     ),
     loglevel: str = typer.Option(
-        "warn", "--loglevel", "-l", help="crit, error, warn, info or debug."
+        "warn",
+        "--loglevel",
+        "-l",
+        envvar="PRIVACY_PIPELINE_WORKER_LOGLEVEL",
+        help="crit, error, warn, info or debug. Env: PRIVACY_PIPELINE_WORKER_LOGLEVEL.",
     ),
 ) -> None:
     """Run a processor worker; start several to share the partitions (consumer group)."""
