@@ -118,13 +118,13 @@ def workers_stage(box: Sandbox, workload: Workload, reporter: Reporter, count: i
             prober.start()
             watcher.wait(ids, invalid, timeout, alive, reporter.update, stall_s=STALL_S)
             seconds = time.perf_counter() - start
+            busy = (watcher.last_at or 0.0) - (watcher.first_at or 0.0)  # the backlog only
             prober.join(timeout=probe_interval * len(workload.probes) + 60)
             watcher.wait(ids | set(prober.acked), invalid, 120.0, alive)
         finally:
             prober.stop()
             producer.close(timeout=10)
         latency = summarize(prober.latencies(watcher), len(workload.probes))
-        busy = (watcher.last_at or 0.0) - (watcher.first_at or 0.0)
     usages = [box.stop(p) for p in procs]
     stage = _workers_figure(count, workload.size, seconds, busy, usages)
     reporter.end(f"{stage.rate:,.0f} events/s")

@@ -109,3 +109,39 @@ def bench(
     typer.echo(f"written: {md_path} and {json_path}")
     if not result.verified:
         raise typer.Exit(2)
+
+
+@bench_app.command("memory")
+def memory(
+    users: Annotated[int, typer.Option(min=1, help="Users whose consent state is loaded.")
+                     ] = 1_000_000,
+    store: Annotated[str, typer.Option(
+        help="Worker table store: rocksdb:// (production default) or memory://.")
+    ] = "rocksdb://",
+    json_out: Annotated[Path | None, typer.Option(
+        "--json", help="JSON result (default <data_dir>/bench/memory.json).")] = None,
+) -> None:
+    """Resident memory of one worker holding the consent state of USERS users."""
+    import dataclasses
+    import json
+    import tempfile
+
+    from pipeline.bench.memory import run_memory
+    from pipeline.bench.sandbox import Sandbox
+
+    signal.signal(signal.SIGTERM, _interrupt)
+    box = Sandbox(settings(), Path(tempfile.mkdtemp(prefix="privacy-pipeline-bench-")),
+                  store=store)
+    try:
+        box.setup()
+        with _progress() as progress:
+            result = run_memory(box, users, RichReporter(progress))
+    finally:
+        box.cleanup()
+    path = json_out or settings().data_dir / "bench" / "memory.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(dataclasses.asdict(result), indent=1) + "\n", encoding="utf-8")
+    typer.echo(f"{users:,} users ({store}): loaded in {result.load_s:,.0f} s; worker RSS "
+               f"{result.rss_mb:,.0f} MB after the load, peak {result.peak_rss_mb:,.0f} MB; "
+               f"table files {result.disk_mb:,.0f} MB; {result.verified} sampled users decided "
+               f"from their stored consent; written: {path}")

