@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import signal
@@ -24,7 +25,7 @@ import tempfile
 import threading
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -36,37 +37,52 @@ from pipeline.settings import Settings
 from pipeline.simulator import SimulationConfig, generate, produce
 from pipeline.simulator.clock import default_start
 from pipeline.topics import TopicSpec, ensure_topics, pipeline_specs
+from schemas.exceptions import InvalidEvent
 from schemas.validator import decode
 
 APP = {"name": "mm-mobile", "platform": "ios", "version": "1.0"}
 
 
 def _setup(prefix: str, data: Path) -> tuple[Settings, dict[str, str]]:
-    env = {**os.environ, "PRIVACY_PIPELINE_TOPIC_PREFIX": prefix,
-           "PRIVACY_PIPELINE_DATA_DIR": str(data), "PRIVACY_PIPELINE_ACTOR": "bench"}
+    env = {
+        **os.environ,
+        "PRIVACY_PIPELINE_TOPIC_PREFIX": prefix,
+        "PRIVACY_PIPELINE_DATA_DIR": str(data),
+        "PRIVACY_PIPELINE_ACTOR": "bench",
+    }
     settings = Settings.from_env(env)
     admin = make_admin(settings)
-    specs = [TopicSpec(prefix + s.name, s.partitions, s.configs)
-             for s in pipeline_specs(settings, load_policy().purposes)]
+    specs = [
+        TopicSpec(prefix + s.name, s.partitions, s.configs)
+        for s in pipeline_specs(settings, load_policy().purposes)
+    ]
     ensure_topics(admin, specs)
     admin.close()
-    subprocess.run([sys.executable, "-m", "pipeline.cli", "keys", "init"], env=env, check=True,
-                   capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "pipeline.cli", "keys", "init"],
+        env=env,
+        check=True,
+        capture_output=True,
+    )
     return settings, env
 
 
 def _ceiling(settings: Settings, topics: list[str], expected: int) -> float:
-    consumer = KafkaConsumer(*topics, bootstrap_servers=settings.bootstrap_list, group_id=None,
-                             auto_offset_reset="earliest", enable_auto_commit=False,
-                             max_poll_records=5000, fetch_max_bytes=52428800)
+    consumer = KafkaConsumer(
+        *topics,
+        bootstrap_servers=settings.bootstrap_list,
+        group_id=None,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        max_poll_records=5000,
+        fetch_max_bytes=52428800,
+    )
     n, start = 0, time.perf_counter()
     while n < expected:
         for records in consumer.poll(timeout_ms=1000).values():
             for r in records:
-                try:
+                with contextlib.suppress(InvalidEvent):  # malformed input counts as decoded
                     decode(r.value)
-                except Exception:  # noqa: S112, BLE001 - malformed input counts as decoded
-                    pass
                 n += 1
     elapsed = time.perf_counter() - start
     consumer.close()
@@ -84,9 +100,13 @@ class DecisionWatcher(threading.Thread):
 
     def __init__(self, settings: Settings, topic: str) -> None:
         super().__init__(daemon=True)
-        self.consumer = KafkaConsumer(topic, bootstrap_servers=settings.bootstrap_list,
-                                      group_id=None, auto_offset_reset="earliest",
-                                      enable_auto_commit=False)
+        self.consumer = KafkaConsumer(
+            topic,
+            bootstrap_servers=settings.bootstrap_list,
+            group_id=None,
+            auto_offset_reset="earliest",
+            enable_auto_commit=False,
+        )
         self.decided: dict[str, float] = {}
         self.withdrawn_at: dict[str, float] = {}
         self.stop = threading.Event()
@@ -107,41 +127,77 @@ class DecisionWatcher(threading.Thread):
         self.consumer.close()
 
 
-def _latency(settings: Settings, prefix: str, watcher: DecisionWatcher, probes: int,
-             rate: float) -> list[float]:
+def _latency(
+    settings: Settings, prefix: str, watcher: DecisionWatcher, probes: int, rate: float
+) -> list[float]:
     producer = KafkaProducer(bootstrap_servers=settings.bootstrap_list, acks="all", linger_ms=5)
     nav, con = prefix + "app.navigation.v1", prefix + "privacy.consent.v1"
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
 
     def send(topic: str, event: dict[str, Any]) -> Any:
         return producer.send(topic, key=event["user_id"].encode(), value=json.dumps(event).encode())
 
     users = [f"probe{i}" for i in range(probes)]
     for u in users:
-        send(con, {"schema": "consent/1", "event_id": f"g-{u}", "user_id": u,
-                   "occurred_at": (now - timedelta(minutes=5)).isoformat(),
-                   "purposes": {"audience_measurement": True}, "source": "banner"})
+        send(
+            con,
+            {
+                "schema": "consent/1",
+                "event_id": f"g-{u}",
+                "user_id": u,
+                "occurred_at": (now - timedelta(minutes=5)).isoformat(),
+                "purposes": {"audience_measurement": True},
+                "source": "banner",
+            },
+        )
     producer.flush()
     latencies: list[float] = []
     seq = 0
     for u in users:
-        t_event = datetime.now(timezone.utc)
-        send(con, {"schema": "consent/1", "event_id": f"w-{u}", "user_id": u,
-                   "occurred_at": t_event.isoformat(), "purposes": {"audience_measurement": False},
-                   "source": "app_settings"}).get(timeout=30)
+        t_event = datetime.now(UTC)
+        send(
+            con,
+            {
+                "schema": "consent/1",
+                "event_id": f"w-{u}",
+                "user_id": u,
+                "occurred_at": t_event.isoformat(),
+                "purposes": {"audience_measurement": False},
+                "source": "app_settings",
+            },
+        ).get(timeout=30)
         acked = time.monotonic()
         deadline = acked + 30
         while u not in watcher.withdrawn_at and time.monotonic() < deadline:
             seq += 1
-            at = (datetime.now(timezone.utc) + timedelta(milliseconds=1)).isoformat()
-            send(nav, {"schema": "navigation/1", "event_id": f"{u}:{seq}", "user_id": u,
-                       "occurred_at": at, "app": APP, "type": "screen_view", "screen": "home"})
+            at = (datetime.now(UTC) + timedelta(milliseconds=1)).isoformat()
+            send(
+                nav,
+                {
+                    "schema": "navigation/1",
+                    "event_id": f"{u}:{seq}",
+                    "user_id": u,
+                    "occurred_at": at,
+                    "app": APP,
+                    "type": "screen_view",
+                    "screen": "home",
+                },
+            )
             # Background load from other users at the requested rate.
             for _ in range(max(1, int(rate / 20))):
                 seq += 1
-                send(nav, {"schema": "navigation/1", "event_id": f"load:{seq}",
-                           "user_id": f"load{seq % 5000}", "occurred_at": at, "app": APP,
-                           "type": "screen_view", "screen": "contracts"})
+                send(
+                    nav,
+                    {
+                        "schema": "navigation/1",
+                        "event_id": f"load:{seq}",
+                        "user_id": f"load{seq % 5000}",
+                        "occurred_at": at,
+                        "app": APP,
+                        "type": "screen_view",
+                        "screen": "contracts",
+                    },
+                )
             time.sleep(0.05)
         if u in watcher.withdrawn_at:
             latencies.append(watcher.withdrawn_at[u] - acked)
@@ -160,12 +216,17 @@ def main() -> None:
     prefix = f"bench{uuid.uuid4().hex[:8]}."
     data = Path(tempfile.mkdtemp(prefix="bench-worker-"))
     settings, env = _setup(prefix, data)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     traffic = generate(SimulationConfig(args.users, args.events, 7, default_start(now, 24), 24))
     names = ("app.navigation.v1", "app.geolocation.v1", "privacy.consent.v1")
     topics = {t: prefix + t for t in names}
-    producer = KafkaProducer(bootstrap_servers=settings.bootstrap_list, acks="all",
-                             enable_idempotence=True, linger_ms=20, batch_size=262144)
+    producer = KafkaProducer(
+        bootstrap_servers=settings.bootstrap_list,
+        acks="all",
+        enable_idempotence=True,
+        linger_ms=20,
+        batch_size=262144,
+    )
     t0 = time.perf_counter()
     produce(traffic, producer, topics=topics)
     producer.close()
@@ -174,18 +235,39 @@ def main() -> None:
     ceiling = _ceiling(settings, list(topics.values()), args.events)
     print(f"raw ceiling (kafka-python consume + decode): {ceiling:,.0f} events/s")
 
-    wanted = {json.loads(m.value)["event_id"] for m in traffic.messages
-              if m.malformed is None and m.topic != "privacy.consent.v1"}
+    wanted = {
+        json.loads(m.value)["event_id"]
+        for m in traffic.messages
+        if m.malformed is None and m.topic != "privacy.consent.v1"
+    }
     watcher = DecisionWatcher(settings, prefix + "pipeline.decisions.v1")
     watcher.start()
     log = open(data / "worker.log", "wb")  # noqa: SIM115
     started = time.monotonic()
-    worker = subprocess.Popen([sys.executable, "-m", "pipeline.cli", "worker", "--id", "1"],
-                              env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    spy = None
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "pipeline.cli", "worker", "--id", "1"],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     if os.environ.get("BENCH_PYSPY"):  # profile the worker while it drains the backlog
-        spy = subprocess.Popen([os.environ["BENCH_PYSPY"], "record", "-p", str(worker.pid),
-                                "-d", "40", "--threads", "--gil", "-f", "raw", "-o", str(data / "worker.stacks")])
+        subprocess.Popen(  # noqa: S603 - the profiler path comes from the operator's env
+            [
+                os.environ["BENCH_PYSPY"],
+                "record",
+                "-p",
+                str(worker.pid),
+                "-d",
+                "40",
+                "--threads",
+                "--gil",
+                "-f",
+                "raw",
+                "-o",
+                str(data / "worker.stacks"),
+            ]
+        )
     try:
         cpu_first = None
         while not wanted <= watcher.decided.keys() and time.monotonic() - started < 900:
@@ -197,15 +279,19 @@ def main() -> None:
         first, last = min(done), max(done)
         inputs = args.events  # every input record (consent, events, malformed) was handled
         rate = inputs / max(last - first, 1e-9)
-        print(f"worker: {len(done)}/{len(wanted)} events decided; startup {first - started:.1f} s; "
-              f"{rate:,.0f} input records/s ({rate / ceiling:.0%} of the raw ceiling); "
-              f"worker CPU {cpu_used / inputs * 1e6:.0f} µs per record "
-              f"(= {inputs / cpu_used:,.0f} records/s per core)")
+        print(
+            f"worker: {len(done)}/{len(wanted)} events decided; startup {first - started:.1f} s; "
+            f"{rate:,.0f} input records/s ({rate / ceiling:.0%} of the raw ceiling); "
+            f"worker CPU {cpu_used / inputs * 1e6:.0f} µs per record "
+            f"(= {inputs / cpu_used:,.0f} records/s per core)"
+        )
         lat = sorted(_latency(settings, prefix, watcher, args.probes, args.rate))
         if lat:
             p99 = lat[min(len(lat) - 1, int(0.99 * len(lat)))]
-            print(f"consent-to-effect latency over {len(lat)} withdrawals at ~{args.rate:.0f} ev/s: "
-                  f"p50 {statistics.median(lat) * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms")
+            print(
+                f"consent-to-effect latency over {len(lat)} withdrawals at ~{args.rate:.0f} ev/s: "
+                f"p50 {statistics.median(lat) * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms"
+            )
     finally:
         watcher.stop.set()
         os.killpg(worker.pid, signal.SIGTERM)

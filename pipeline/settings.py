@@ -54,7 +54,8 @@ class Settings:
     """DuckDB files, keyring and local broker data. Env: ``PRIVACY_PIPELINE_DATA_DIR``."""
 
     policy: Path | None = _env("POLICY", None, Path)
-    """Policy file; ``None`` means the policy shipped in the package. Env: ``PRIVACY_PIPELINE_POLICY``."""
+    """Policy file; ``None`` means the policy shipped in the package.
+    Env: ``PRIVACY_PIPELINE_POLICY``."""
 
     partitions: int = _env("PARTITIONS", 6, _positive_int)
     """Partition count shared by the input topics. Env: ``PRIVACY_PIPELINE_PARTITIONS``."""
@@ -65,7 +66,8 @@ class Settings:
     kafka_cache: Path = _env(
         "KAFKA_CACHE", Path.home() / ".cache" / "privacy-pipeline" / "kafka", Path
     )
-    """Where the Kafka jars fetched from Maven Central are cached. Env: ``PRIVACY_PIPELINE_KAFKA_CACHE``."""
+    """Where the Kafka jars fetched from Maven Central are cached.
+    Env: ``PRIVACY_PIPELINE_KAFKA_CACHE``."""
 
     broker_wait_s: float = _env("BROKER_WAIT_S", 60.0, _positive_float)
     """Bound on waits for the broker to answer, seconds. Env: ``PRIVACY_PIPELINE_BROKER_WAIT_S``."""

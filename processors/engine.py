@@ -34,6 +34,9 @@ from schemas.validator import decode
 
 log = logging.getLogger(__name__)
 
+DEADLETTER_KEEP_BYTES = 64 * 1024
+"""Most bytes of a rejected input kept (encrypted) in its dead letter: the event size limit."""
+
 
 class Fence(Protocol):
     """Kafka positions and side reads the engine needs (see :mod:`processors.fence`)."""
@@ -390,12 +393,17 @@ class Engine:
             "field": field,
             "at": at.isoformat(),
         }
+        original = m.value or b""
+        # Bounded, so a dead letter always fits in one Kafka message whatever came in.
+        record["original_bytes"] = len(original)
+        record["original_truncated"] = len(original) > DEADLETTER_KEEP_BYTES
         try:
             # The bytes may hold identifiers: only the DPO's ledger key opens them.
-            record["original"] = self.rt.ring.encrypt(LEDGER, "deadletter", m.value or b"", at)
+            kept = original[:DEADLETTER_KEEP_BYTES]
+            record["original"] = self.rt.ring.encrypt(LEDGER, "deadletter", kept, at)
         except KeysError:
             record["original"] = None
-        self.outbox.add(self.rt.names.deadletter, m.partition, record)
+        self.outbox.add_single(self.rt.names.deadletter, m.partition, record)
         self.outbox.add(
             self.rt.names.decisions,
             m.partition,

@@ -28,14 +28,19 @@ class Outbox:
         self._send = send
         self._max = max_records
         self._groups: dict[tuple[str, int], list[Any]] = defaultdict(list)
+        self._singles: list[tuple[str, int, Any]] = []
 
     def add(self, topic: str, partition: int, record: Any) -> None:
         """Queue ``record`` for ``topic`` partition ``partition``."""
         self._groups[(topic, partition)].append(record)
 
+    def add_single(self, topic: str, partition: int, record: Any) -> None:
+        """Queue ``record`` as a message of its own (large records: dead letters)."""
+        self._singles.append((topic, partition, record))
+
     def pending(self) -> int:
         """Number of records queued and not yet sent."""
-        return sum(len(v) for v in self._groups.values())
+        return sum(len(v) for v in self._groups.values()) + len(self._singles)
 
     async def flush(self) -> None:
         """Send every queued record; returns once Kafka acknowledged all of them.
@@ -45,7 +50,8 @@ class Outbox:
         after a worker was killed, so a batch is only done once its outputs are.)
         """
         groups, self._groups = self._groups, defaultdict(list)
-        acks = []
+        singles, self._singles = self._singles, []
+        acks = [await self._send(t, p, _ENCODER.encode(r)) for t, p, r in singles]
         for (topic, partition), records in groups.items():
             for start in range(0, len(records), self._max):
                 chunk = records[start : start + self._max]

@@ -7,6 +7,7 @@ package describe the same contract; a unit test proves they agree on the test co
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any, Final
 
 import msgspec
@@ -44,7 +45,7 @@ def decode(raw: bytes | bytearray | memoryview) -> Event:
             "send smaller events"
         )
     try:
-        return _DECODER.decode(raw)
+        return _representable(_DECODER.decode(raw))
     except msgspec.ValidationError as exc:
         raise _reasons.from_validation(exc) from None
     except (msgspec.DecodeError, UnicodeDecodeError) as exc:
@@ -77,6 +78,22 @@ def decode_obj(obj: Any) -> Event:
         raise _reasons.from_validation(exc) from None
     except RecursionError:
         raise InvalidEvent(_reasons.TOO_DEEP) from None
+    return _representable(event)
+
+
+def _representable(event: Event) -> Event:
+    """Reject a valid RFC 3339 instant that has no UTC equivalent (year 1 at +01:00, …).
+
+    Every consumer works in UTC (hours, days, epochs); such an instant would be a poison pill.
+    """
+    try:
+        utc = event.occurred_at.astimezone(UTC)
+        datetime.fromtimestamp(utc.timestamp() // 86400 * 86400, UTC)
+    except (OverflowError, ValueError, OSError):
+        raise InvalidEvent(
+            "occurred_at: outside the range a UTC date-time can hold; send a real event time",
+            "occurred_at",
+        ) from None
     return event
 
 

@@ -19,19 +19,19 @@ app = _app_module.app
 def _register() -> None:
     # Imported here so each sub-command module registers itself on ``app``.
     # One line per sub-command module.
-    import pipeline.cli.app  # noqa: F401
-    import pipeline.cli.broker  # noqa: F401
-    import pipeline.cli.collector  # noqa: F401
-    import pipeline.cli.topics  # noqa: F401
-    import pipeline.cli.rights  # noqa: F401
-    import pipeline.cli.simulate  # noqa: F401
-    import pipeline.cli.validate  # noqa: F401
+    import pipeline.cli.app
+    import pipeline.cli.bench
+    import pipeline.cli.broker
+    import pipeline.cli.collector
+    import pipeline.cli.demo
+    import pipeline.cli.keys
+    import pipeline.cli.report
+    import pipeline.cli.rights
+    import pipeline.cli.simulate
+    import pipeline.cli.sink
+    import pipeline.cli.topics
+    import pipeline.cli.validate
     import pipeline.cli.worker  # noqa: F401
-    import pipeline.cli.keys  # noqa: F401
-    import pipeline.cli.sink  # noqa: F401
-    import pipeline.cli.bench  # noqa: F401
-    import pipeline.cli.report  # noqa: F401
-    import pipeline.cli.demo  # noqa: F401
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -155,7 +155,7 @@ def collect(
         for batch in consumer.poll(timeout_ms=500).values():
             for r in batch:
                 value = json.loads(r.value)
-                records.extend(value["records"] if "records" in value else [value])
+                records.extend(value.get("records", [value]))
         if done(records):
             return records
     return records

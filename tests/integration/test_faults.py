@@ -138,7 +138,8 @@ def _kill_mid_stream(env: PipelineEnv, traffic: Traffic, workers: int, store: st
 
 
 _REBALANCE_STALL = pytest.mark.xfail(
-    reason="KNOWN DEFECT (issue 4, open): after kill -9 of one of two workers and its restart, the faust group can stop fetching some input partitions; being fixed",
+    reason="KNOWN DEFECT (issue 4, open): after kill -9 of one of two workers and its "
+    "restart, the faust group can stop fetching some input partitions; being fixed",
     strict=False,
 )
 

@@ -6,7 +6,7 @@ import json
 import os
 import signal
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -51,7 +51,7 @@ def _event_decisions(records: list[dict[str, Any]]) -> dict[str, dict[str, str]]
 
 def _wait_ready(env: PipelineEnv, producer: Any, user: str = "probe-user") -> None:
     """Produce a probe event and wait until a worker decided it (the group is up)."""
-    probe = _nav("probe-1", user, datetime.now(timezone.utc) - timedelta(minutes=5))
+    probe = _nav("probe-1", user, datetime.now(UTC) - timedelta(minutes=5))
     send_json(producer, env.topic("app.navigation.v1"), [probe])
     consumer = env.consumer("pipeline.decisions.v1")
     try:
@@ -72,7 +72,7 @@ def test_withdrawal_race_has_zero_post_withdrawal_contributions(env: PipelineEnv
     env.start("worker", "--id", "1", log_name="worker-1")
     producer = env.producer()
     _wait_ready(env, producer)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     nav, con = env.topic("app.navigation.v1"), env.topic("privacy.consent.v1")
     send_json(
         producer, con, [_consent(f"g-{u}", u, now - timedelta(seconds=60), True) for u in users]
@@ -105,7 +105,7 @@ def test_killing_a_worker_loses_no_event(env: PipelineEnv) -> None:
     second = env.start("worker", "--id", "2", log_name="worker-2")
     producer = env.producer()
     _wait_ready(env, producer)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     nav = env.topic("app.navigation.v1")
     ids: list[str] = []
     for chunk in range(10):
@@ -138,7 +138,7 @@ def test_two_workers_match_the_simulator_ground_truth(env: PipelineEnv) -> None:
     env.start("worker", "--id", "2", log_name="worker-2")
     producer = env.producer()
     _wait_ready(env, producer)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     traffic = generate(SimulationConfig(800, 8000, 5, default_start(now, 4), 4))
     truth = ground_truth(traffic, load_policy(), now)
     topics = {t: env.topic(t) for t in (NAVIGATION, GEOLOCATION, CONSENT)}

@@ -96,7 +96,8 @@ class Harness:
         out: list[dict[str, Any]] = []
         for t, _, value in self.sent:
             if t == topic:
-                out.extend(json.loads(value)["records"])
+                decoded = json.loads(value)
+                out.extend(decoded.get("records", [decoded]))
         return out
 
     def outcomes(self, event_id: str) -> dict[str, str]:

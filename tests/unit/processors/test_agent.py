@@ -9,14 +9,14 @@ from typing import Any
 
 os.environ.setdefault("PRIVACY_PIPELINE_WORKER_STORE", "memory://")
 
-from faust.types import Message  # noqa: E402
+from faust.types import Message
 
-from processors import agents  # noqa: E402
-from processors.context import Runtime  # noqa: E402
-from processors.engine import Engine  # noqa: E402
-from processors.outbox import Outbox  # noqa: E402
-from processors.store import Store  # noqa: E402
-from tests.unit.processors.conftest import APP, NOW, FakeRing, NoGapFence, at  # noqa: E402
+from processors import agents
+from processors.context import Runtime
+from processors.engine import Engine
+from processors.outbox import Outbox
+from processors.store import Store
+from tests.unit.processors.conftest import APP, NOW, FakeRing, NoGapFence, at
 
 
 def test_agent_decides_batches_through_the_engine(policy: Any, monkeypatch: Any) -> None:

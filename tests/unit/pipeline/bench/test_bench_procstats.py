@@ -1,0 +1,38 @@
+"""Child-process accounting: CPU and peak memory from wait4, live memory from /proc."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from pipeline.bench.exceptions import StageTimeout
+from pipeline.bench.procstats import memory, reap, stop
+
+_ALLOCATE = "x = bytearray(60 * 1024 * 1024); sum(range(3_000_000))"
+
+
+def _child(code: str) -> subprocess.Popen[bytes]:
+    return subprocess.Popen([sys.executable, "-c", code], start_new_session=True)
+
+
+def test_reap_reports_the_childs_cpu_peak_memory_and_status() -> None:
+    usage = reap(_child(_ALLOCATE + "; raise SystemExit(3)"), timeout=30)
+    assert usage.returncode == 3
+    assert usage.peak_rss_mb > 60 and usage.cpu_s > 0
+
+
+def test_a_child_still_running_is_a_stage_timeout_then_stop_ends_it() -> None:
+    child = _child("import time; time.sleep(60)")
+    with pytest.raises(StageTimeout):
+        reap(child, timeout=0.2)
+    usage = stop(child, timeout=10)
+    assert usage.returncode == -15 and child.returncode == -15
+
+
+def test_memory_of_this_process_and_of_no_process() -> None:
+    mine = memory(os.getpid())
+    assert mine is not None and 0 < mine.rss_mb <= mine.peak_mb
+    assert memory(2**22 + 12345) is None
