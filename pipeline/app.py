@@ -40,12 +40,7 @@ def create_app(s: Settings) -> Any:
         # A worker killed without goodbye is replaced after this long (faust's default: 60 s).
         broker_session_timeout=10.0,
         broker_heartbeat_interval=3.0,
-        broker_max_poll_records=5000,
-        stream_buffer_maxsize=16384,
-        consumer_max_fetch_size=8 * 1024 * 1024,
         producer_linger=0.005,
-        producer_max_batch_size=1024 * 1024,
-        producer_max_request_size=8 * 1024 * 1024,
         broker_commit_interval=1.0,
     )
 

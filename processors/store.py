@@ -16,8 +16,8 @@ import msgspec
 
 from processors.state import ConsentState, dumps, loads
 
-CACHE_SIZE = 100_000
-"""Decoded consent states kept in memory (about 30 MB at 100,000 users)."""
+CACHE_SIZE = 20_000
+"""Decoded consent states kept in memory (a few MB; bounded for the worker's memory budget)."""
 
 
 class Held(msgspec.Struct, array_like=True):

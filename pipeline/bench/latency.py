@@ -4,8 +4,8 @@ Each probe user granted every consent-based purpose in the backlog. During the w
 the prober sends one withdrawal at a time, waits for Kafka's acknowledgement, and notes the
 time; the latency of a withdrawal is from that acknowledgement to the moment its decision
 (``pipeline.decisions.v1``, the record that says the withdrawal was applied to the user's
-state) is read back. From that moment on, the consent fence guarantees that no event of the
-user that occurred after the withdrawal is kept.
+state) was sent by the worker (its Kafka timestamp). From then on no event of the user that
+occurred after the withdrawal is kept (the consent fence guarantees it even earlier).
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ class WithdrawalProber:
         self._interval = interval
         self._purposes = purposes
         self.acked: dict[str, float] = {}
-        """withdrawal event id -> monotonic time Kafka acknowledged it."""
+        """withdrawal event id -> wall-clock time Kafka acknowledged it."""
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="withdrawal-prober", daemon=True)
         self.error: BaseException | None = None
@@ -92,10 +92,14 @@ class WithdrawalProber:
                                      timestamp_ms=msg.timestamp_ms)
         self._producer.flush(timeout=_ACK_TIMEOUT_S)
         future.get(timeout=_ACK_TIMEOUT_S)
-        self.acked[f"{user}-withdraw"] = time.monotonic()
+        self.acked[f"{user}-withdraw"] = time.time()
         self._workload.withdrawals.append(msg)
 
     def latencies(self, watcher: DecisionWatcher) -> list[float]:
-        """Seconds from each acknowledged withdrawal to its decision (decided ones only)."""
-        return [max(0.0, watcher.seen_at[i] - t) for i, t in self.acked.items()
-                if i in watcher.seen_at]
+        """Seconds from each acknowledged withdrawal to its decision (decided ones only).
+
+        The decision's time is its Kafka timestamp, set by the worker when it sent it (same
+        host clock): how fast the harness reads the decisions back does not count.
+        """
+        return [max(0.0, watcher.stamped[i] / 1000 - t) for i, t in self.acked.items()
+                if i in watcher.stamped]

@@ -11,7 +11,6 @@ when it exits.
 from __future__ import annotations
 
 import subprocess
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,7 +21,7 @@ from typing import Any
 from kafka import TopicPartition
 
 from pipeline.bench.exceptions import BenchError, StageTimeout
-from pipeline.bench.procstats import memory
+from pipeline.bench.procstats import Sampler
 from pipeline.bench.sandbox import Sandbox
 from pipeline.bench.watch import DecisionWatcher
 from pipeline.kafka import make_admin, make_producer
@@ -76,31 +75,6 @@ def produce_consents(box: Sandbox, users: int, progress: Callable[[int], Any]) -
     finally:
         producer.close(timeout=30)
     progress(users)
-
-
-class Sampler:
-    """Samples a process's resident memory every second in a thread."""
-
-    def __init__(self, pid: int) -> None:
-        self.pid, self.start = pid, time.monotonic()
-        self.samples: list[tuple[float, float]] = []
-        self.peak = 0.0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True, name="rss-sampler")
-        self._thread.start()
-
-    def _run(self) -> None:
-        while not self._stop.wait(1.0):
-            mem = memory(self.pid)
-            if mem is None:
-                return
-            self.samples.append((round(time.monotonic() - self.start, 1), round(mem.rss_mb, 1)))
-            self.peak = max(self.peak, mem.peak_mb)
-
-    def stop(self) -> None:
-        """Stop sampling."""
-        self._stop.set()
-        self._thread.join(timeout=5)
 
 
 def wait_applied(box: Sandbox, users: int, timeout: float, proc: subprocess.Popen[bytes],
@@ -167,20 +141,20 @@ def run_memory(box: Sandbox, users: int, reporter: Any, timeout: float = 3600.0)
     reporter.begin("one worker applies them", users)
     start = time.monotonic()
     proc = box.start("worker", "--id", "1", log_name="worker-1")
-    sampler = Sampler(proc.pid)
+    sampler = Sampler(proc.pid, interval=1.0)
     try:
         wait_applied(box, users, timeout, proc, reporter.update)
         result.load_s = time.monotonic() - start
         reporter.end(f"{users / result.load_s:,.0f} consents/s")
         reporter.begin(f"{SAMPLE_USERS} sampled users browse", None)
         result.verified = verify_sample(box, users, proc)
-        now = memory(proc.pid)
+        now = sampler.sample()
         result.rss_mb = now.rss_mb if now is not None else 0.0
         reporter.end(f"{result.verified} decided from their stored consent")
     finally:
         sampler.stop()
-        usage = box.stop(proc)
-    result.samples = sampler.samples
-    result.peak_rss_mb = max(usage.peak_rss_mb, sampler.peak)
+        box.stop(proc)
+    result.samples = sampler.samples[::5]
+    result.peak_rss_mb = sampler.peak_mb
     result.disk_mb = disk_mb(box.data_dir / "worker-1")
     return result

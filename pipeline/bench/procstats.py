@@ -1,7 +1,9 @@
 """Resource usage of child processes: CPU seconds and peak resident memory.
 
-A child's totals come from ``wait4(2)`` when it is reaped (exact, kernel-accounted); while it
-runs, ``/proc/<pid>/status`` gives its current and peak resident set (Linux).
+A child's CPU time comes from ``wait4(2)`` when it is reaped (exact, kernel-accounted). Its
+memory comes from ``/proc/<pid>/status`` while it runs (``VmRSS`` now, ``VmHWM`` peak), sampled
+by :class:`Sampler`: ``wait4``'s ``ru_maxrss`` cannot be used, Linux starts a forked child's
+maximum at the parent's resident size, so a big parent would inflate every child's figure.
 """
 
 from __future__ import annotations
@@ -10,8 +12,9 @@ import contextlib
 import os
 import signal
 import subprocess
+import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from pipeline.bench.exceptions import StageTimeout
@@ -23,8 +26,6 @@ class Usage:
 
     cpu_s: float
     """User + system CPU seconds."""
-    peak_rss_mb: float
-    """Peak resident set size (``ru_maxrss``), MiB."""
     returncode: int
 
 
@@ -64,8 +65,7 @@ def reap(process: subprocess.Popen[bytes], timeout: float) -> Usage:
         if pid == process.pid:
             code = os.waitstatus_to_exitcode(status)
             process.returncode = code  # reaped here: Popen must not wait for it again
-            # ru_maxrss is in KiB on Linux.
-            return Usage(usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, code)
+            return Usage(usage.ru_utime + usage.ru_stime, code)
         if time.monotonic() >= deadline:
             raise StageTimeout(f"process {process.pid} did not exit within {timeout:.0f} s")
         time.sleep(0.05)
@@ -89,3 +89,40 @@ def stop(process: subprocess.Popen[bytes], timeout: float = 30.0) -> Usage:
 def _signal_group(pid: int, sig: signal.Signals) -> None:
     with contextlib.suppress(ProcessLookupError):  # already gone: reap() collects it
         os.killpg(pid, sig)
+
+
+@dataclass
+class Sampler:
+    """Samples a running process's resident memory in a thread (see the module docstring)."""
+
+    pid: int
+    interval: float = 0.5
+    samples: list[tuple[float, float]] = field(default_factory=list)
+    """(seconds since start, resident MiB)."""
+    peak_mb: float = 0.0
+    """Highest ``VmHWM`` seen: the peak resident set up to the last sample."""
+
+    def __post_init__(self) -> None:
+        self._start = time.monotonic()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True, name="rss-sampler")
+        self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            self.sample()
+            if self._stop.wait(self.interval):
+                return
+
+    def sample(self) -> Memory | None:
+        """Take one sample now (also call it just before stopping the process)."""
+        mem = memory(self.pid)
+        if mem is not None:
+            self.samples.append((round(time.monotonic() - self._start, 1), round(mem.rss_mb, 1)))
+            self.peak_mb = max(self.peak_mb, mem.peak_mb)
+        return mem
+
+    def stop(self) -> None:
+        """Stop sampling."""
+        self._stop.set()
+        self._thread.join(timeout=5)

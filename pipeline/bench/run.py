@@ -73,7 +73,7 @@ def run_bench(settings: Settings, options: Options, reporter: Reporter) -> Resul
     stages = [produced, workers, sink]
     total = Stage("end to end (produce → workers → sink → published)", work.size,
                   sum(s.seconds for s in stages),
-                  cpu_s=sum(s.cpu_s or 0.0 for s in stages[1:]))
+                  cpu_s=sum(s.cpu_s or 0.0 for s in stages))
     return Result(
         command=" ".join(shlex.quote(a) for a in ["privacy-pipeline", *sys.argv[1:]]),
         started_at=started.strftime("%Y-%m-%d %H:%M UTC"),

@@ -116,9 +116,16 @@ class Sandbox:
 
     def cleanup(self, keep_files: bool = False) -> None:
         """Stop every command still running, delete the topics, the group and the files."""
-        for proc in self.procs:
-            if proc.returncode is None and proc.poll() is None:
-                stop(proc, 20.0)
+        try:
+            for proc in self.procs:
+                if proc.returncode is None and proc.poll() is None:
+                    stop(proc, 20.0)
+            self._delete_topics()
+        finally:
+            if not keep_files:
+                shutil.rmtree(self.data_dir, ignore_errors=True)
+
+    def _delete_topics(self) -> None:
         admin = make_admin(self.settings)
         try:
             mine = [t for t in admin.list_topics() if t.startswith(self.prefix)]
@@ -128,5 +135,3 @@ class Sandbox:
                 admin.delete_groups([self.group])
         finally:
             admin.close()
-        if not keep_files:
-            shutil.rmtree(self.data_dir, ignore_errors=True)

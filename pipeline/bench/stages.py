@@ -24,7 +24,7 @@ from pipeline.bench.compare import (
 )
 from pipeline.bench.exceptions import BenchError, StageTimeout
 from pipeline.bench.latency import Latency, WithdrawalProber, summarize
-from pipeline.bench.procstats import Usage, reap
+from pipeline.bench.procstats import Sampler, Usage, reap
 from pipeline.bench.report import Stage
 from pipeline.bench.sandbox import Sandbox
 from pipeline.bench.watch import DecisionWatcher
@@ -65,7 +65,7 @@ def produce_stage(box: Sandbox, workload: Workload, reporter: Reporter) -> Stage
         sent += n
         reporter.update(sent)
 
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     try:
         for msg in workload.grants:
             producer.send(box.topic(CONSENT), key=msg.key, value=msg.value)
@@ -75,7 +75,8 @@ def produce_stage(box: Sandbox, workload: Workload, reporter: Reporter) -> Stage
                 progress=advance)
     finally:
         producer.close(timeout=30)
-    stage = Stage("produce (kafka-python, acks=all)", workload.size, time.perf_counter() - start)
+    stage = Stage("produce (kafka-python, acks=all)", workload.size, time.perf_counter() - start,
+                  cpu_s=time.process_time() - cpu)
     reporter.end(f"{stage.rate:,.0f} events/s")
     return stage
 
@@ -83,8 +84,10 @@ def produce_stage(box: Sandbox, workload: Workload, reporter: Reporter) -> Stage
 def ceiling_stage(box: Sandbox, workload: Workload, reporter: Reporter, timeout: float) -> Stage:
     """Plain consume and decode of the input topics (no processing)."""
     reporter.begin("raw ceiling", workload.size)
+    cpu = time.process_time()
     got = ceiling.measure(box.settings, [box.topic(t) for t in INPUTS], timeout, reporter.update)
-    stage = Stage("raw ceiling: consume + decode", got.messages, got.seconds)
+    stage = Stage("raw ceiling: consume + decode", got.messages, got.seconds,
+                  cpu_s=time.process_time() - cpu)
     reporter.end(f"{stage.rate:,.0f} events/s")
     return stage
 
@@ -110,6 +113,7 @@ def workers_stage(box: Sandbox, workload: Workload, reporter: Reporter, count: i
         start = time.perf_counter()
         procs = [box.start("worker", "--id", str(i), log_name=f"worker-{i}")
                  for i in range(1, count + 1)]
+        samplers = [Sampler(p.pid) for p in procs]
         alive = _alive(box, procs)
         producer = make_producer(box.settings, linger_ms=0)
         prober = WithdrawalProber(producer, box.topic(CONSENT), workload, probe_interval, purposes)
@@ -125,8 +129,9 @@ def workers_stage(box: Sandbox, workload: Workload, reporter: Reporter, count: i
             prober.stop()
             producer.close(timeout=10)
         latency = summarize(prober.latencies(watcher), len(workload.probes))
+    peaks = [_last_peak(sampler) for sampler in samplers]
     usages = [box.stop(p) for p in procs]
-    stage = _workers_figure(count, workload.size, seconds, busy, usages)
+    stage = _workers_figure(count, workload.size, seconds, busy, usages, max(peaks))
     reporter.end(f"{stage.rate:,.0f} events/s")
     return stage, latency
 
@@ -141,13 +146,19 @@ def _wait_first(watcher: DecisionWatcher, alive: Callable[[], str | None]) -> No
         time.sleep(0.1)
 
 
+def _last_peak(sampler: Sampler) -> float:
+    sampler.sample()
+    sampler.stop()
+    return sampler.peak_mb
+
+
 def _workers_figure(count: int, events: int, seconds: float, busy: float,
-                    usages: list[Usage]) -> Stage:
+                    usages: list[Usage], peak_mb: float) -> Stage:
     note = (f"first to last decision {busy:,.1f} s = {events / busy:,.0f} events/s; "
             f"rest is start-up" if busy > 0 else "")
     return Stage(f"workers ×{count} (decide, pseudonymise, encrypt)", events, seconds,
                  cpu_s=sum(u.cpu_s for u in usages),
-                 peak_rss_mb=max(u.peak_rss_mb for u in usages), note=note)
+                 peak_rss_mb=peak_mb, note=note)
 
 
 def sink_stage(box: Sandbox, events: int, reporter: Reporter, timeout: float) -> Stage:
@@ -156,7 +167,11 @@ def sink_stage(box: Sandbox, events: int, reporter: Reporter, timeout: float) ->
     start = time.perf_counter()
     proc = box.start("sink", "--until-idle", str(SINK_IDLE_S), "--log-level", "warning",
                      log_name="sink")
-    usage = reap(proc, timeout)
+    sampler = Sampler(proc.pid, interval=0.2)
+    try:
+        usage = reap(proc, timeout)
+    finally:
+        sampler.stop()
     seconds = time.perf_counter() - start - SINK_IDLE_S
     if usage.returncode != 0:
         raise BenchError(f"the sink exited with status {usage.returncode}: "
@@ -164,7 +179,7 @@ def sink_stage(box: Sandbox, events: int, reporter: Reporter, timeout: float) ->
     found = re.search(r"(\d+) records", box.log_tail("sink", 4000))
     note = f"{int(found.group(1)):,} records from the workers" if found else ""
     stage = Stage("sink (aggregate, commit, publish)", events, seconds, usage.cpu_s,
-                  usage.peak_rss_mb, note)
+                  sampler.peak_mb, note)
     reporter.end(f"{stage.rate:,.0f} events/s")
     return stage
 

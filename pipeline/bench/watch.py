@@ -53,6 +53,8 @@ class DecisionWatcher:
         self._thread = threading.Thread(target=self._run, name="decision-watcher", daemon=True)
         self.seen_at: dict[str, float] = {}
         """event id -> monotonic time its first ``kind: event`` decision was read."""
+        self.stamped: dict[str, int] = {}
+        """event id -> Kafka timestamp (ms, the worker's clock at send) of that decision."""
         self.invalid: set[str] = set()
         """``source`` of every dead-lettered input record."""
         self.records: list[Decision] = []
@@ -83,9 +85,9 @@ class DecisionWatcher:
             now = time.monotonic()
             for batch in polled.values():
                 for message in batch:
-                    self._take(message.value, now)
+                    self._take(message.value, now, message.timestamp)
 
-    def _take(self, value: bytes, now: float) -> None:
+    def _take(self, value: bytes, now: float, stamp_ms: int) -> None:
         try:
             message = _DECODER.decode(value)
         except msgspec.DecodeError:
@@ -94,10 +96,10 @@ class DecisionWatcher:
         records: Iterable[Decision] = message.records if message.records is not None else [message]
         with self._lock:
             for record in records:
-                self._add(record, now)
+                self._add(record, now, stamp_ms)
             self._lock.notify_all()
 
-    def _add(self, record: Decision, now: float) -> None:
+    def _add(self, record: Decision, now: float, stamp_ms: int) -> None:
         if self._keep:
             self.records.append(record)
         if record.kind == "invalid" and record.source is not None:
@@ -105,6 +107,7 @@ class DecisionWatcher:
         elif record.kind == "event" and record.event_id is not None \
                 and record.event_id not in self.seen_at:
             self.seen_at[record.event_id] = now
+            self.stamped[record.event_id] = stamp_ms
             self._hits += record.event_id in self._expected
             self.first_at = self.first_at or now
             self.last_at = now

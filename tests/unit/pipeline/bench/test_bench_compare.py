@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from pipeline.bench.compare import differences, from_truth, merge, publication_differences
+from pipeline.bench.compare import (
+    Tables,
+    differences,
+    from_truth,
+    merge,
+    publication_differences,
+)
 
 
 def _truth(visitors: int = 6, views: int = 9) -> dict[str, list[dict[str, Any]]]:
@@ -42,7 +48,7 @@ def test_merging_disjoint_populations_adds_counts() -> None:
 def test_publication_needs_k_users_and_exact_counts() -> None:
     expected = from_truth(_truth(visitors=5))
     assert publication_differences(expected, expected, k=5) == []
-    missing = {name: {} for name in expected}
+    missing: Tables = {name: {} for name in expected}
     assert publication_differences(expected, missing, k=5) == [
         "navigation_hourly ('2026-11-26T10:00:00Z', 'mm-app', 'ios', 'home'): "
         "5 distinct users >= k=5 but not published"]

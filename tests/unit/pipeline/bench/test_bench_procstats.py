@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from pipeline.bench.exceptions import StageTimeout
-from pipeline.bench.procstats import memory, reap, stop
+from pipeline.bench.procstats import Sampler, memory, reap, stop
 
 _ALLOCATE = "x = bytearray(60 * 1024 * 1024); sum(range(3_000_000))"
 
@@ -18,10 +18,13 @@ def _child(code: str) -> subprocess.Popen[bytes]:
     return subprocess.Popen([sys.executable, "-c", code], start_new_session=True)
 
 
-def test_reap_reports_the_childs_cpu_peak_memory_and_status() -> None:
-    usage = reap(_child(_ALLOCATE + "; raise SystemExit(3)"), timeout=30)
-    assert usage.returncode == 3
-    assert usage.peak_rss_mb > 60 and usage.cpu_s > 0
+def test_reap_reports_the_childs_cpu_and_status_and_the_sampler_its_peak() -> None:
+    child = _child(_ALLOCATE + "; import time; time.sleep(0.6); raise SystemExit(3)")
+    sampler = Sampler(child.pid, interval=0.05)
+    usage = reap(child, timeout=30)
+    sampler.stop()
+    assert usage.returncode == 3 and usage.cpu_s > 0
+    assert 60 < sampler.peak_mb < 200 and sampler.samples
 
 
 def test_a_child_still_running_is_a_stage_timeout_then_stop_ends_it() -> None:
