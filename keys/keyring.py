@@ -190,12 +190,7 @@ class KeyringCore:
             NoKeyForEpoch: the epoch has no live key (fail closed).
             InvalidEpoch: ``at`` is naive.
         """
-        slot = self._last.get(purpose)  # hot path: the epoch last used by this purpose
-        try:
-            if slot is None or not slot.start <= at < slot.end:
-                slot = self._find_slot(purpose, at)
-        except TypeError:
-            raise InvalidEpoch("time has no UTC offset: pass a timezone-aware datetime") from None
+        slot = self._slot(purpose, at)
         key = slot.active
         if key is None:
             raise NoKeyForEpoch(f"epoch {slot.epoch} of purpose {purpose} has no active key")
@@ -203,6 +198,16 @@ class KeyringCore:
             key = self._reserve(slot)
         key.budget -= 1
         return key.encrypt(field, plaintext)
+
+    def _slot(self, purpose: str, at: datetime) -> Slot:
+        """The epoch slot of ``purpose`` containing ``at`` (cached: the last one used)."""
+        slot = self._last.get(purpose)  # hot path: the epoch last used by this purpose
+        try:
+            if slot is None or not slot.start <= at < slot.end:
+                slot = self._find_slot(purpose, at)
+        except TypeError:
+            raise InvalidEpoch("time has no UTC offset: pass a timezone-aware datetime") from None
+        return slot
 
     def decrypt(self, purpose: str, field: str, token: str) -> bytes:
         """Decrypt a field token; the key is looked up by the id in its header.
@@ -232,12 +237,7 @@ class KeyringCore:
         Raises:
             NoKeyForEpoch: the epoch has no live key (fail closed).
         """
-        slot = self._last.get(purpose)  # hot path: the epoch last used by this purpose
-        try:
-            if slot is None or not slot.start <= at < slot.end:
-                slot = self._find_slot(purpose, at)
-        except TypeError:
-            raise InvalidEpoch("time has no UTC offset: pass a timezone-aware datetime") from None
+        slot = self._slot(purpose, at)
         key = slot.pseudonym
         if key is None:
             raise NoKeyForEpoch(f"purpose {purpose} has no pseudonym key at that time")
