@@ -80,10 +80,11 @@ class Engine:
         self._recover()
         self._keys_live.clear()  # keys may have been rotated or destroyed since the last batch
         names = self.rt.names
-        for m in batch:
+        fresh = await self._unhandled(batch)
+        for m in fresh:
             if m.topic == names.consent:
                 await self._on_consent(m)
-        events = [m for m in batch if m.topic != names.consent]
+        events = [m for m in fresh if m.topic != names.consent]
         if events:
             await self._fence_consent({m.partition for m in events})
             now = self.rt.clock()
@@ -100,12 +101,35 @@ class Engine:
 
     # -- positions and fences -------------------------------------------------------------
 
-    def _first_time(self, m: Msg) -> bool:
-        key = (m.topic, m.partition)
-        if m.offset <= self._done.get(key, -1):
-            return False
-        self._done[key] = m.offset
-        return True
+    async def _unhandled(self, batch: Sequence[Msg]) -> list[Msg]:
+        """The batch's records not handled yet, plus any the stream skipped, in offset order.
+
+        Records at or below a partition's handled position were decided already (by this
+        worker or, below the committed offset, by the group) and are dropped. A hole between
+        the handled position and the records delivered is read directly: faust can drop
+        records fetched across a rebalance and still commit past them (it takes the hole for
+        a compacted range), so the stream alone does not guarantee every record is seen.
+        """
+        runs: dict[tuple[str, int], dict[int, Msg]] = {}
+        for m in batch:
+            runs.setdefault((m.topic, m.partition), {})[m.offset] = m
+        out: list[Msg] = []
+        for (topic, partition), by_offset in runs.items():
+            done = await self._done_upto(topic, partition)
+            run = [by_offset[o] for o in sorted(by_offset) if o > done]
+            if not run:
+                continue
+            last = run[-1].offset
+            if last - done != len(run):
+                log.warning("input %s[%d]: reading %d skipped records directly",
+                         topic, partition, last - done - len(run))
+                run = await self.fence.read(topic, partition, done + 1, last + 1)
+            out.extend(run)
+        return out
+
+    def _handled(self, m: Msg) -> None:
+        # Marked once decided, not when read: an erasure fences on the events decided so far.
+        self._done[(m.topic, m.partition)] = m.offset
 
     async def _done_upto(self, topic: str, partition: int) -> int:
         key = (topic, partition)
@@ -118,12 +142,14 @@ class Engine:
         return await self._done_upto(topic, partition) + 1
 
     async def _catch_up(self, topic: str, partitions: Iterable[int]) -> list[Msg]:
+        """Records of ``topic`` not yet delivered, read directly up to the end; marked handled."""
         ends = await self.fence.end_offsets(topic, partitions)
         missing: list[Msg] = []
         for partition, end in sorted(ends.items()):
             done = await self._done_upto(topic, partition)
             if done < end - 1:
                 missing.extend(await self.fence.read(topic, partition, done + 1, end))
+                self._done[(topic, partition)] = end - 1
         return missing
 
     async def _fence_consent(self, partitions: set[int]) -> None:
@@ -133,8 +159,7 @@ class Engine:
     # -- consent and rights ---------------------------------------------------------------
 
     async def _on_consent(self, m: Msg) -> None:
-        if not self._first_time(m):
-            return
+        self._handled(m)
         event = self._decode(m, (Consent, Rights))
         if event is None:
             return
@@ -243,8 +268,7 @@ class Engine:
     # -- navigation and geolocation -------------------------------------------------------
 
     def _on_event(self, m: Msg, now: float) -> None:
-        if not self._first_time(m):
-            return
+        self._handled(m)
         stream = self.rt.names.stream_of(m.topic)
         kind = Navigation if stream == "navigation" else Geolocation
         event = self._decode(m, (kind,))

@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.errors import KafkaTimeoutError
 from kafka import KafkaAdminClient
 
 from processors.messages import Msg
@@ -83,7 +84,11 @@ class KafkaFence:
         return int(meta.offset) if meta is not None and meta.offset >= 0 else 0
 
     async def read(self, topic: str, partition: int, start: int, end: int) -> list[Msg]:
-        """Records ``start <= offset < end`` of one partition, in order."""
+        """Records ``start <= offset < end`` of one partition, in order.
+
+        Raises:
+            KafkaTimeoutError: the range could not be read to its end (a transient error).
+        """
         await self.start()
         tp = TopicPartition(topic, partition)
         self._consumer.assign([tp])
@@ -98,5 +103,8 @@ class KafkaFence:
                 Msg(topic, partition, r.offset, r.key, r.value) for r in records if r.offset < end
             )
             if await self._consumer.position(tp) >= end:
-                break
-        return out
+                return out
+        if out and out[-1].offset >= end - 1:
+            return out
+        # Returning part of the range would let the engine count unread records as handled.
+        raise KafkaTimeoutError(f"could not read {topic}[{partition}] up to offset {end}")

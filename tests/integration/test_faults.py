@@ -137,14 +137,7 @@ def _kill_mid_stream(env: PipelineEnv, traffic: Traffic, workers: int, store: st
                      stall_s=90.0)
 
 
-_REBALANCE_STALL = pytest.mark.xfail(
-    reason="KNOWN DEFECT (issue 4, open): after kill -9 of one of two workers and its "
-    "restart, the faust group can stop fetching some input partitions; being fixed",
-    strict=False,
-)
-
-
-@pytest.mark.parametrize("workers", [1, pytest.param(2, marks=_REBALANCE_STALL)])
+@pytest.mark.parametrize("workers", [1, 2])
 def test_worker_killed_mid_stream_then_restarted(env: PipelineEnv, workers: int) -> None:
     """Injected: kill -9 of a worker (the only one, or one of two) with the production RocksDB
     store once a third of the events were decided, then its restart on the same data directory
@@ -159,7 +152,6 @@ def test_worker_killed_mid_stream_then_restarted(env: PipelineEnv, workers: int)
 
 
 @pytest.mark.slow
-@_REBALANCE_STALL
 @pytest.mark.timeout(600)
 def test_one_of_two_workers_killed_mid_stream_on_more_events(env: PipelineEnv) -> None:
     """Injected: kill -9 of one of two workers (in-memory store: state rebuilt from the

@@ -48,6 +48,8 @@ class NoGapFence:
 
     def __init__(self) -> None:
         self.log: dict[tuple[str, int], list[Msg]] = {}
+        self.commits: dict[tuple[str, int], int] = {}
+        self.reads: list[tuple[str, int, int, int]] = []
 
     def append(self, m: Msg) -> None:
         self.log.setdefault((m.topic, m.partition), []).append(m)
@@ -56,9 +58,10 @@ class NoGapFence:
         return {p: len(self.log.get((topic, p), [])) for p in partitions}
 
     async def committed(self, topic: str, partition: int) -> int:
-        return 0
+        return self.commits.get((topic, partition), 0)
 
     async def read(self, topic: str, partition: int, start: int, end: int) -> list[Msg]:
+        self.reads.append((topic, partition, start, end))
         return self.log.get((topic, partition), [])[start:end]
 
 

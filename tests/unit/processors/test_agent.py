@@ -42,7 +42,7 @@ def test_agent_decides_batches_through_the_engine(policy: Any, monkeypatch: Any)
         async with agents.ingest.test_context() as agent:
             for topic, event in ((rt.names.consent, grant), (rt.names.navigation, view)):
                 def to_message(key: Any, value: Any, *, topic: str = topic, **kw: Any) -> Message:
-                    return Message(topic=topic, partition=0, offset=kw.get("offset", 0),
+                    return Message(topic=topic, partition=0, offset=0,  # one record per topic
                                    timestamp=0.0, timestamp_type=0, headers=None, key=key,
                                    value=value, checksum=b"", serialized_key_size=0,
                                    serialized_value_size=0,
