@@ -47,6 +47,10 @@ class Fence(Protocol):
 
     async def read(self, topic: str, partition: int, start: int, end: int) -> list[Msg]: ...
 
+    async def read_ranges(
+        self, topic: str, ranges: dict[int, tuple[int, int]]
+    ) -> list[Msg]: ...
+
 
 class Engine:
     """Applies consent semantics to batches of input records."""
@@ -144,12 +148,14 @@ class Engine:
     async def _catch_up(self, topic: str, partitions: Iterable[int]) -> list[Msg]:
         """Records of ``topic`` not yet delivered, read directly up to the end; marked handled."""
         ends = await self.fence.end_offsets(topic, partitions)
-        missing: list[Msg] = []
+        ranges: dict[int, tuple[int, int]] = {}
         for partition, end in sorted(ends.items()):
             done = await self._done_upto(topic, partition)
             if done < end - 1:
-                missing.extend(await self.fence.read(topic, partition, done + 1, end))
-                self._done[(topic, partition)] = end - 1
+                ranges[partition] = (done + 1, end)
+        missing = await self.fence.read_ranges(topic, ranges) if ranges else []
+        for partition, (_, end) in ranges.items():
+            self._done[(topic, partition)] = end - 1
         return missing
 
     async def _fence_consent(self, partitions: set[int]) -> None:
@@ -306,10 +312,11 @@ class Engine:
         state: ConsentState | None,
     ) -> None:
         rt, ts = self.rt, event.occurred_at.timestamp()
+        day = day_of(event.occurred_at)
         outcomes: dict[str, str] = {}
         for purpose in rt.purposes_by_stream[stream]:
             outcome: str
-            if not self._has_key(purpose.name, event.occurred_at):
+            if not self._has_key(purpose.name, event.occurred_at, day):
                 outcome = "dropped_no_key"  # fail closed, whatever the consent
                 outcomes[purpose.name] = outcome
                 continue
@@ -328,14 +335,14 @@ class Engine:
                     self.outbox.add(rt.names.sanitized(purpose.name), partition, record)
                     outcome = "kept_anonymous" if anonymous else outcome
             outcomes[purpose.name] = outcome
-        self._decision(partition, event.event_id, stream, event, outcomes)
+        self._decision(partition, event.event_id, stream, event, outcomes, day)
 
-    def _has_key(self, purpose: str, at: datetime) -> bool:
-        """Whether the purpose has a live key for ``at``'s epoch (cached per batch)."""
-        try:
-            slot = (purpose, self.rt.ring.epoch_of(purpose, at))
-        except KeysError:
-            return False
+    def _has_key(self, purpose: str, at: datetime, day: str) -> bool:
+        """Whether the purpose has a live key for ``at``'s epoch (cached per batch).
+
+        Cached by UTC day: epochs (month, ISO week, day) are whole UTC days.
+        """
+        slot = (purpose, day)
         known = self._keys_live.get(slot)
         if known is None:
             try:
@@ -442,7 +449,13 @@ class Engine:
         self.counts[(stream, "all", "invalid")] += 1
 
     def _decision(
-        self, partition: int, event_id: str, stream: str, event: Any, outcomes: dict[str, Any]
+        self,
+        partition: int,
+        event_id: str,
+        stream: str,
+        event: Any,
+        outcomes: dict[str, Any],
+        day: str | None = None,
     ) -> None:
         for purpose, outcome in outcomes.items():
             self.counts[(stream, purpose, str(outcome))] += 1
@@ -453,7 +466,7 @@ class Engine:
                 "kind": "event",
                 "event_id": event_id,
                 "stream": stream,
-                "day": day_of(event.occurred_at),
+                "day": day or day_of(event.occurred_at),
                 "outcomes": outcomes,
             },
         )

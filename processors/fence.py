@@ -89,22 +89,43 @@ class KafkaFence:
         Raises:
             KafkaTimeoutError: the range could not be read to its end (a transient error).
         """
+        return await self.read_ranges(topic, {partition: (start, end)})
+
+    async def read_ranges(self, topic: str, ranges: dict[int, tuple[int, int]]) -> list[Msg]:
+        """Records ``start <= offset < end`` of several partitions, fetched together.
+
+        Records of one partition are in order; partitions follow one another.
+
+        Raises:
+            KafkaTimeoutError: a range could not be read to its end (a transient error).
+        """
         await self.start()
-        tp = TopicPartition(topic, partition)
-        self._consumer.assign([tp])
-        self._consumer.seek(tp, start)
-        out: list[Msg] = []
-        empty = 0
-        while (not out or out[-1].offset < end - 1) and empty < _MAX_EMPTY_POLLS:
-            batch = await self._consumer.getmany(tp, timeout_ms=_READ_TIMEOUT_MS)
-            records = batch.get(tp, [])
-            empty = 0 if records else empty + 1
-            out.extend(
-                Msg(topic, partition, r.offset, r.key, r.value) for r in records if r.offset < end
-            )
-            if await self._consumer.position(tp) >= end:
-                return out
-        if out and out[-1].offset >= end - 1:
-            return out
-        # Returning part of the range would let the engine count unread records as handled.
-        raise KafkaTimeoutError(f"could not read {topic}[{partition}] up to offset {end}")
+        tps = {TopicPartition(topic, p): span for p, span in ranges.items() if span[0] < span[1]}
+        if not tps:
+            return []
+        self._consumer.assign(list(tps))
+        for tp, (start, _) in tps.items():
+            self._consumer.seek(tp, start)
+        out: dict[TopicPartition, list[Msg]] = {tp: [] for tp in tps}
+        pending, empty = set(tps), 0
+        while pending and empty < _MAX_EMPTY_POLLS:
+            batch = await self._consumer.getmany(*pending, timeout_ms=_READ_TIMEOUT_MS)
+            empty = 0 if any(batch.values()) else empty + 1
+            for tp, records in batch.items():
+                end = tps[tp][1]
+                out[tp].extend(
+                    Msg(topic, tp.partition, r.offset, r.key, r.value)
+                    for r in records
+                    if r.offset < end
+                )
+            for tp in list(pending):
+                got = out[tp]
+                if (got and got[-1].offset >= tps[tp][1] - 1) or (
+                    await self._consumer.position(tp) >= tps[tp][1]
+                ):
+                    pending.discard(tp)
+        if pending:
+            # Returning part of a range would let the engine count unread records as handled.
+            missing = ", ".join(f"{topic}[{tp.partition}]" for tp in sorted(pending))
+            raise KafkaTimeoutError(f"could not read {missing} up to the fence")
+        return [m for tp in sorted(out) for m in out[tp]]

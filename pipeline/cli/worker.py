@@ -34,4 +34,8 @@ def worker(
     import processors.agents  # noqa: F401  (registers the agent, timer and tables)
     from pipeline.app import app as faust_app
 
-    Worker(faust_app, loglevel=loglevel, quiet=True).execute_from_commandline()
+    runner = Worker(faust_app, loglevel=loglevel, quiet=True)
+    # faust's start-up spinner sets the root logger to DEBUG, so every debug call in aiokafka
+    # built a log record (5% of the worker's CPU); without it the root level is ``loglevel``.
+    runner.spinner = None
+    runner.execute_from_commandline()

@@ -64,6 +64,12 @@ class NoGapFence:
         self.reads.append((topic, partition, start, end))
         return self.log.get((topic, partition), [])[start:end]
 
+    async def read_ranges(self, topic: str, ranges: dict[int, tuple[int, int]]) -> list[Msg]:
+        out: list[Msg] = []
+        for partition, (start, end) in ranges.items():
+            out.extend(await self.read(topic, partition, start, end))
+        return out
+
 
 class Harness:
     """Produces events into the fake log and runs the engine over chosen records."""
