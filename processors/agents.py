@@ -95,12 +95,22 @@ async def _changelogs_known() -> None:
     faust declared a changelog topic the producer may not have it yet.
     """
     global _metadata_ready
-    if _metadata_ready:
-        return
     producer = app.producer._ensure_producer()
+    # Every batch: a metadata refresh made while another worker was still creating the
+    # changelogs can drop a topic the producer knew. A known topic costs no request.
     for table in (tables.consent, tables.held, tables.erased, tables.audit):
         await producer.partitions_for(table.changelog_topic.get_topic_name())
     _metadata_ready = True
+
+
+async def _tables_durable() -> None:
+    """Wait until Kafka acknowledged every table write made so far.
+
+    Table writes go to their changelogs through faust's producer buffer, which a commit does
+    not wait for: without this, a kill -9 after the commit could lose the consent state of
+    records the group counts as handled.
+    """
+    await app.producer.flush()
 
 
 async def _process(batch: list[Msg]) -> None:
@@ -117,6 +127,7 @@ async def _process(batch: list[Msg]) -> None:
             eng = engine()
             eng.rt.ring.refresh_if_due()
             await eng.process(batch)
+            await _tables_durable()
             return
         except (KafkaError, AIOKafkaError, OSError) as exc:
             log.warning("batch failed (%s), retry %d/%d", type(exc).__name__, attempt + 1, _RETRIES)
@@ -134,6 +145,7 @@ async def grace_tick() -> None:
     """Decide held events whose grace window ended, even when no new input arrives."""
     if app.rebalancing or not _metadata_ready:
         return
+    await _changelogs_known()
     await engine().tick()
 
 

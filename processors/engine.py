@@ -97,11 +97,26 @@ class Engine:
         await self.tick()
 
     async def tick(self) -> None:
-        """Decide held events whose grace window ended; send what is queued."""
+        """Decide held events whose grace window ended; send what is queued.
+
+        Consent Kafka acknowledged before the window ended is applied first (the same fence
+        as for new events): a worker restarted after the deadline must not default-deny an
+        event whose user's answer is already in the consent topic.
+        """
         self._recover()
         self._apply_due_erasures()
-        self._expire_held(self.rt.clock())
+        now = self.rt.clock()
+        due = self._due_partitions(now)
+        if due:
+            await self._fence_consent(due)
+        self._expire_held(now)
         await self.outbox.flush()
+
+    def _due_partitions(self, now: float) -> set[int]:
+        if not self._deadlines or self._deadlines[0][0] > now:
+            return set()
+        users = {user for deadline, user in self._deadlines if deadline <= now}
+        return {h.partition for user in users for h in self.store.held(user)}
 
     # -- positions and fences -------------------------------------------------------------
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 import msgspec
@@ -20,13 +20,38 @@ completes when Kafka acknowledged it (faust's ``Topic.send`` behaves so)."""
 
 _ENCODER = msgspec.json.Encoder()
 
+MAX_MESSAGE_BYTES = 900 * 1024
+"""Largest grouped message: under the producer's and broker's 1 MiB limits, with headroom."""
+
+
+def encode_groups(records: list[Any], max_records: int, max_bytes: int) -> Iterator[bytes]:
+    """``{"records": [...]}`` messages of at most ``max_records`` records and ``max_bytes``.
+
+    A group over the byte limit is halved until it fits (or holds one record).
+    """
+    for start in range(0, len(records), max_records):
+        yield from _fit(records[start : start + max_records], max_bytes)
+
+
+def _fit(records: list[Any], max_bytes: int) -> Iterator[bytes]:
+    value = _ENCODER.encode({"records": records})
+    if len(value) <= max_bytes or len(records) == 1:
+        yield value
+        return
+    half = len(records) // 2
+    yield from _fit(records[:half], max_bytes)
+    yield from _fit(records[half:], max_bytes)
+
 
 class Outbox:
     """Collects output records and sends them grouped by (topic, partition)."""
 
-    def __init__(self, send: Send, max_records: int = 2000) -> None:
+    def __init__(
+        self, send: Send, max_records: int = 2000, max_bytes: int = MAX_MESSAGE_BYTES
+    ) -> None:
         self._send = send
         self._max = max_records
+        self._max_bytes = max_bytes
         self._groups: dict[tuple[str, int], list[Any]] = defaultdict(list)
         self._singles: list[tuple[str, int, Any]] = []
 
@@ -53,9 +78,7 @@ class Outbox:
         singles, self._singles = self._singles, []
         acks = [await self._send(t, p, _ENCODER.encode(r)) for t, p, r in singles]
         for (topic, partition), records in groups.items():
-            for start in range(0, len(records), self._max):
-                chunk = records[start : start + self._max]
-                value = _ENCODER.encode({"records": chunk})
+            for value in encode_groups(records, self._max, self._max_bytes):
                 acks.append(await self._send(topic, partition, value))
         await asyncio.gather(*acks)
 

@@ -123,9 +123,13 @@ def _kill_mid_stream(env: PipelineEnv, traffic: Traffic, workers: int, store: st
     env.env["PRIVACY_PIPELINE_WORKER_STORE"] = store
     ids, invalid = expected_inputs(traffic.messages)
     with DecisionWatcher(env.settings, env.topic(DECISIONS)) as watcher:
+        # Produced before the workers start: the oracle decides an event by a first consent
+        # that occurred up to 30 s after it, so the pipeline must have that consent in Kafka
+        # when it decides. A worker that overtook a live producer would default-deny such an
+        # event of the past (the grace window holds only events younger than 30 s).
+        send(env, traffic.messages, traffic.config)
         procs = [env.start("worker", "--id", str(i), log_name=f"worker-{i}")
                  for i in range(1, workers + 1)]
-        send(env, traffic.messages, traffic.config)
         victim = procs[-1]
         wait_until(lambda: watcher.decided() >= len(ids) // 3, WAIT_S, worker_alive(env, *procs))
         os.killpg(victim.pid, signal.SIGKILL)  # no goodbye, no commit

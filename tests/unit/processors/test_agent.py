@@ -31,7 +31,13 @@ def test_agent_decides_batches_through_the_engine(policy: Any, monkeypatch: Any)
     rt = Runtime(policy=policy, ring=FakeRing(), names=agents.names, clock=lambda: NOW.timestamp())
     engine = Engine(rt, Store({}, {}, {}, {}), Outbox(send), NoGapFence())
     monkeypatch.setattr(agents, "_engine", engine)
-    monkeypatch.setattr(agents, "_metadata_ready", True)  # no broker: no changelog metadata
+    async def nothing() -> None:
+        return None
+
+    # No broker: no changelog metadata to wait for, no changelog writes to wait for.
+    monkeypatch.setattr(agents, "_metadata_ready", True)
+    monkeypatch.setattr(agents, "_changelogs_known", nothing)
+    monkeypatch.setattr(agents, "_tables_durable", nothing)
 
     grant = {"schema": "consent/1", "event_id": "c1", "user_id": "u1", "occurred_at": at(-20),
              "purposes": {"audience_measurement": True}, "source": "banner"}

@@ -79,6 +79,15 @@ def test_grace_window_expires_to_default_deny(harness, nav):
     assert harness.outcomes("e1")["audience_measurement"] == "dropped_no_consent"
 
 
+def test_grace_expiry_applies_consent_acknowledged_before_it(harness, nav, consent):
+    # A worker restarted after the deadline: the answer is in the consent topic but the
+    # stream has not delivered it yet. The expiry reads it first and decides by it.
+    harness.run(harness.produce(NAV, nav("e1", "u1", 0)))
+    harness.produce(CON, consent("c1", "u1", 0.1, audience_measurement=True))
+    harness.tick(advance_s=60)
+    assert harness.outcomes("e1")["audience_measurement"] == "kept"
+
+
 def test_late_and_future_events_are_rejected_with_reason(harness, nav):
     harness.run(
         harness.produce(NAV, nav("old", "u1", -8 * 24 * 60)),
