@@ -31,6 +31,7 @@ _RETRIES = 8
 _metadata_ready = False
 _generation: Any = None
 _TRACE = bool(os.environ.get("PRIVACY_PIPELINE_TRACE_BATCHES"))
+_TRANSIENT = (KafkaError, AIOKafkaError, OSError)
 
 
 async def _send(topic: str, partition: int, value: bytes) -> Any:
@@ -129,8 +130,12 @@ async def _process(batch: list[Msg]) -> None:
             await eng.process(batch)
             await _tables_durable()
             return
-        except (KafkaError, AIOKafkaError, OSError) as exc:
+        except _TRANSIENT as exc:
             log.warning("batch failed (%s), retry %d/%d", type(exc).__name__, attempt + 1, _RETRIES)
+            if _engine is not None:
+                # Outputs of a failed flush may be lost: forget positions, so the retry
+                # decides the batch again from the committed offsets (the sink de-duplicates).
+                _engine.reset()
             await asyncio.sleep(delay)
             delay = min(delay * 2, 10.0)
         except Exception:
@@ -145,8 +150,11 @@ async def grace_tick() -> None:
     """Decide held events whose grace window ended, even when no new input arrives."""
     if app.rebalancing or not _metadata_ready:
         return
-    await _changelogs_known()
-    await engine().tick()
+    try:
+        await _changelogs_known()
+        await engine().tick()
+    except _TRANSIENT as exc:  # a timer that raises stops the worker: the next tick retries
+        log.warning("grace tick failed (%s); retrying at the next tick", type(exc).__name__)
 
 
 _watch = StallWatch()
@@ -157,6 +165,13 @@ async def stall_watchdog() -> None:
     """Resume and re-seek an input partition that has records waiting but gets none."""
     if app.rebalancing:
         return
+    try:
+        await _check_stalls()
+    except _TRANSIENT as exc:  # a timer that raises stops the worker: the next check retries
+        log.warning("stall check failed (%s); retrying at the next check", type(exc).__name__)
+
+
+async def _check_stalls() -> None:
     # A worker whose partitions never delivered anything has no engine yet: build it here.
     await _changelogs_known()
     eng = engine()
