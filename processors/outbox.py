@@ -76,10 +76,18 @@ class Outbox:
         """
         groups, self._groups = self._groups, defaultdict(list)
         singles, self._singles = self._singles, []
-        acks = [await self._send(t, p, _ENCODER.encode(r)) for t, p, r in singles]
-        for (topic, partition), records in groups.items():
-            for value in encode_groups(records, self._max, self._max_bytes):
-                acks.append(await self._send(topic, partition, value))
-        await asyncio.gather(*acks)
+        try:
+            acks = [await self._send(t, p, _ENCODER.encode(r)) for t, p, r in singles]
+            for (topic, partition), records in groups.items():
+                for value in encode_groups(records, self._max, self._max_bytes):
+                    acks.append(await self._send(topic, partition, value))
+            await asyncio.gather(*acks)
+        except BaseException:
+            # Not all acknowledged: everything stays queued for the next flush (records sent
+            # twice are removed by the sink; records never sent would be lost).
+            for key, records in groups.items():
+                self._groups[key][:0] = records
+            self._singles[:0] = singles
+            raise
 
 

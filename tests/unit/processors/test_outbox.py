@@ -30,3 +30,41 @@ def test_a_group_over_the_byte_limit_is_split_until_it_fits() -> None:
 def test_a_single_record_over_the_limit_still_goes_out_alone() -> None:
     [value] = encode_groups(_records(1, 2000), max_records=10, max_bytes=100)
     assert len(json.loads(value)["records"]) == 1
+
+
+def test_a_failed_flush_keeps_every_record_for_the_next_one() -> None:
+    import asyncio
+
+    from processors.outbox import Outbox
+
+    sent: list[tuple[str, int, bytes]] = []
+    failures = [RuntimeError("broker down")]
+
+    async def send(topic: str, partition: int, value: bytes) -> asyncio.Future[None]:
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        if failures:
+            fut.set_exception(failures.pop())
+        else:
+            sent.append((topic, partition, value))
+            fut.set_result(None)
+        return fut
+
+    async def scenario() -> None:
+        box = Outbox(send)
+        box.add("t", 0, {"event_id": "e1"})
+        box.add_single("dl", 0, {"reason": "r"})
+        try:
+            await box.flush()
+        except RuntimeError:
+            pass
+        else:
+            raise AssertionError("the failed acknowledgement was not raised")
+        assert box.pending() == 2
+        await box.flush()
+        assert box.pending() == 0
+
+    asyncio.run(scenario())
+    assert {(t, json.loads(v).get("records", [None])[0] is not None) for t, _, v in sent} == {
+        ("t", True),
+        ("dl", False),
+    }
