@@ -140,8 +140,8 @@ class Engine:
                 continue
             last = run[-1].offset
             if last - done != len(run):
-                log.warning("input %s[%d]: reading %d skipped records directly",
-                         topic, partition, last - done - len(run))
+                skipped = last - done - len(run)
+                log.warning("input %s[%d]: reading %d skipped records", topic, partition, skipped)
                 run = await self.fence.read(topic, partition, done + 1, last + 1)
             out.extend(run)
         return out

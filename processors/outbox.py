@@ -60,7 +60,11 @@ class Outbox:
         self._groups[(topic, partition)].append(record)
 
     def add_single(self, topic: str, partition: int, record: Any) -> None:
-        """Queue ``record`` as a message of its own (large records: dead letters)."""
+        """Queue ``record`` as a message of its own, not grouped.
+
+        For topics whose contract is one record per message: the dead-letter topic carries
+        one rejected input per message (DESIGN section 3).
+        """
         self._singles.append((topic, partition, record))
 
     def pending(self) -> int:
