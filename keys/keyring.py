@@ -69,6 +69,9 @@ class KeyringCore:
         self._monotonic = monotonic
         self._checked = monotonic()
         self._last: dict[str, Slot] = {}
+        # The slot of the time last asked per purpose, by identity: a worker asks the same
+        # event time for the epoch, the pseudonym and each encrypted field.
+        self._hot: dict[str, tuple[datetime, Slot]] = {}
         self._state: KeyState | None = None
         self._sig: Signature | None = None
         raw, sig = self._read()
@@ -103,6 +106,7 @@ class KeyringCore:
         self._digest = storage.digest(raw)
         self._sig = sig
         self._last.clear()
+        self._hot.clear()
         if self._lease_size is None:
             self._lease = min(MAX_LEASE, max(1, body.max_encryptions_per_key // 64))
         else:
@@ -178,6 +182,9 @@ class KeyringCore:
             NoKeyForEpoch: unknown purpose.
         """
         assert self._state is not None  # noqa: S101 - set in __init__
+        hot = self._hot.get(purpose)
+        if hot is not None and hot[0] is at:
+            return hot[1].epoch
         kind = self._state.kinds.get(purpose)
         if kind is None:
             raise NoKeyForEpoch(f"the keyring has no purpose {purpose!r}: run `keys ensure`")
@@ -201,12 +208,16 @@ class KeyringCore:
 
     def _slot(self, purpose: str, at: datetime) -> Slot:
         """The epoch slot of ``purpose`` containing ``at`` (cached: the last one used)."""
+        hot = self._hot.get(purpose)
+        if hot is not None and hot[0] is at:
+            return hot[1]
         slot = self._last.get(purpose)  # hot path: the epoch last used by this purpose
         try:
             if slot is None or not slot.start <= at < slot.end:
                 slot = self._find_slot(purpose, at)
         except TypeError:
             raise InvalidEpoch("time has no UTC offset: pass a timezone-aware datetime") from None
+        self._hot[purpose] = (at, slot)
         return slot
 
     def decrypt(self, purpose: str, field: str, token: str) -> bytes:

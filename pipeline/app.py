@@ -11,6 +11,8 @@ from typing import Any
 
 import faust
 
+from pipeline.consumer import LeanTransport
+from pipeline.monitor import QuietMonitor
 from pipeline.settings import Settings
 from processors.context import TopicNames
 
@@ -20,7 +22,7 @@ names = TopicNames(settings.topic_prefix)
 
 def create_app(s: Settings) -> Any:
     """Build the faust app from settings (no agents yet: importing processors adds them)."""
-    return faust.App(
+    faust_app = faust.App(
         f"{s.topic_prefix}privacy-pipeline",
         broker=[f"kafka://{host}" for host in s.bootstrap_list],
         store=s.worker_store,
@@ -42,7 +44,10 @@ def create_app(s: Settings) -> Any:
         broker_heartbeat_interval=3.0,
         producer_linger=0.005,
         broker_commit_interval=1.0,
+        Monitor=QuietMonitor,
     )
+    faust_app.transport = LeanTransport(faust_app.conf.broker_consumer, faust_app)
+    return faust_app
 
 
 app = create_app(settings)

@@ -80,13 +80,28 @@ async def ingest(stream: Any) -> None:
                 e.message.key,
                 e.message.value,
             )
-            for e in events
+            for e in _owned(events)
         ]
         t0 = time.perf_counter()
         await _process(batch)
         if _TRACE:
             elapsed_ms = (time.perf_counter() - t0) * 1000
             log.warning("batch %d records in %.1f ms", len(batch), elapsed_ms)
+
+
+def _owned(events: list[Any]) -> list[Any]:
+    """The events of partitions this worker is assigned now.
+
+    A batch taken before a rebalance may hold records of partitions revoked since: their new
+    owner decides them from the committed offset (faust never commits a revoked partition),
+    and deciding them here too would write this worker's stale consent state to a changelog
+    the new owner already recovered.
+    """
+    assignment = app.consumer.assignment()
+    owned = [e for e in events if e.message.tp in assignment]
+    if len(owned) != len(events):
+        log.info("dropped %d records of revoked partitions", len(events) - len(owned))
+    return owned
 
 
 async def _changelogs_known() -> None:

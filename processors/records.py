@@ -9,6 +9,7 @@ leaves: a field the policy does not keep is absent from the record.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any, Protocol
 
 import pygeohash
@@ -32,13 +33,23 @@ class Keyring(Protocol):
 
 def hour_of(at: datetime) -> str:
     """The UTC hour of ``at`` as ISO 8601 with ``Z`` (the coarse time of every record)."""
-    utc = at.astimezone(UTC)
-    return utc.strftime("%Y-%m-%dT%H:00:00Z")
+    return _hour_text(int(at.timestamp() // 3600))
 
 
 def day_of(at: datetime) -> str:
     """The UTC day of ``at`` as ``YYYY-MM-DD``."""
-    return at.astimezone(UTC).strftime("%Y-%m-%d")
+    return _day_text(int(at.timestamp() // 86400))
+
+
+# Formatting a datetime costs more than deciding an event; a batch spans a few hours.
+@lru_cache(maxsize=4096)
+def _hour_text(hour: int) -> str:
+    return datetime.fromtimestamp(hour * 3600, UTC).strftime("%Y-%m-%dT%H:00:00Z")
+
+
+@lru_cache(maxsize=1024)
+def _day_text(day: int) -> str:
+    return datetime.fromtimestamp(day * 86400, UTC).strftime("%Y-%m-%d")
 
 
 def sanitize(

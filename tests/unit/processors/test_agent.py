@@ -38,6 +38,7 @@ def test_agent_decides_batches_through_the_engine(policy: Any, monkeypatch: Any)
     monkeypatch.setattr(agents, "_metadata_ready", True)
     monkeypatch.setattr(agents, "_changelogs_known", nothing)
     monkeypatch.setattr(agents, "_tables_durable", nothing)
+    monkeypatch.setattr(agents, "_owned", lambda events: events)  # no consumer, no assignment
 
     grant = {"schema": "consent/1", "event_id": "c1", "user_id": "u1", "occurred_at": at(-20),
              "purposes": {"audience_measurement": True}, "source": "banner"}
@@ -67,3 +68,15 @@ def test_agent_decides_batches_through_the_engine(policy: Any, monkeypatch: Any)
     assert event["outcomes"]["audience_measurement"] == "kept"
     kept = [t for t, _, _ in sent if t == rt.names.sanitized("audience_measurement")]
     assert kept
+
+
+def test_only_records_of_assigned_partitions_are_decided(monkeypatch: Any) -> None:
+    from types import SimpleNamespace
+
+    from faust.types import TP
+
+    kept, revoked = TP("in", 0), TP("in", 1)
+    consumer = SimpleNamespace(assignment=lambda: {kept})
+    monkeypatch.setattr(agents, "app", SimpleNamespace(consumer=consumer))
+    events = [SimpleNamespace(message=SimpleNamespace(tp=tp)) for tp in (kept, revoked, kept)]
+    assert [e.message.tp for e in agents._owned(events)] == [kept, kept]
