@@ -322,8 +322,10 @@ def test_epoch_destroyed_during_a_run(tmp_path: Path, settings: Settings) -> Non
         cut = (now - timedelta(hours=3)).replace(hour=0, minute=0, second=0, microsecond=0)
         start = cut - timedelta(hours=6)
         hours = int((floor_hour(now) - start) / timedelta(hours=1))
-        first, later = (generate(SimulationConfig(300, 3000, SEED + s, start, hours))
-                        for s in (6, 7))
+        # The first population mostly before the boundary, so every seed and time of day
+        # gives it geolocation records under the epoch to destroy; the second spans it all.
+        first = generate(SimulationConfig(300, 3000, SEED + 6, start, 9))
+        later = generate(SimulationConfig(300, 3000, SEED + 7, start, hours))
         assert _users(first).isdisjoint(_users(later))
         with DecisionWatcher(env.settings, env.topic(DECISIONS)) as watcher:
             worker = env.start("worker", "--id", "1", log_name="worker-1")
