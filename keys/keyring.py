@@ -185,6 +185,10 @@ class KeyringCore:
         hot = self._hot.get(purpose)
         if hot is not None and hot[0] is at:
             return hot[1].epoch
+        try:
+            return self._slot(purpose, at).epoch  # and the pseudonym and encryptions use it
+        except NoKeyForEpoch:
+            pass  # an epoch without a live key still has an id
         kind = self._state.kinds.get(purpose)
         if kind is None:
             raise NoKeyForEpoch(f"the keyring has no purpose {purpose!r}: run `keys ensure`")

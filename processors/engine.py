@@ -25,7 +25,7 @@ from processors.context import Runtime
 from processors.decide import Outcome, awaits_first_consent, decide, time_outcome
 from processors.messages import Msg
 from processors.outbox import Outbox
-from processors.records import day_of, sanitize
+from processors.records import Shared, day_of, sanitize, shared_of
 from processors.state import ConsentState
 from processors.store import Erasure, Held, Store
 from schemas.events import Consent, Geolocation, Navigation, Rights
@@ -329,6 +329,7 @@ class Engine:
         rt, ts = self.rt, event.occurred_at.timestamp()
         day = day_of(event.occurred_at)
         outcomes: dict[str, str] = {}
+        shared: Shared | None = None
         for purpose in rt.purposes_by_stream[stream]:
             outcome: str
             if not self._has_key(purpose.name, event.occurred_at, day):
@@ -342,8 +343,9 @@ class Engine:
                 and purpose.name == "audience_measurement"
             )
             if outcome == "kept" or anonymous:
+                shared = shared or shared_of(event, rt.policy)
                 try:
-                    record = sanitize(event, purpose, rt.policy, rt.ring, anonymous=anonymous)
+                    record = sanitize(event, purpose, rt.policy, rt.ring, anonymous, shared)
                 except KeysError:
                     outcome, record = "dropped_no_key", None
                 if record is not None:

@@ -8,6 +8,7 @@ leaves: a field the policy does not keep is absent from the record.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any, Protocol
@@ -52,12 +53,32 @@ def _day_text(day: int) -> str:
     return datetime.fromtimestamp(day * 86400, UTC).strftime("%Y-%m-%d")
 
 
+@dataclass(frozen=True, slots=True)
+class Shared:
+    """The coarse fields of one event, the same for every purpose: computed once per event."""
+
+    stream: str
+    hour: str
+    screen: str | None
+    cell: str | None
+
+
+def shared_of(event: Navigation | Geolocation, policy: Policy) -> Shared:
+    """The coarse fields of ``event``: its stream, UTC hour, generalised screen, geohash cell."""
+    if isinstance(event, Navigation):
+        return Shared("navigation", hour_of(event.occurred_at), policy.health_screen(event.screen),
+                      None)
+    cell = pygeohash.encode(event.lat, event.lon, policy.geohash_precision)
+    return Shared("geolocation", hour_of(event.occurred_at), None, cell)
+
+
 def sanitize(
     event: Navigation | Geolocation,
     purpose: Purpose,
     policy: Policy,
     ring: Keyring,
     anonymous: bool = False,
+    shared: Shared | None = None,
 ) -> dict[str, Any]:
     """Build the ``sanitized.<purpose>.v1`` record of a kept event.
 
@@ -67,16 +88,19 @@ def sanitize(
         policy: The policy (health patterns, geohash precision).
         ring: Keys of the purpose (pseudonyms, field encryption).
         anonymous: CNIL-exempt anonymous count: no pseudonym at all.
+        shared: ``shared_of(event, policy)``, when the caller builds records of several
+            purposes from one event.
 
     Raises:
         keys.exceptions.KeysError: no usable key for the event's epoch (the caller drops it).
     """
     name, at, fields = purpose.name, event.occurred_at, purpose.fields
+    common = shared or shared_of(event, policy)
     record: dict[str, Any] = {
         "event_id": event.event_id,
         "purpose": name,
-        "stream": "navigation" if isinstance(event, Navigation) else "geolocation",
-        "hour": hour_of(at),
+        "stream": common.stream,
+        "hour": common.hour,
         "epoch": ring.epoch_of(name, at),
         "pseudonym": None,
         "anonymous": anonymous,
@@ -91,19 +115,19 @@ def sanitize(
     if not anonymous and fields.get("user_id") == "pseudonymise":
         record["pseudonym"] = ring.pseudonym(name, event.user_id, at)
     if isinstance(event, Navigation):
-        _navigation_fields(record, event, fields, policy)
+        _navigation_fields(record, event, fields, common)
     else:
-        _geolocation_fields(record, event, fields, policy, ring)
+        _geolocation_fields(record, event, fields, common, ring)
     if not anonymous:
         _secret_fields(record, event, purpose, ring)
     return record
 
 
 def _navigation_fields(
-    record: dict[str, Any], event: Navigation, fields: Any, policy: Policy
+    record: dict[str, Any], event: Navigation, fields: Any, common: Shared
 ) -> None:
     if fields.get("screen") in ("keep", "coarsen"):
-        record["screen"] = policy.health_screen(event.screen)
+        record["screen"] = common.screen
     if fields.get("type") == "keep":
         record["type"] = event.type
     if fields.get("campaign") == "keep" and event.campaign is not None:
@@ -111,10 +135,10 @@ def _navigation_fields(
 
 
 def _geolocation_fields(
-    record: dict[str, Any], event: Geolocation, fields: Any, policy: Policy, ring: Keyring
+    record: dict[str, Any], event: Geolocation, fields: Any, common: Shared, ring: Keyring
 ) -> None:
     if fields.get("lat") == "coarsen" and fields.get("lon") == "coarsen":
-        record["cell"] = pygeohash.encode(event.lat, event.lon, policy.geohash_precision)
+        record["cell"] = common.cell
     if fields.get("coords") == "encrypt":
         point = f"{event.lat!r},{event.lon!r}".encode()
         record["enc"]["coords"] = ring.encrypt(
