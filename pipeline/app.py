@@ -20,10 +20,13 @@ settings = Settings.from_env()
 names = TopicNames(settings.topic_prefix)
 
 
-def create_app(s: Settings) -> Any:
-    """Build the faust app from settings (no agents yet: importing processors adds them)."""
+def create_app(s: Settings, name: str = "privacy-pipeline") -> Any:
+    """Build the faust app from settings (no agents yet: importing processors adds them).
+
+    ``name`` (after the topic prefix) is the app id: the consumer group and changelog names.
+    """
     faust_app = faust.App(
-        f"{s.topic_prefix}privacy-pipeline",
+        f"{s.topic_prefix}{name}",
         broker=[f"kafka://{host}" for host in s.bootstrap_list],
         store=s.worker_store,
         datadir=str(s.data_dir / f"worker-{s.worker_id}"),

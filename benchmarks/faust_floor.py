@@ -1,0 +1,57 @@
+"""faust's own cost per input record: an agent that only takes and acknowledges records.
+
+Run by ``bench_worker.py`` on the same topics and settings as the worker (same transport,
+fetch loop, monitor, raw schema, batch size), under its own consumer group; prints one JSON
+line ``{"records": n, "seconds": s, "cpu": c}``: the records after the first batch, the time
+from the first batch to the one reaching ``BENCH_FLOOR_EXPECTED`` records, and the CPU
+seconds the process used meanwhile. Nothing is decided,
+written or produced: no faust worker of this design can go faster on this machine.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from typing import Any
+
+from faust.worker import Worker
+
+from pipeline.app import create_app
+from pipeline.settings import Settings
+from processors.context import TopicNames
+from processors.topics import RawBytes
+
+settings = Settings.from_env()
+names = TopicNames(settings.topic_prefix)
+app = create_app(settings, name="faust-floor")
+inputs = app.topic(
+    names.navigation,
+    names.geolocation,
+    names.consent,
+    schema=RawBytes(key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"),
+)
+EXPECTED = int(os.environ["BENCH_FLOOR_EXPECTED"])
+_seen = {"records": 0, "first": 0.0, "first_batch": 0, "cpu": 0.0}
+
+
+@app.agent(inputs)  # type: ignore[untyped-decorator]
+async def floor(stream: Any) -> None:
+    """Count records a batch at a time, as the worker's agent takes them."""
+    async for events in stream.take_events(settings.worker_batch, within=0.1):
+        if not _seen["records"]:  # the clock starts when the first batch is in
+            _seen["first"], _seen["first_batch"] = time.monotonic(), len(events)
+            _seen["cpu"] = time.process_time()
+        _seen["records"] += len(events)
+        if _seen["records"] >= EXPECTED:
+            timed = _seen["records"] - _seen["first_batch"]
+            elapsed = time.monotonic() - _seen["first"]
+            cpu = time.process_time() - _seen["cpu"]  # every thread of the process
+            print(json.dumps({"records": timed, "seconds": elapsed, "cpu": cpu}), flush=True)
+            os._exit(0)
+
+
+if __name__ == "__main__":
+    runner = Worker(app, loglevel="warn", quiet=True)
+    runner.spinner = None
+    runner.execute_from_commandline()
