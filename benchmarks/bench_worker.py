@@ -10,7 +10,9 @@
    events per second from its first to its last decision (startup excluded, and reported).
 4. Latency under load: while events keep arriving at a steady rate, withdrawals are produced
    for probe users who keep browsing; the latency is the time from the withdrawal's
-   acknowledgement to the first decision that drops one of the user's events for it.
+   acknowledgement to the first decision that drops one of the user's events for it. The
+   background users answered the banner (``--unanswered-load``: they never did, so each of
+   their events is held for the grace window).
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ from schemas.exceptions import InvalidEvent
 from schemas.validator import decode
 
 APP = {"name": "mm-mobile", "platform": "ios", "version": "1.0"}
+_LOAD_USERS = 5000
 
 
 def _setup(prefix: str, data: Path) -> tuple[Settings, dict[str, str]]:
@@ -150,8 +153,14 @@ class DecisionWatcher(threading.Thread):
 
 
 def _latency(
-    settings: Settings, prefix: str, watcher: DecisionWatcher, probes: int, rate: float
-) -> list[float]:
+    settings: Settings,
+    prefix: str,
+    watcher: DecisionWatcher,
+    probes: int,
+    rate: float,
+    load_answered: bool = True,
+) -> tuple[list[float], float]:
+    """Withdrawal-to-effect latencies (s) of the probes, and the input events/s achieved."""
     producer = KafkaProducer(bootstrap_servers=settings.bootstrap_list, acks="all", linger_ms=5)
     nav, con = prefix + "app.navigation.v1", prefix + "privacy.consent.v1"
     now = datetime.now(UTC)
@@ -160,6 +169,23 @@ def _latency(
         return producer.send(topic, key=event["user_id"].encode(), value=json.dumps(event).encode())
 
     users = [f"probe{i}" for i in range(probes)]
+    # The background users answered the banner (as returning users have), unless asked
+    # otherwise: events of users without any answer are held for the grace window instead.
+    for u in [f"load{i}" for i in range(_LOAD_USERS)] if load_answered else []:
+        send(
+            con,
+            {
+                "schema": "consent/1",
+                "event_id": f"g-{u}",
+                "user_id": u,
+                "occurred_at": (now - timedelta(minutes=5)).isoformat(),
+                "purposes": {"audience_measurement": True},
+                "source": "banner",
+            },
+        )
+    if load_answered:
+        producer.flush()
+        time.sleep(3)  # their 5,000 answers are applied before the first withdrawal is timed
     for u in users:
         send(
             con,
@@ -175,6 +201,7 @@ def _latency(
     producer.flush()
     latencies: list[float] = []
     seq = 0
+    started = time.monotonic()
     for u in users:
         t_event = datetime.now(UTC)
         send(
@@ -213,7 +240,7 @@ def _latency(
                     {
                         "schema": "navigation/1",
                         "event_id": f"load:{seq}",
-                        "user_id": f"load{seq % 5000}",
+                        "user_id": f"load{seq % _LOAD_USERS}",
                         "occurred_at": at,
                         "app": APP,
                         "type": "screen_view",
@@ -224,7 +251,7 @@ def _latency(
         if u in watcher.withdrawn_at:
             latencies.append(watcher.withdrawn_at[u] - acked)
     producer.close()
-    return latencies
+    return latencies, seq / (time.monotonic() - started)
 
 
 def main() -> None:
@@ -233,6 +260,11 @@ def main() -> None:
     ap.add_argument("--users", type=int, default=10_000)
     ap.add_argument("--probes", type=int, default=50)
     ap.add_argument("--rate", type=float, default=2000.0, help="background events/s in phase 4")
+    ap.add_argument(
+        "--unanswered-load",
+        action="store_true",
+        help="background users never answer the banner: their events are held (grace window)",
+    )
     args = ap.parse_args()
 
     prefix = f"bench{uuid.uuid4().hex[:8]}."
@@ -318,13 +350,18 @@ def main() -> None:
             f"worker CPU {cpu_used / inputs * 1e6:.0f} µs per record "
             f"(= {inputs / cpu_used:,.0f} records/s per core)"
         )
-        lat = sorted(_latency(settings, prefix, watcher, args.probes, args.rate))
+        latencies, achieved = _latency(
+            settings, prefix, watcher, args.probes, args.rate, not args.unanswered_load
+        )
+        lat = sorted(latencies)
         if lat:
             p99 = lat[min(len(lat) - 1, int(0.99 * len(lat)))]
             print(
-                f"consent-to-effect latency over {len(lat)} withdrawals at ~{args.rate:.0f} ev/s: "
+                f"consent-to-effect latency over {len(lat)} withdrawals at {achieved:,.0f} ev/s: "
                 f"p50 {statistics.median(lat) * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms"
             )
+        if len(lat) < args.probes:
+            print(f"{args.probes - len(lat)} withdrawals not in effect within 30 s")
     finally:
         watcher.stop.set()
         os.killpg(worker.pid, signal.SIGTERM)
