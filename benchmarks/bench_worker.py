@@ -168,36 +168,29 @@ def _latency(
     def send(topic: str, event: dict[str, Any]) -> Any:
         return producer.send(topic, key=event["user_id"].encode(), value=json.dumps(event).encode())
 
+    def grant(user: str) -> None:  # a banner answer five minutes ago
+        send(
+            con,
+            {
+                "schema": "consent/1",
+                "event_id": f"g-{user}",
+                "user_id": user,
+                "occurred_at": (now - timedelta(minutes=5)).isoformat(),
+                "purposes": {"audience_measurement": True},
+                "source": "banner",
+            },
+        )
+
     users = [f"probe{i}" for i in range(probes)]
     # The background users answered the banner (as returning users have), unless asked
     # otherwise: events of users without any answer are held for the grace window instead.
-    for u in [f"load{i}" for i in range(_LOAD_USERS)] if load_answered else []:
-        send(
-            con,
-            {
-                "schema": "consent/1",
-                "event_id": f"g-{u}",
-                "user_id": u,
-                "occurred_at": (now - timedelta(minutes=5)).isoformat(),
-                "purposes": {"audience_measurement": True},
-                "source": "banner",
-            },
-        )
     if load_answered:
+        for i in range(_LOAD_USERS):
+            grant(f"load{i}")
         producer.flush()
         time.sleep(3)  # their 5,000 answers are applied before the first withdrawal is timed
     for u in users:
-        send(
-            con,
-            {
-                "schema": "consent/1",
-                "event_id": f"g-{u}",
-                "user_id": u,
-                "occurred_at": (now - timedelta(minutes=5)).isoformat(),
-                "purposes": {"audience_measurement": True},
-                "source": "banner",
-            },
-        )
+        grant(u)
     producer.flush()
     latencies: list[float] = []
     seq = 0

@@ -15,22 +15,14 @@ import os
 import time
 from typing import Any
 
-from faust.worker import Worker
-
-from pipeline.app import create_app
+from pipeline.app import create_app, run_worker
 from pipeline.settings import Settings
 from processors.context import TopicNames
-from processors.topics import RawBytes
+from processors.topics import input_topic
 
 settings = Settings.from_env()
-names = TopicNames(settings.topic_prefix)
 app = create_app(settings, name="faust-floor")
-inputs = app.topic(
-    names.navigation,
-    names.geolocation,
-    names.consent,
-    schema=RawBytes(key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"),
-)
+inputs = input_topic(app, TopicNames(settings.topic_prefix))
 EXPECTED = int(os.environ["BENCH_FLOOR_EXPECTED"])
 _seen = {"records": 0, "first": 0.0, "first_batch": 0, "cpu": 0.0}
 
@@ -52,6 +44,4 @@ async def floor(stream: Any) -> None:
 
 
 if __name__ == "__main__":
-    runner = Worker(app, loglevel="warn", quiet=True)
-    runner.spinner = None
-    runner.execute_from_commandline()
+    run_worker(app, "warn")

@@ -182,9 +182,6 @@ class KeyringCore:
             NoKeyForEpoch: unknown purpose.
         """
         assert self._state is not None  # noqa: S101 - set in __init__
-        hot = self._hot.get(purpose)
-        if hot is not None and hot[0] is at:
-            return hot[1].epoch
         try:
             return self._slot(purpose, at).epoch  # and the pseudonym and encryptions use it
         except NoKeyForEpoch:

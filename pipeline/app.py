@@ -53,4 +53,15 @@ def create_app(s: Settings, name: str = "privacy-pipeline") -> Any:
     return faust_app
 
 
+def run_worker(faust_app: Any, loglevel: str) -> None:
+    """Run ``faust_app`` as a faust worker in this process until it is stopped."""
+    from faust.worker import Worker
+
+    runner = Worker(faust_app, loglevel=loglevel, quiet=True)
+    # faust's start-up spinner sets the root logger to DEBUG, so every debug call in aiokafka
+    # built a log record (5% of the worker's CPU); without it the root level is ``loglevel``.
+    runner.spinner = None
+    runner.execute_from_commandline()
+
+
 app = create_app(settings)

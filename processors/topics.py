@@ -7,6 +7,7 @@ from typing import Any
 import faust
 
 from pipeline.app import app, names
+from processors.context import TopicNames
 
 
 class RawBytes(faust.Schema[bytes, bytes]):
@@ -25,14 +26,23 @@ class RawBytes(faust.Schema[bytes, bytes]):
         return message.value
 
 
-# One merged stream: consent and events of a partition number reach the same agent in one
-# task, so the consent fence never waits on another agent.
-inputs: Any = app.topic(
-    names.navigation,
-    names.geolocation,
-    names.consent,
-    schema=RawBytes(key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"),
-)
+def input_topic(faust_app: Any, topic_names: TopicNames) -> Any:
+    """The three input topics as one faust topic of raw bytes.
+
+    One merged stream: consent and events of a partition number reach the same agent in one
+    task, so the consent fence never waits on another agent.
+    """
+    return faust_app.topic(
+        topic_names.navigation,
+        topic_names.geolocation,
+        topic_names.consent,
+        schema=RawBytes(
+            key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"
+        ),
+    )
+
+
+inputs: Any = input_topic(app, names)
 
 
 def output(topic: str) -> Any:

@@ -29,13 +29,8 @@ def worker(
     if worker_id is not None:
         os.environ["PRIVACY_PIPELINE_WORKER_ID"] = worker_id
     settings()  # a bad PRIVACY_PIPELINE_* value fails here, as one line
-    from faust.worker import Worker
-
     import processors.agents  # noqa: F401  (registers the agent, timer and tables)
     from pipeline.app import app as faust_app
+    from pipeline.app import run_worker
 
-    runner = Worker(faust_app, loglevel=loglevel, quiet=True)
-    # faust's start-up spinner sets the root logger to DEBUG, so every debug call in aiokafka
-    # built a log record (5% of the worker's CPU); without it the root level is ``loglevel``.
-    runner.spinner = None
-    runner.execute_from_commandline()
+    run_worker(faust_app, loglevel)
