@@ -87,5 +87,6 @@ def publish(
 
     current = settings()
     count = shards or ShardSpec.parse(current.sink_shard).count
-    publish_offline(current.data_dir, count, _policy().k_threshold)
+    policy = _policy()
+    publish_offline(current.data_dir, count, policy.k_threshold, policy.publication)
     typer.echo(f"published {current.data_dir / 'analytics.duckdb'} from {count} shard(s)")

@@ -11,6 +11,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any, Final
 
 from pipeline.policy.fields import ALLOWED, BASES, CONSENT_BASES, LEDGER, OBJECTABLE_BASES
+from pipeline.policy.publication import publication_problems
 
 Problem = tuple[str, str]
 
@@ -30,6 +31,7 @@ def semantic_problems(doc: Mapping[str, Any]) -> list[Problem]:
     problems.extend(_health_problems(_mapping(doc.get("health"))))
     problems.extend(_ledger_problems(_mapping(doc.get("consent_ledger")), purposes))
     problems.extend(_tcf_problems(_mapping(_mapping(doc.get("tcf")).get("purposes")), purposes))
+    problems.extend(publication_problems(_mapping(doc.get("publication"))))
     return problems
 
 

@@ -22,6 +22,8 @@ from pipeline.policy.checks import Problem, semantic_problems
 from pipeline.policy.exceptions import PolicyError
 from pipeline.policy.fields import ALL_FIELDS, ALLOWED, DEFAULT_TREATMENT, TREATMENTS
 from pipeline.policy.model import LedgerSpec, Policy, Purpose
+from pipeline.policy.publication import build_publication
+from pipeline.policy.register import build_register
 from pipeline.policy.schema import policy_schema
 
 DEFAULT_SOURCE: Final = "default.toml (shipped with privacy-pipeline)"
@@ -204,6 +206,7 @@ def _build(source: str, doc: Mapping[str, Any]) -> Policy:
         health_patterns=tuple(re.compile(p, re.IGNORECASE) for p in health["patterns"]),
         tcf_min_policy_version=tcf.get("min_policy_version", DEFAULT_TCF_POLICY_VERSION),
         tcf_requirements=_tcf_requirements(tcf.get("purposes", {})),
+        publication=build_publication(doc.get("publication")),
     )
 
 
@@ -220,6 +223,7 @@ def _purpose(name: str, body: Mapping[str, Any]) -> Purpose:
         gpc_denies=body["gpc_denies"],
         objectable=body["objectable"],
         fields=MappingProxyType({f: given.get(f, DEFAULT_TREATMENT) for f in ALL_FIELDS}),
+        register=build_register(body["register"]),
     )
 
 

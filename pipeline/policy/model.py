@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from pipeline.policy.fields import LEDGER, Basis, Epoch, Treatment
+from pipeline.policy.publication import Publication
+from pipeline.policy.register import RegisterEntry
 
 if TYPE_CHECKING:
     import keys
@@ -39,6 +41,8 @@ class Purpose:
     gpc_denies: bool
     objectable: bool
     fields: Mapping[str, Treatment]
+    register: RegisterEntry
+    """Recipients, transfers and automated decisions (record of processing)."""
 
     def applies_to(self, stream: str) -> bool:
         """Whether events of ``stream`` (``"navigation"``, ``"geolocation"``) feed this purpose."""
@@ -81,6 +85,8 @@ class Policy:
     tcf_min_policy_version: int
     tcf_requirements: Mapping[str, frozenset[int]]
     """Our purpose -> the TCF purpose numbers that must all be consented to grant it."""
+    publication: Publication = field(default_factory=Publication)
+    """Per table: threshold (k) or dp, and the dp budgets (DESIGN.md section 8)."""
     _screens: dict[str, str] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def is_known(self, purpose: str) -> bool:

@@ -17,6 +17,8 @@ from pipeline.policy.fields import (
     IDENTIFIER_FIELDS,
     STREAMS,
 )
+from pipeline.policy.publication import publication_schema
+from pipeline.policy.register import register_schema
 
 MAX_GEOHASH_PRECISION: Final = 6
 """Longer geohashes (≤ 153 m cells from 7 on) are precise locations, not coarse cells."""
@@ -61,6 +63,7 @@ def _purpose_schema() -> dict[str, Any]:
         "objectable": {"type": "boolean"},
         "fields": fields,
     }
+    properties["register"] = register_schema()  # record of processing (issue 15)
     return _strict_object(properties, list(properties))
 
 
@@ -116,5 +119,6 @@ def policy_schema() -> dict[str, Any]:
         "purposes": purposes,
         "tcf": tcf,
     }
-    required = [name for name in properties if name != "tcf"]
+    properties["publication"] = publication_schema()  # optional: all threshold without it
+    required = [name for name in properties if name not in ("tcf", "publication")]
     return _strict_object(properties, required)

@@ -13,8 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from pipeline import topics
+from pipeline.policy.publication import Publication
 from pipeline.settings import Settings
-from pipeline.sink.exceptions import ShardSpecError
+from pipeline.sink.exceptions import DpShardingError, ShardSpecError
 
 #: Purposes whose sanitized records feed a table of DESIGN.md section 8. The others
 #: (personalisation, fraud_prevention) are per-user streams for other consumers.
@@ -106,6 +107,19 @@ class SinkConfig:
     publish_interval_s: float = 5.0
     retention_interval_s: float = 300.0
     bootstrap_servers: tuple[str, ...] = ("127.0.0.1:9092",)
+    publication: Publication = dataclasses.field(default_factory=Publication)
+    """Per-table publication mode (threshold or dp) and dp budgets, from the policy."""
+
+    def __post_init__(self) -> None:
+        if self.publication.dp and self.shard.count > 1:
+            raise DpShardingError(
+                f"tables {', '.join(self.publication.dp)} are published in dp mode, which "
+                "needs a single sink (--shard 0/1): per-user bounds need all of a day's rows")
+
+    @property
+    def dp_tables(self) -> frozenset[str]:
+        """Tables whose per-user contributions are kept for dp releases."""
+        return frozenset(self.publication.dp)
 
     @property
     def db_path(self) -> Path:
@@ -140,4 +154,5 @@ def sink_config(settings: Settings, policy: Any, shard: ShardSpec | None = None)
         publish_interval_s=settings.sink_publish_interval_s,
         retention_interval_s=settings.sink_retention_interval_s,
         bootstrap_servers=tuple(settings.bootstrap_list),
+        publication=policy.publication,
     )

@@ -19,3 +19,8 @@ class StateLocked(SinkError):
 
 class PublishError(SinkError):
     """``analytics.duckdb`` could not be written; the previous snapshot stays in place."""
+
+
+class DpShardingError(ConfigError):
+    """A table is in dp mode while the sink runs sharded: per-user bounds and one noisy
+    release per cell need all of a day's rows in one sink."""

@@ -19,6 +19,7 @@ import pyarrow.compute as pc
 from pipeline.sink import aggregates as agg
 from pipeline.sink import staging
 from pipeline.sink.batch import Decoded, RawBatch
+from pipeline.sink.dprelease import contrib_sql
 
 
 @dataclasses.dataclass(frozen=True)
@@ -61,7 +62,7 @@ def _arrow(conn: duckdb.DuckDBPyConnection, sql: str, params: Any = None) -> pa.
 
 def apply_batch(
     conn: duckdb.DuckDBPyConnection, batch: RawBatch | Decoded, clock: Clock,
-    decisions_topic: str,
+    decisions_topic: str, dp_tables: frozenset[str] = frozenset(),
 ) -> BatchResult:
     """Fold ``batch`` into the shard's database in one transaction, offsets included.
 
@@ -71,6 +72,7 @@ def apply_batch(
             already or not: the sink decodes the next batch while this one is written).
         clock: ingestion day and closing watermark.
         decisions_topic: name of the decisions topic (for rejected-record counts).
+        dp_tables: tables published in dp mode (their per-user contributions are kept).
 
     Returns:
         Counts of what the batch did.
@@ -85,7 +87,7 @@ def apply_batch(
         if decoded.rejected:
             conn.execute("INSERT INTO sink_rejected SELECT * FROM batch_rejected "
                          "ON CONFLICT DO UPDATE SET records = records + excluded.records")
-        s = _sanitized(conn, decoded.sanitized, clock)
+        s = _sanitized(conn, decoded.sanitized, clock, dp_tables)
         d = _decisions(conn, decoded.decisions, clock, decisions_topic)
         conn.execute(
             "INSERT INTO sink_offsets SELECT topic, part, next_offset FROM batch_offsets "
@@ -149,7 +151,8 @@ def _present(table: pa.Table, column: str) -> set[str]:
 
 
 def _sanitized(
-    conn: duckdb.DuckDBPyConnection, batch: pa.Table, clock: Clock
+    conn: duckdb.DuckDBPyConnection, batch: pa.Table, clock: Clock,
+    dp_tables: frozenset[str] = frozenset(),
 ) -> tuple[int, int, int]:
     if batch.num_rows == 0:
         return 0, 0, 0
@@ -166,6 +169,8 @@ def _sanitized(
             conn.execute(agg.counter_merge_sql(spec, "new_members"))
         finally:
             conn.unregister("new_members")
+        if spec.name in dp_tables:
+            conn.execute(contrib_sql(spec))
     return batch.num_rows, new, rejected
 
 

@@ -3,7 +3,8 @@
 Analysts open ``analytics.duckdb`` read-only at any moment: the path always names a complete,
 checkpointed database (``os.replace`` is atomic on POSIX), and a connection opened before a
 replacement keeps reading the snapshot it opened. Nothing but the tables of DESIGN.md section 8
-is written, with rows below the policy's k omitted.
+is written: rows below the policy's k omitted (threshold mode) or the rows dp mode released
+(:mod:`pipeline.sink.dprelease`), and the ``publication`` table that says which and why.
 
 Sharded sinks (``--shard I/N``, N > 1) cannot read each other's databases (DuckDB holds a
 writer's file locked), so each shard also exports its partials to
@@ -17,14 +18,26 @@ import contextlib
 import logging
 import os
 from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
 import pyarrow as pa
 
+from pipeline.policy.publication import Publication
 from pipeline.sink.config import ANALYTICS_FILE, ShardSpec
-from pipeline.sink.exceptions import PublishError, StateLocked
-from pipeline.sink.published import TABLES, merged_sql, read_partials
+from pipeline.sink.dprelease import COLUMNS as DP_COLUMNS
+from pipeline.sink.exceptions import DpShardingError, PublishError, StateLocked
+from pipeline.sink.published import (
+    TABLES,
+    PublishedTable,
+    merged_sql,
+    read_partials,
+    released_sql,
+    summed_sql,
+    withheld_sql,
+)
+from pipeline.sink.pubtable import TableOutcome, publication_table
 from pipeline.sink.schema import open_state_readonly
 
 log = logging.getLogger(__name__)
@@ -98,9 +111,32 @@ def write_export(partials: Partials, path: Path, tag: str) -> None:
     replace_atomically(path, tag, build)
 
 
+def _threshold(
+    conn: duckdb.DuckDBPyConnection, table: PublishedTable, sources: list[str], k: int
+) -> TableOutcome:
+    conn.execute(summed_sql(table, sources, k))
+    conn.execute(merged_sql(table, k))
+    (row,) = conn.execute(withheld_sql(table, k)).fetchall()
+    withheld, merged, published = (int(v) for v in row)
+    return TableOutcome(table.name, published, withheld, merged)
+
+
+def _released(
+    conn: duckdb.DuckDBPyConnection, table: PublishedTable, partials: Partials
+) -> TableOutcome:
+    conn.register("dp_source", partials[f"dp_released_{table.name}"])
+    conn.execute(released_sql(table, "dp_source", DP_COLUMNS[table.name]))
+    conn.unregister("dp_source")
+    ledger = partials["dp_ledger"].to_pylist()
+    days = [r["day"] for r in ledger if r["tbl"] == table.name]
+    ((count,),) = conn.execute(f"SELECT count(*) FROM {table.name}").fetchall()  # noqa: S608
+    return TableOutcome(table.name, int(count),
+                        released_through=max(days) if days else None)
+
+
 def write_analytics(
     data_dir: Path, k: int, tag: str, partials: Partials | None = None,
-    exports: list[Path] | None = None,
+    exports: list[Path] | None = None, publication: Publication | None = None,
 ) -> None:
     """Merge partials (in memory and/or exported by shards), threshold, publish atomically.
 
@@ -110,8 +146,16 @@ def write_analytics(
         tag: names the temporary file (unique per writer).
         partials: one shard's partials held in memory.
         exports: shard export files to merge.
+        publication: the policy's per-table modes (``None``: every table threshold).
+
+    Raises:
+        DpShardingError: a dp table with shard exports (dp needs the whole data in one sink).
     """
     files = list(exports or [])
+    pub = publication or Publication()
+    if pub.dp and (files or partials is None):
+        raise DpShardingError("dp publication needs a single sink shard (--shard 0/1)")
+    now = datetime.now(UTC).replace(tzinfo=None)
 
     def build(conn: duckdb.DuckDBPyConnection) -> None:
         aliases = []
@@ -119,12 +163,19 @@ def write_analytics(
             quoted = str(path).replace("'", "''")
             conn.execute(f"ATTACH '{quoted}' AS shard{i} (READ_ONLY)")
             aliases.append(f"shard{i}")
+        outcomes = []
         for table in TABLES:
+            if partials is not None and table.name in pub.dp:
+                outcomes.append(_released(conn, table, partials))
+                continue
             sources = [f"{a}.{table.name}" for a in aliases]
             if partials is not None:
                 conn.register(f"mem_{table.name}", partials[table.name])
                 sources.append(f"mem_{table.name}")
-            conn.execute(merged_sql(table, sources, k))
+            outcomes.append(_threshold(conn, table, sources, k))
+        conn.register("pub_rows", publication_table(outcomes, pub, k, now))
+        conn.execute("CREATE TABLE publication AS SELECT * FROM pub_rows")
+        conn.unregister("pub_rows")
         for alias in aliases:
             conn.execute(f"DETACH {alias}")
 
@@ -143,19 +194,22 @@ def shard_exports(data_dir: Path, count: int) -> list[Path]:
 
 
 def publish_from_shard(
-    conn: duckdb.DuckDBPyConnection, data_dir: Path, shard: ShardSpec, k: int
+    conn: duckdb.DuckDBPyConnection, data_dir: Path, shard: ShardSpec, k: int,
+    publication: Publication | None = None,
 ) -> None:
     """What a running shard does every publish interval and at exit."""
     partials = read_partials(conn)
     tag = f"{shard.index}-{os.getpid()}"
     if shard.count == 1:
-        write_analytics(data_dir, k, tag, partials=partials)
+        write_analytics(data_dir, k, tag, partials=partials, publication=publication)
         return
     write_export(partials, data_dir / shard.export_name, tag)
     write_analytics(data_dir, k, tag, exports=shard_exports(data_dir, shard.count))
 
 
-def publish_offline(data_dir: Path, count: int, k: int) -> None:
+def publish_offline(
+    data_dir: Path, count: int, k: int, publication: Publication | None = None
+) -> None:
     """``sink publish``: refresh exports of stopped shards, merge all, publish now.
 
     Raises:
@@ -188,4 +242,5 @@ def publish_offline(data_dir: Path, count: int, k: int) -> None:
         else:
             write_export(shard_partials, data_dir / shard.export_name, tag)
     exports = shard_exports(data_dir, count) if count > 1 else []
-    write_analytics(data_dir, k, tag, partials=partials, exports=exports)
+    write_analytics(data_dir, k, tag, partials=partials, exports=exports,
+                    publication=publication)

@@ -22,6 +22,7 @@ import duckdb
 
 from pipeline.sink.batch import Decoded, RawBatch
 from pipeline.sink.config import SinkConfig
+from pipeline.sink.dprelease import release_due
 from pipeline.sink.exceptions import PublishError, SinkError
 from pipeline.sink.ingest import BatchResult, Clock, apply_batch
 from pipeline.sink.publish import publish_from_shard
@@ -185,7 +186,7 @@ class Sink:
         self._drain()
         clock = Clock(today=self.now().date(), closed_before=self._closed_before)
         future = self._writer.submit(apply_batch, self.conn, decoded, clock,
-                                     self.config.topics.decisions)
+                                     self.config.topics.decisions, self.config.dp_tables)
         self._inflight = (future, decoded)
 
     def _drain(self) -> None:
@@ -216,7 +217,15 @@ class Sink:
     def publish(self) -> None:
         """Publish ``analytics.duckdb`` now (merging shard exports when sharded)."""
         self._drain()
-        publish_from_shard(self.conn, self.config.data_dir, self.config.shard, self.config.k)
+        pub = self.config.publication
+        if pub.dp:
+            released = release_due(self.conn, pub.dp, self.now(), pub.release_after_hours)
+            for r in released:
+                if r.days:
+                    log.info("dp release of %s: %d days, %d rows above the threshold",
+                             r.table, len(r.days), r.rows_released)
+        publish_from_shard(self.conn, self.config.data_dir, self.config.shard, self.config.k,
+                           pub)
         self.stats.publications += 1
 
     def retention(self) -> None:

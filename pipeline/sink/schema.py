@@ -21,6 +21,8 @@ from pathlib import Path
 
 import duckdb
 
+from pipeline.sink.dprelease import DDL as DP_DDL
+
 SCHEMA_VERSION = 1
 CHECKPOINT_THRESHOLD = "256MB"
 
@@ -108,6 +110,7 @@ def open_state(path: Path) -> duckdb.DuckDBPyConnection:
     conn.execute(f"SET checkpoint_threshold = '{CHECKPOINT_THRESHOLD}'")
     conn.execute("BEGIN")
     conn.execute(_DDL)
+    conn.execute(DP_DDL)
     conn.execute(
         "INSERT INTO sink_meta VALUES ('schema_version', ?) ON CONFLICT DO NOTHING",
         [str(SCHEMA_VERSION)],

@@ -31,6 +31,11 @@ ip = "drop"
 lat = "drop"
 lon = "drop"
 coords = "drop"
+
+[purposes.newsletter.register]
+recipients = ["service marketing"]
+transfers_outside_eu = "aucun"
+automated_decisions = "aucune"
 """
 
 
@@ -91,8 +96,8 @@ def test_unknown_field_is_named(tmp_path: Path) -> None:
     path = variant(
         tmp_path,
         (
-            'accuracy_m = "drop"\n\n[purposes.geolocation]',
-            'accuracy_m = "drop"\nshoe_size = "drop"\n\n[purposes.geolocation]',
+            'accuracy_m = "drop"\n\n[purposes.audience_measurement.register]',
+            'accuracy_m = "drop"\nshoe_size = "drop"\n\n[purposes.audience_measurement.register]',
         ),
     )
     (problem,) = problems_of(path)
@@ -145,6 +150,7 @@ def test_missing_design_purpose_is_named(tmp_path: Path) -> None:
         tmp_path,
         ("[purposes.geolocation]\n", "[purposes.geo]\n"),
         ("[purposes.geolocation.fields]", "[purposes.geo.fields]"),
+        ("[purposes.geolocation.register]", "[purposes.geo.register]"),
     )
     assert problems_of(path) == (
         "purposes.geolocation: missing; DESIGN.md section 5 requires this purpose in every policy",
@@ -175,7 +181,7 @@ def test_several_mistakes_are_all_listed(tmp_path: Path) -> None:
         "k_threshold: missing",
         "k_treshold: unknown key; expected one of k_threshold, geohash_precision, "
         "anonymous_counting, lateness_days, future_minutes, grace_seconds, grace_max_events, "
-        "health, consent_ledger, purposes, tcf",
+        "health, consent_ledger, purposes, tcf, publication",
         "purposes.advertising.retention_days: must be a positive integer (got 0)",
         "purposes.fraud_prevention.fields.ip: missing; identifier fields need an explicit "
         "treatment: one of drop, pseudonymise, encrypt",
