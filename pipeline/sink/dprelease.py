@@ -128,7 +128,7 @@ def release_table(
     """Release every pending day of ``table`` before ``before`` (call inside a transaction)."""
     spec, cal = SPECS[table.name], calibrate(table)
     sql = bounded_sql(spec, cal.max_cells_per_day, cal.max_views_per_day)
-    bounded: pa.Table = conn.execute(sql, {"before": before}).to_arrow_table()
+    bounded: pa.Table = conn.sql(sql, params={"before": before}).to_arrow_table()
     days = tuple(sorted(set(bounded.column("rday").to_pylist())))
     noisy = _noised(bounded, cal, noise)
     users, counts = COLUMNS[table.name]
