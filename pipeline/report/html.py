@@ -16,7 +16,7 @@ from pipeline.report import charts
 from pipeline.report.charts import esc
 from pipeline.report.exceptions import ReportError
 from pipeline.report.queries import Summary
-from pipeline.report.terminal import count, percent, period
+from pipeline.report.terminal import count, noisy, percent, period
 
 _CSS = """
 body{font-family:sans-serif;margin:2em auto;max-width:980px;color:#222;padding:0 1em}
@@ -51,7 +51,7 @@ def _overview(s: Summary) -> str:
     kept = percent(o.kept / o.decisions if o.decisions else None)
     rows = [("period (UTC days)", period(o.first_day, o.last_day)),
             ("decisions (event × purpose)", count(o.decisions)), ("kept for their purpose", kept),
-            ("navigation views (consented)", count(o.views)),
+            ("navigation views (consented)", noisy(o.views, o.views_se)),
             ("geolocation cells", count(o.cells)),
             ("campaign views (advertising consent)", count(o.campaign_views))]
     return _section("Overview", "", "", _table(["figure", "value"], rows))
@@ -59,17 +59,18 @@ def _overview(s: Summary) -> str:
 
 def _screens(s: Summary) -> str:
     chart = charts.hbars("Views per screen", [(r.screen, r.views) for r in s.top_screens])
-    rows = [(r.screen, count(r.views), count(r.visitor_days), count(r.anonymous_views))
-            for r in s.top_screens]
+    rows = [(r.screen, noisy(r.views, r.views_se), count(r.visitor_days),
+             count(r.anonymous_views)) for r in s.top_screens]
     return _section("Top screens", "visitor-days: distinct visitors per day, app and platform, "
                     "summed.", chart,
                     _table(["screen", "views", "visitor-days", "anonymous views"], rows))
 
 
 def _days(s: Summary) -> str:
-    chart = charts.columns("Views per day", [(str(r.day), r.views) for r in s.days])
-    rows = [(str(r.day), count(r.views), count(r.visitors), count(r.anonymous_views))
-            for r in s.days]
+    chart = charts.columns("Visitors per day (busiest screen: a lower bound)",
+                           [(str(r.day), r.visitors) for r in s.days], colour=charts.GREEN)
+    rows = [(str(r.day), noisy(r.views, r.views_se), noisy(r.visitors, r.visitors_se),
+             count(r.anonymous_views)) for r in s.days]
     return _section("Visitors per day", "visitors ≥: distinct visitors of the day's busiest "
                     "screen, a lower bound of the day's visitors.", chart,
                     _table(["day (UTC)", "views", "visitors ≥", "anonymous views"], rows))
@@ -97,6 +98,17 @@ def _purposes(s: Summary) -> str:
     return _section("Decisions per purpose", "navigation and geolocation events.", chart, table)
 
 
+def _publication(s: Summary) -> str:
+    rows = [(r.table, r.mode, r.parameters, count(r.rows_published),
+             "–" if r.rows_withheld is None else count(r.rows_withheld), r.withheld)
+            for r in s.publication]
+    return _section("How each table was published",
+                    "dp figures: ± one standard error of the noise; threshold figures are exact "
+                    "but omit the withheld rows.", "",
+                    _table(["table", "mode", "parameters", "rows", "withheld", "why"], rows,
+                           text=3))
+
+
 def _dropped(s: Summary) -> str:
     chart = charts.hbars("Dropped events per reason", [(r.reason, r.events) for r in s.dropped],
                          colour=charts.RED)
@@ -108,16 +120,16 @@ def _dropped(s: Summary) -> str:
 def render_html(summary: Summary, generated_at: datetime | None = None) -> str:
     """The whole page as a string."""
     when = (generated_at or datetime.now(UTC)).strftime("%Y-%m-%d %H:%M UTC")
-    sections = "".join(f(summary) for f in (_overview, _screens, _days, _consent, _purposes,
-                                             _dropped))
+    sections = "".join(f(summary) for f in (_overview, _publication, _screens, _days,
+                                             _consent, _purposes, _dropped))
     return (
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
         f'<meta http-equiv="Content-Security-Policy" content="{esc(_CSP)}">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>privacy-pipeline analytics report</title><style>{_CSS}</style></head><body>"
         f"<h1>Analytics report</h1><p class=\"note\">Generated {esc(when)} from "
-        f"{esc(summary.source.name)}: aggregates only, rows under the policy's k-threshold "
-        f"omitted.</p>{sections}</body></html>\n"
+        f"{esc(summary.source.name)}: aggregates only; rows under the policy's k-threshold "
+        f"(or, in dp mode, under the noisy threshold) omitted.</p>{sections}</body></html>\n"
     )
 
 

@@ -1,8 +1,9 @@
 """What the report says, as SQL over ``analytics.duckdb`` opened read-only.
 
-The published tables (DESIGN.md section 8) hold k-thresholded aggregates only, so every
-figure here is a sum over published rows: rows below k are not in the file and not in the
-sums. Distinct-user counts are not additive across rows; where the report needs visitors
+The published tables (DESIGN.md section 8) hold aggregates only, so every figure here is a
+sum over published rows: rows below k (threshold mode) or under the noisy threshold (dp mode)
+are not in the file and not in the sums; dp figures carry a standard error. Distinct-user
+counts are not additive across rows; where the report needs visitors
 over several rows it says which bound it shows (see :class:`DayRow`).
 """
 
@@ -16,6 +17,7 @@ from typing import Any
 import duckdb
 
 from pipeline.report.exceptions import MissingDatabase, QueryFailed, QueryRefused, ReportError
+from pipeline.report.publication import PublicationRow, publication, sigmas, standard_error
 
 ANALYTICS_FILE = "analytics.duckdb"
 #: Statement types ``--sql`` runs; anything else is refused before DuckDB sees it.
@@ -36,6 +38,8 @@ class ScreenRow:
     """Sum of the daily distinct visitors of the screen's rows (a visitor counts once a day
     per app and platform)."""
     anonymous_views: int
+    views_se: float | None = None
+    """Standard error of ``views`` (dp mode: noise of the rows summed); None when exact."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -48,6 +52,9 @@ class DayRow:
     """Visitors of the day's busiest screen: a lower bound of the day's distinct visitors
     (the tables publish distinct visitors per screen, not per day)."""
     anonymous_views: int
+    views_se: float | None = None
+    visitors_se: float | None = None
+    """Standard errors in dp mode (None when exact)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -103,6 +110,7 @@ class Overview:
     views: int
     cells: int
     campaign_views: int
+    views_se: float | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -116,6 +124,8 @@ class Summary:
     consent: list[ConsentRow]
     purposes: list[PurposeRow]
     dropped: list[DropRow]
+    publication: list[PublicationRow] = dataclasses.field(default_factory=list)
+    """How each table was published (threshold or dp), and what it withheld."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -172,23 +182,36 @@ def _rows(conn: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = 
         ) from None
 
 
-def top_screens(conn: duckdb.DuckDBPyConnection, limit: int = 10) -> list[ScreenRow]:
-    """The ``limit`` most viewed screens (consented plus anonymous views)."""
+def top_screens(
+    conn: duckdb.DuckDBPyConnection, limit: int = 10, sigma: float = 0.0
+) -> list[ScreenRow]:
+    """The ``limit`` most viewed screens (consented plus anonymous views).
+
+    ``sigma``: noise of each row's views (dp mode), for the standard error of the sums.
+    """
     sql = """
         SELECT coalesce(screen, '(none)') AS s, sum(views)::BIGINT, sum(visitors)::BIGINT,
-               sum(anonymous_views)::BIGINT
+               coalesce(sum(anonymous_views), 0)::BIGINT, count(*)
         FROM navigation_daily GROUP BY s
-        ORDER BY sum(views) + sum(anonymous_views) DESC, s LIMIT ?"""
-    return [ScreenRow(str(s), int(v), int(u), int(a)) for s, v, u, a in
-            _rows(conn, sql, [limit])]
+        ORDER BY sum(views) + coalesce(sum(anonymous_views), 0) DESC, s LIMIT ?"""
+    return [ScreenRow(str(s), int(v), int(u), int(a), standard_error(sigma, int(n)))
+            for s, v, u, a, n in _rows(conn, sql, [limit])]
 
 
-def days(conn: duckdb.DuckDBPyConnection) -> list[DayRow]:
-    """Views and visitors (busiest-screen lower bound) per day."""
+def days(
+    conn: duckdb.DuckDBPyConnection, sigmas: tuple[float, float] = (0.0, 0.0)
+) -> list[DayRow]:
+    """Views and visitors (busiest-screen lower bound) per day.
+
+    ``sigmas``: noise of each row's visitors and views (dp mode), for standard errors.
+    """
     sql = """
-        SELECT day, sum(views)::BIGINT, max(visitors)::BIGINT, sum(anonymous_views)::BIGINT
+        SELECT day, sum(views)::BIGINT, max(visitors)::BIGINT,
+               coalesce(sum(anonymous_views), 0)::BIGINT, count(*)
         FROM navigation_daily GROUP BY day ORDER BY day"""
-    return [DayRow(d, int(v), int(u), int(a)) for d, v, u, a in _rows(conn, sql)]
+    users, counts = sigmas
+    return [DayRow(d, int(v), int(u), int(a), standard_error(counts, int(n)),
+                   standard_error(users, 1)) for d, v, u, a, n in _rows(conn, sql)]
 
 
 def consent(conn: duckdb.DuckDBPyConnection) -> list[ConsentRow]:
@@ -220,8 +243,8 @@ def dropped(conn: duckdb.DuckDBPyConnection) -> list[DropRow]:
     return [DropRow(str(o), int(n), str(p), str(s)) for o, n, p, s in _rows(conn, sql)]
 
 
-def overview(conn: duckdb.DuckDBPyConnection) -> Overview:
-    """Period covered and headline totals."""
+def overview(conn: duckdb.DuckDBPyConnection, sigma: float = 0.0) -> Overview:
+    """Period covered and headline totals (``sigma``: dp noise of each row's views)."""
     sql = f"""
         SELECT
           (SELECT min(day) FROM (SELECT day FROM navigation_daily UNION ALL
@@ -236,22 +259,26 @@ def overview(conn: duckdb.DuckDBPyConnection) -> Overview:
           (SELECT count(DISTINCT cell) FROM geolocation_hourly),
           (SELECT coalesce(sum(views), 0) FROM campaign_daily)"""  # noqa: S608 - constants
     first, last, decisions, kept, views, cells, campaign = _rows(conn, sql)[0]
+    (rows,) = _rows(conn, "SELECT count(*) FROM navigation_daily")[0]
     return Overview(first, last, int(decisions), int(kept), int(views), int(cells),
-                    int(campaign))
+                    int(campaign), standard_error(sigma, int(rows)))
 
 
 def summarize(conn: duckdb.DuckDBPyConnection, source: Path, top: int = 10) -> Summary:
     """Every figure of the report, read in one transaction (one consistent snapshot)."""
     conn.execute("BEGIN TRANSACTION")
     try:
+        published = publication(conn)
+        nav = sigmas(published).get("navigation_daily", (0.0, 0.0))
         return Summary(
             source=source,
-            overview=overview(conn),
-            top_screens=top_screens(conn, top),
-            days=days(conn),
+            overview=overview(conn, nav[1]),
+            top_screens=top_screens(conn, top, nav[1]),
+            days=days(conn, nav),
             consent=consent(conn),
             purposes=purposes(conn),
             dropped=dropped(conn),
+            publication=published,
         )
     finally:
         conn.execute("ROLLBACK")

@@ -18,6 +18,11 @@ def count(n: int) -> str:
     return f"{n:,}"
 
 
+def noisy(n: int, se: float | None) -> str:
+    """``12,345`` or, for a dp figure, ``12,345 ± 67`` (± one standard error)."""
+    return count(n) if se is None else f"{n:,} ± {se:,.0f}"
+
+
 def percent(share: float | None) -> str:
     """``0.4567`` -> ``45.7 %``; ``None`` -> ``–``."""
     return "–" if share is None else f"{100 * share:.1f} %"
@@ -49,7 +54,7 @@ def _overview(s: Summary) -> Table:
     table.add_row("period (UTC days)", period(o.first_day, o.last_day))
     table.add_row("decisions (event × purpose)", count(o.decisions))
     table.add_row("kept for their purpose", percent(o.kept / o.decisions if o.decisions else None))
-    table.add_row("navigation views (consented)", count(o.views))
+    table.add_row("navigation views (consented)", noisy(o.views, o.views_se))
     table.add_row("geolocation cells", count(o.cells))
     table.add_row("campaign views (advertising consent)", count(o.campaign_views))
     return table
@@ -59,7 +64,7 @@ def _screens(s: Summary) -> Table:
     table = _table("Top screens", ["screen", "views", "visitor-days", "anonymous views"],
                    "visitor-days: distinct visitors per day, app and platform, summed")
     for r in s.top_screens:
-        table.add_row(Text(r.screen), count(r.views), count(r.visitor_days),
+        table.add_row(Text(r.screen), noisy(r.views, r.views_se), count(r.visitor_days),
                       count(r.anonymous_views))
     return table
 
@@ -68,7 +73,8 @@ def _days(s: Summary) -> Table:
     table = _table("Visitors per day", ["day (UTC)", "views", "visitors ≥", "anonymous views"],
                    "visitors ≥: distinct visitors of the day's busiest screen (a lower bound)")
     for r in s.days:
-        table.add_row(str(r.day), count(r.views), count(r.visitors), count(r.anonymous_views))
+        table.add_row(str(r.day), noisy(r.views, r.views_se), noisy(r.visitors, r.visitors_se),
+                      count(r.anonymous_views))
     return table
 
 
@@ -98,11 +104,22 @@ def _dropped(s: Summary) -> Table:
     return table
 
 
+def _publication(s: Summary) -> Table:
+    table = _table("How each table was published", ["table", "mode", "parameters", "rows",
+                   "withheld", "why"], "dp figures: ± one standard error of the noise; "
+                   "threshold figures are exact but omit the withheld rows", text=3)
+    for r in s.publication:
+        withheld = "–" if r.rows_withheld is None else count(r.rows_withheld)
+        table.add_row(Text(r.table), Text(r.mode), Text(r.parameters), count(r.rows_published),
+                      withheld, Text(r.withheld))
+    return table
+
+
 def render_summary(summary: Summary, console: Console) -> None:
     """Print every section of the report."""
     console.print(Text(f"Analytics report: {summary.source}", style="bold"))
-    for table in (_overview(summary), _screens(summary), _days(summary), _consent(summary),
-                  _purposes(summary), _dropped(summary)):
+    for table in (_overview(summary), _publication(summary), _screens(summary), _days(summary),
+                  _consent(summary), _purposes(summary), _dropped(summary)):
         if table.row_count == 0:
             table.add_row(*(["no published rows"] + [""] * (len(table.columns) - 1)))
         console.print(table)
