@@ -25,6 +25,7 @@ def _register() -> None:
     import pipeline.cli.collector
     import pipeline.cli.demo
     import pipeline.cli.keys
+    import pipeline.cli.policy
     import pipeline.cli.report
     import pipeline.cli.rights
     import pipeline.cli.simulate
