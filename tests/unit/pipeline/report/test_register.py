@@ -83,7 +83,7 @@ def test_register_reads_figures_and_key_epochs(data_dir: Path,
     assert audience["next_key_destruction"] == (start + timedelta(days=395)).date().isoformat()
     assert doc["dead_letters"] == 5
     page = html.read_text(encoding="utf-8")
-    assert "default-src 'none'" in page and "lutte contre la fraude" in page
+    assert "default-src &#x27;none&#x27;" in page and "lutte contre la fraude" in page
 
 
 def test_register_terminal_and_bad_format(data_dir: Path,
