@@ -163,12 +163,15 @@ def release_due(
     conn: duckdb.DuckDBPyConnection, tables: Mapping[str, DpTable], now: datetime,
     release_after_hours: int, noise: Noise = opendp_noise,
 ) -> list[Release]:
-    """Release the complete days of every dp table, in one transaction."""
-    if not tables:
-        return []
+    """Release the complete days of every dp table, in one transaction.
+
+    Contributions kept for a table no longer in dp mode (the policy changed) are deleted.
+    """
     before = release_cutoff(now, release_after_hours)
     conn.execute("BEGIN TRANSACTION")
     try:
+        for name in SPECS.keys() - tables.keys():
+            conn.execute(f"DELETE FROM dp_contrib_{name}")  # noqa: S608 - constant names
         done = [release_table(conn, t, before, now, noise) for t in tables.values()]
         conn.execute("COMMIT")
     except BaseException:

@@ -38,6 +38,11 @@ AGGREGATE_PURPOSE: Mapping[str, str | None] = {
     "agg_campaign_daily": "advertising",
     "agg_consent_daily": None,
     "agg_processing_daily": None,
+    # dp mode's released rows follow their purpose's retention like the counters they noise.
+    "dp_released_navigation_hourly": "audience_measurement",
+    "dp_released_navigation_daily": "audience_measurement",
+    "dp_released_geolocation_hourly": "geolocation",
+    "dp_released_campaign_daily": "advertising",
 }
 
 

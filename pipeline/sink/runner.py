@@ -218,12 +218,10 @@ class Sink:
         """Publish ``analytics.duckdb`` now (merging shard exports when sharded)."""
         self._drain()
         pub = self.config.publication
-        if pub.dp:
-            released = release_due(self.conn, pub.dp, self.now(), pub.release_after_hours)
-            for r in released:
-                if r.days:
-                    log.info("dp release of %s: %d days, %d rows above the threshold",
-                             r.table, len(r.days), r.rows_released)
+        for r in release_due(self.conn, pub.dp, self.now(), pub.release_after_hours):
+            if r.days:
+                log.info("dp release of %s: %d days, %d rows above the threshold",
+                         r.table, len(r.days), r.rows_released)
         publish_from_shard(self.conn, self.config.data_dir, self.config.shard, self.config.k,
                            pub)
         self.stats.publications += 1
