@@ -37,11 +37,32 @@ _SEGMENT: Final = re.compile(r"[A-Za-z0-9_-]+")
 _ALPHABET: Final = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 _SIXBITS: Final = {c: f"{i:06b}" for i, c in enumerate(_ALPHABET)}
 _MAX_PADDING: Final = 23
+_RUNS: Final = re.compile("1+")
 DISCLOSED_VENDORS: Final = 1
 ALLOWED_VENDORS: Final = 2
 PUBLISHER_TC: Final = 3
 DISCLOSED_VENDORS_REQUIRED_FROM: Final = 5
 """TCF v2.3 (policy version 5) makes the disclosed-vendors segment mandatory."""
+
+
+Vendors = tuple[tuple[int, int], ...]
+"""Vendor ids as sorted, merged, inclusive ranges: the size stays that of the string (a
+hostile string of 3,000 ranges of 1..65535 would otherwise expand to 195 million ids)."""
+
+
+def vendor_ids(vendors: Vendors) -> frozenset[int]:
+    """The ids of ``vendors`` one by one (at most 65,535; for tests and reports)."""
+    return frozenset(i for start, end in vendors for i in range(start, end + 1))
+
+
+def _merged(pairs: list[tuple[int, int]]) -> Vendors:
+    out: list[tuple[int, int]] = []
+    for start, end in sorted(pairs):
+        if out and start <= out[-1][1] + 1:
+            out[-1] = (out[-1][0], max(out[-1][1], end))
+        else:
+            out.append((start, end))
+    return tuple(out)
 
 
 @dataclass(frozen=True)
@@ -50,7 +71,7 @@ class Restriction:
 
     purpose: int
     type: int
-    vendors: frozenset[int]
+    vendors: Vendors
 
 
 @dataclass(frozen=True)
@@ -84,10 +105,10 @@ class TcString:
     purposes_li_transparency: frozenset[int]
     purpose_one_treatment: bool
     publisher_cc: str
-    vendor_consents: frozenset[int]
-    vendor_li: frozenset[int]
+    vendor_consents: Vendors
+    vendor_li: Vendors
     publisher_restrictions: tuple[Restriction, ...]
-    vendors_disclosed: frozenset[int] | None
+    vendors_disclosed: Vendors | None
     """None: no disclosed-vendors segment."""
     publisher_tc: PublisherTc | None
     """None: no publisher TC segment."""
@@ -115,6 +136,12 @@ class _Bits:
     def flag(self) -> bool:
         return self.uint(1) == 1
 
+    def raw(self, width: int) -> str:
+        """The next ``width`` bits as a string of 0 and 1."""
+        start = self._at
+        self.uint(width)  # bounds check and advance
+        return self._text[start : self._at]
+
     def ids(self, width: int) -> frozenset[int]:
         """A bitfield of ``width`` bits: the 1-based positions of its set bits."""
         value = self.uint(width)
@@ -136,23 +163,24 @@ class _Bits:
             raise _refuse("trailing_data", f"{self._name} segment is longer than its fields")
 
 
-def _ranges(bits: _Bits, max_id: int) -> frozenset[int]:
-    ids: set[int] = set()
+def _ranges(bits: _Bits, max_id: int) -> Vendors:
+    pairs: list[tuple[int, int]] = []
     for _ in range(bits.uint(12)):
         is_range = bits.flag()
         start = bits.uint(16)
         end = bits.uint(16) if is_range else start
         if not 1 <= start <= end <= max_id:
             raise _refuse("invalid_field", "a vendor range is empty or outside 1..MaxVendorId")
-        ids.update(range(start, end + 1))
-    return frozenset(ids)
+        pairs.append((start, end))
+    return _merged(pairs)
 
 
-def _vendors(bits: _Bits) -> frozenset[int]:
+def _vendors(bits: _Bits) -> Vendors:
     max_id = bits.uint(16)
     if bits.flag():
         return _ranges(bits, max_id)
-    return bits.ids(max_id)
+    field = bits.raw(max_id)
+    return tuple((m.start() + 1, m.end()) for m in _RUNS.finditer(field))
 
 
 def _restrictions(bits: _Bits) -> tuple[Restriction, ...]:
@@ -206,7 +234,7 @@ def _segment_type(segment: str) -> int:
     return int(_SIXBITS[segment[0]][:3], 2)
 
 
-def _optional(segment: str, seen: dict[int, object]) -> None:
+def _optional(segment: str, seen: dict[int, Vendors | PublisherTc]) -> None:
     kind = _segment_type(segment)
     if kind in seen:
         raise _refuse("segment_type", f"segment type {kind} appears twice")
@@ -236,7 +264,7 @@ def decode_tc_string(tc_string: str) -> TcString:
     if not all(_SEGMENT.fullmatch(s) for s in segments):
         raise _refuse("encoding", "a segment is empty or not unpadded base64url text")
     core = _core(segments[0])
-    seen: dict[int, object] = {}
+    seen: dict[int, Vendors | PublisherTc] = {}
     for segment in segments[1:]:
         _optional(segment, seen)
     disclosed = seen.get(DISCLOSED_VENDORS)
@@ -245,6 +273,6 @@ def decode_tc_string(tc_string: str) -> TcString:
     publisher = seen.get(PUBLISHER_TC)
     return replace(
         core,
-        vendors_disclosed=disclosed if isinstance(disclosed, frozenset) else None,
+        vendors_disclosed=disclosed if isinstance(disclosed, tuple) else None,
         publisher_tc=publisher if isinstance(publisher, PublisherTc) else None,
     )

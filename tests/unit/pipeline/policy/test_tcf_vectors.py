@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from pipeline.policy import TcString, TcStringError, decode_tc_string, load_policy, tcf_purposes
+from pipeline.policy.tcstring import vendor_ids
 
 DATA = json.loads(
     (Path(__file__).parents[3] / "vectors" / "tcf" / "tcf_vectors.json").read_text("utf-8")
@@ -42,16 +43,16 @@ def fields(tc: TcString) -> dict[str, Any]:
         "purposes_li_transparency": sorted(tc.purposes_li_transparency),
         "purpose_one_treatment": tc.purpose_one_treatment,
         "publisher_cc": tc.publisher_cc,
-        "vendor_consents": sorted(tc.vendor_consents),
-        "vendor_li": sorted(tc.vendor_li),
+        "vendor_consents": sorted(vendor_ids(tc.vendor_consents)),
+        "vendor_li": sorted(vendor_ids(tc.vendor_li)),
         "publisher_restrictions": sorted(
             (
-                {"purpose": r.purpose, "type": r.type, "vendors": sorted(r.vendors)}
+                {"purpose": r.purpose, "type": r.type, "vendors": sorted(vendor_ids(r.vendors))}
                 for r in tc.publisher_restrictions
             ),
             key=lambda r: (r["purpose"], r["type"]),
         ),
-        "vendors_disclosed": sorted(tc.vendors_disclosed or ()),
+        "vendors_disclosed": sorted(vendor_ids(tc.vendors_disclosed or ())),
         "publisher_consents": sorted(pub.purposes_consent) if pub else [],
         "publisher_li": sorted(pub.purposes_li_transparency) if pub else [],
         "num_custom_purposes": pub.num_custom_purposes if pub else 0,

@@ -82,7 +82,7 @@ def test_simulator_strings_decode_strictly(
     decoded = decode_tc_string(tc)  # the strict decoder: every field, nothing left over
     assert decoded.special_feature_opt_ins == features == special_features(tc)
     assert decoded.purposes_consent == consents
-    assert decoded.vendor_consents == decoded.vendor_li == frozenset()
+    assert decoded.vendor_consents == decoded.vendor_li == ()
     assert decoded.publisher_restrictions == ()
     assert decoded.vendors_disclosed is None and decoded.publisher_tc is None
 
