@@ -52,10 +52,12 @@ def export_cmd(
     from pipeline import rights
     from pipeline.policy import load_policy
 
+    if not output.parent.is_dir() or output.is_dir():
+        raise UsageError(f"--output {output}: not a file in an existing directory")
     s = settings()
     policy = load_policy(s.policy)
     ring = keys.open_keyring(s, policy.key_specs())
-    data = rights.export(s, policy, ring, user)
+    data = rights.export(s, policy, ring, user)  # read all before writing: never half a file
     try:
         fd = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     except OSError as exc:
