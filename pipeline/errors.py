@@ -29,3 +29,7 @@ class BrokerUnavailable(PipelineError):
 
 class ToolMissing(PipelineError):
     """An external tool (java, mvn) needed by a command is not installed."""
+
+
+class ExportError(PipelineError):
+    """A rights export could not read the worker's state completely; nothing is written."""

@@ -8,6 +8,7 @@ worker and sees exactly what a restarted worker would recover.
 
 from __future__ import annotations
 
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -17,16 +18,21 @@ from kafka import TopicPartition
 from kafka.partitioner.default import murmur2
 
 from keys.exceptions import KeysError
+from pipeline import portability
+from pipeline.errors import ExportError
 from pipeline.kafka import make_consumer, make_producer
 from pipeline.policy import Policy
 from pipeline.policy.fields import LEDGER
 from pipeline.settings import Settings
 from processors.context import TopicNames
 from processors.state import loads
-from processors.store import Held
+from processors.store import Erasure, Held
 
 RIGHTS = ("erasure", "objection", "access", "portability", "rectification")
 _HELD = msgspec.json.Decoder(list[Held])
+_ERASURE = msgspec.json.Decoder(Erasure)
+_READ_TIMEOUT_S = 60.0
+"""Bound on reading one changelog partition (a DPO's command must not hang)."""
 _AUDIT = msgspec.json.Decoder(list[dict[str, Any]])
 
 
@@ -74,7 +80,10 @@ def latest_value(settings: Settings, topic: str, key: bytes) -> bytes | None:
         end = consumer.end_offsets([tp])[tp]
         consumer.seek_to_beginning(tp)
         value: bytes | None = None
+        deadline = time.monotonic() + _READ_TIMEOUT_S
         while consumer.position(tp) < end:
+            if time.monotonic() > deadline:
+                raise ExportError(f"reading {topic} took over {_READ_TIMEOUT_S:.0f} s; retry")
             for records in consumer.poll(timeout_ms=1000).values():
                 for r in records:
                     if r.key == key:
@@ -87,29 +96,25 @@ def latest_value(settings: Settings, topic: str, key: bytes) -> bytes | None:
 def export(
     settings: Settings, policy: Policy, ring: Any, user: str, now: datetime | None = None
 ) -> dict[str, Any]:
-    """Everything the pipeline's state holds about ``user``, as a JSON-ready dict."""
+    """Everything the pipeline's state holds about ``user``: a ``privacy-pipeline.export/1``
+    document (:mod:`pipeline.portability`), before or after an erasure.
+
+    Raises:
+        ExportError: a stored record cannot be decoded, or Kafka did not answer in time.
+    """
     at = now or datetime.now(UTC)
     key = user.encode()
     raw_state = latest_value(settings, changelog(settings, "consent"), key)
     raw_held = latest_value(settings, changelog(settings, "held"), key)
     raw_erased = latest_value(settings, changelog(settings, "erased"), key)
-    out: dict[str, Any] = {
-        "exported_at": at.isoformat(),
-        "consent": None,
-        "held_events": [],
-        "erased_at": None,
-        "rights_requests": [],
-    }
-    if raw_state is not None:
-        out["consent"] = msgspec.to_builtins(loads(raw_state))
-    if raw_held is not None:
-        out["held_events"] = [msgspec.json.decode(h.value) for h in _HELD.decode(raw_held)]
-    if raw_erased is not None:
-        out["erased_at"] = datetime.fromtimestamp(
-            msgspec.json.decode(raw_erased), UTC
-        ).isoformat()
-    out["rights_requests"] = _audit(settings, policy, ring, user, at)
-    return out
+    try:
+        state = None if raw_state is None else loads(raw_state)
+        held = [] if raw_held is None else _HELD.decode(raw_held)
+        erasure = None if raw_erased is None else _ERASURE.decode(raw_erased)
+        audit = _audit(settings, policy, ring, user, at)
+    except msgspec.DecodeError as exc:
+        raise ExportError(f"a stored record of the worker cannot be decoded ({exc})") from None
+    return portability.document(user, at, state, held, erasure, audit)
 
 
 def _audit(settings: Settings, policy: Policy, ring: Any, user: str, at: datetime) -> list[Any]:
@@ -123,7 +128,7 @@ def _audit(settings: Settings, policy: Policy, ring: Any, user: str, at: datetim
         raw = latest_value(settings, topic, subject.encode())
         if raw is not None:
             records.extend(_AUDIT.decode(raw))
-    return sorted(records, key=lambda r: str(r.get("at")))
+    return records
 
 
 def _epoch_days(ring: Any, policy: Policy, now: datetime) -> list[datetime]:

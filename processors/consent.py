@@ -25,19 +25,23 @@ class ConsentEffect:
     state: ConsentState
     transitions: dict[str, Transition] = field(default_factory=dict)
     unknown_purposes: int = 0
-    tcf_invalid: bool = False
+    tcf_rejected: str | None = None
+    """Why the event's TC string was refused (``TcStringError.reason``); None: read or absent."""
 
 
-def requested_changes(event: Consent, policy: Policy) -> tuple[dict[str, bool], int, bool]:
+def requested_changes(event: Consent, policy: Policy) -> tuple[dict[str, bool], int, str | None]:
     """The per-purpose changes a consent/1 event asks for.
 
+    A TC string is applied whole or not at all (never a partial read); a refused one leaves
+    the explicit purposes and GPC to decide.
+
     Returns:
-        (changes, number of unknown purposes ignored, whether a TCF string was malformed).
+        (changes, number of unknown purposes ignored, why the TC string was refused or None).
     """
     changes: dict[str, bool] = {}
-    tcf_invalid = False
+    tcf_rejected = None
     if event.tcf is not None:
-        tcf_invalid = not _apply_tcf(event.tcf, policy, changes)
+        tcf_rejected = _apply_tcf(event.tcf, policy, changes)
     unknown = 0
     for purpose, granted in event.purposes.items():
         if policy.is_known(purpose):
@@ -50,23 +54,23 @@ def requested_changes(event: Consent, policy: Policy) -> tuple[dict[str, bool], 
                 changes[spec.name] = False
     # Purposes that do not need consent are not switched by consent answers.
     changes = {p: g for p, g in changes.items() if policy.purposes[p].consent_required}
-    return changes, unknown, tcf_invalid
+    return changes, unknown, tcf_rejected
 
 
-def _apply_tcf(tc_string: str, policy: Policy, changes: dict[str, bool]) -> bool:
+def _apply_tcf(tc_string: str, policy: Policy, changes: dict[str, bool]) -> str | None:
     try:
         changes.update(tcf_purposes(tc_string, policy))
-    except TcStringError:
-        return False
-    return True
+    except TcStringError as exc:
+        return exc.reason
+    return None
 
 
 def apply_consent(state: ConsentState | None, event: Consent, policy: Policy) -> ConsentEffect:
     """Apply a consent/1 event to ``state`` (a fresh state when None)."""
     state = ConsentState() if state is None else state
-    changes, unknown, tcf_invalid = requested_changes(event, policy)
+    changes, unknown, tcf_rejected = requested_changes(event, policy)
     transitions = state.apply(event.occurred_at.timestamp(), changes)
-    return ConsentEffect(state, transitions, unknown, tcf_invalid)
+    return ConsentEffect(state, transitions, unknown, tcf_rejected)
 
 
 def objected_purposes(event: Rights, policy: Policy) -> list[str]:

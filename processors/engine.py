@@ -221,8 +221,8 @@ class Engine:
         outcomes: dict[str, str] = dict.fromkeys(effect.transitions, "applied")
         if effect.unknown_purposes:
             outcomes["unknown"] = "ignored_unknown_purpose"
-        if effect.tcf_invalid:
-            outcomes["tcf"] = "ignored_invalid_tcf"
+        if effect.tcf_rejected:  # counted by reason: ignored_invalid_tcf_<reason>
+            outcomes["tcf"] = f"ignored_invalid_tcf_{effect.tcf_rejected}"
         self._decision(
             m.partition, event.event_id, "consent", event, outcomes or {"all": "applied"}
         )

@@ -43,19 +43,29 @@ def export_cmd(
     user: str = typer.Option(..., "--user", help="The data subject's user id."),
     output: Path = typer.Option(..., "--output", "-o", help="JSON file to write (mode 0600)."),
 ) -> None:
-    """Write, as JSON, everything the pipeline's state holds about a user (access, portability)."""
+    """Write what the pipeline holds about a user (access, portability) as JSON.
+
+    The file is a ``privacy-pipeline.export/1`` document (README, "Access and portability");
+    after an erasure it holds only the erasure's audit record.
+    """
     import keys
     from pipeline import rights
     from pipeline.policy import load_policy
 
+    if not output.parent.is_dir() or output.is_dir():
+        raise UsageError(f"--output {output}: not a file in an existing directory")
     s = settings()
     policy = load_policy(s.policy)
     ring = keys.open_keyring(s, policy.key_specs())
-    data = rights.export(s, policy, ring, user)
-    fd = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    data = rights.export(s, policy, ring, user)  # read all before writing: never half a file
+    try:
+        fd = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    except OSError as exc:
+        raise UsageError(f"cannot write --output {output}: {exc.strerror}") from None
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
         json.dump(data, fh, indent=2, ensure_ascii=False)
     typer.echo(
-        f"wrote {output}: consent state {'present' if data['consent'] else 'none'}, "
-        f"{len(data['held_events'])} held event(s), {len(data['rights_requests'])} rights record(s)"
+        f"wrote {output} ({data['format']}): status {data['status']}, consent state "
+        f"{'present' if data['consent'] else 'none'}, {data['held_events']['count']} held "
+        f"event(s), {len(data['rights_requests'])} rights record(s)"
     )

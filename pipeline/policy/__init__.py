@@ -24,7 +24,8 @@ from pipeline.policy.fields import (
 )
 from pipeline.policy.loader import load_policy, policy_from_document, validate_document
 from pipeline.policy.model import LedgerSpec, Policy, Purpose
-from pipeline.policy.tcf import TcString, decode_tc_string, tcf_purposes
+from pipeline.policy.tcf import tcf_purposes
+from pipeline.policy.tcstring import TcString, decode_tc_string
 
 __all__ = [
     "ALL_FIELDS",

@@ -20,6 +20,8 @@ PURPOSE_NAME: Final = re.compile(r"[a-z][a-z0-9_]{0,47}")
 
 TCF_PURPOSES: Final = range(1, 12)
 """TCF v2.2 defines purposes 1 to 11."""
+TCF_SPECIAL_FEATURES: Final = range(1, 3)
+"""TCF v2.2 defines special features 1 (precise geolocation) and 2 (device scanning)."""
 
 
 def semantic_problems(doc: Mapping[str, Any]) -> list[Problem]:
@@ -30,7 +32,9 @@ def semantic_problems(doc: Mapping[str, Any]) -> list[Problem]:
         problems.extend(_purpose_problems(name, _mapping(purpose)))
     problems.extend(_health_problems(_mapping(doc.get("health"))))
     problems.extend(_ledger_problems(_mapping(doc.get("consent_ledger")), purposes))
-    problems.extend(_tcf_problems(_mapping(_mapping(doc.get("tcf")).get("purposes")), purposes))
+    tcf = _mapping(doc.get("tcf"))
+    problems.extend(_tcf_problems(_mapping(tcf.get("purposes")), purposes))
+    problems.extend(_tcf_problems(_mapping(tcf.get("special_features")), purposes, "special"))
     problems.extend(publication_problems(_mapping(doc.get("publication"))))
     return problems
 
@@ -108,11 +112,18 @@ def _ledger_problems(ledger: Mapping[str, Any], purposes: Mapping[str, Any]) -> 
         )
 
 
-def _tcf_problems(table: Mapping[str, Any], purposes: Mapping[str, Any]) -> Iterator[Problem]:
+def _tcf_problems(
+    table: Mapping[str, Any], purposes: Mapping[str, Any], kind: str = "purpose"
+) -> Iterator[Problem]:
+    numbers, section, label = (
+        (TCF_PURPOSES, "purposes", "purpose")
+        if kind == "purpose"
+        else (TCF_SPECIAL_FEATURES, "special_features", "special feature")
+    )
     for key, names in table.items():
-        where = f"tcf.purposes.{key}"
-        if not key.isdigit() or int(key) not in TCF_PURPOSES:
-            yield where, "unknown TCF purpose; TCF v2.2 purposes are numbered 1 to 11"
+        where = f"tcf.{section}.{key}"
+        if not key.isdigit() or int(key) not in numbers:
+            yield where, f"unknown TCF {label}; TCF v2.2 {label}s are numbered 1 to {numbers[-1]}"
         if not isinstance(names, list):
             continue
         for name in names:

@@ -32,4 +32,13 @@ class TcStringError(PipelineError, ValueError):
     Processors ignore the ``tcf`` field of such an event and count it; the message says why
     and never repeats the string. It is also a ``ValueError`` (a bad input value), not a
     :class:`PolicyError`: the policy is fine, the event is not.
+
+    Attributes:
+        reason: A short code naming the rule broken (``encoding``, ``truncated``,
+            ``trailing_data``, ``version``, ``policy_version``, ``segment_type``,
+            ``missing_segment``, ``invalid_field``); processors count rejections by it.
     """
+
+    def __init__(self, message: str, reason: str = "invalid") -> None:
+        super().__init__(message)
+        self.reason = reason

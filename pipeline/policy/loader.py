@@ -206,6 +206,9 @@ def _build(source: str, doc: Mapping[str, Any]) -> Policy:
         health_patterns=tuple(re.compile(p, re.IGNORECASE) for p in health["patterns"]),
         tcf_min_policy_version=tcf.get("min_policy_version", DEFAULT_TCF_POLICY_VERSION),
         tcf_requirements=_tcf_requirements(tcf.get("purposes", {})),
+        tcf_special_features=_tcf_requirements(tcf.get("special_features", {})),
+        tcf_purpose_one_treatment=tcf.get("purpose_one_treatment", "not_consented"),
+        tcf_publisher_tc=tcf.get("publisher_tc", "both"),
         publication=build_publication(doc.get("publication")),
     )
 

@@ -85,6 +85,12 @@ class Policy:
     tcf_min_policy_version: int
     tcf_requirements: Mapping[str, frozenset[int]]
     """Our purpose -> the TCF purpose numbers that must all be consented to grant it."""
+    tcf_special_features: Mapping[str, frozenset[int]]
+    """Our purpose -> TCF special features whose opt-out denies it (opt-in grants nothing)."""
+    tcf_purpose_one_treatment: str
+    """``not_consented`` or ``waived``: how a set PurposeOneTreatment bit is read."""
+    tcf_publisher_tc: str
+    """``both`` or ``ignore``: whether a publisher TC segment must also consent."""
     publication: Publication = field(default_factory=Publication)
     """Per table: threshold (k) or dp, and the dp budgets (DESIGN.md section 8)."""
     _screens: dict[str, str] = field(default_factory=dict, init=False, repr=False, compare=False)

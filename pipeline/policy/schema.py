@@ -96,6 +96,16 @@ def policy_schema() -> dict[str, Any]:
     tcf = _strict_object(
         {
             "min_policy_version": _int(2),
+            "purpose_one_treatment": {"enum": ["not_consented", "waived"]},
+            "publisher_tc": {"enum": ["both", "ignore"]},
+            "special_features": {
+                "type": "object",
+                "additionalProperties": {
+                    "type": "array",
+                    "items": {"type": "string"},
+                    "uniqueItems": True,
+                },
+            },
             "purposes": {
                 "type": "object",
                 "additionalProperties": {

@@ -52,7 +52,9 @@ def banner_answer(rng: random.Random, user: User, at: datetime) -> Draft:
         purposes[model.UNKNOWN_PURPOSE] = rng.random() < 0.5
     draft = _consent(user, at, purposes, "banner")
     if user.tcf:
-        draft.body["tcf"] = encode(CoreSegment(frozenset(_tcf_ids(rng, user)), ms(at)))
+        # The CMP asks about precise geolocation (special feature 1) as the app's prompt does.
+        features = frozenset({1}) if user.geolocation_ok else frozenset()
+        draft.body["tcf"] = encode(CoreSegment(frozenset(_tcf_ids(rng, user)), ms(at), features))
     return draft
 
 

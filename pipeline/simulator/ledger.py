@@ -60,9 +60,13 @@ def _tcf_changes(tc: str, policy: Policy) -> dict[str, bool] | None:
         if tcfstring.policy_version(tc) < policy.tcf_min_policy_version:
             return None
         consented = tcfstring.purpose_consents(tc)
+        features = tcfstring.special_features(tc)
     except (SimulatorError, ValueError):
         return None
-    return {p: needed <= consented for p, needed in policy.tcf_requirements.items() if needed}
+    changes = {p: needed <= consented for p, needed in policy.tcf_requirements.items() if needed}
+    # A special feature opted out denies the purposes it gates; opted in, it grants nothing.
+    changes.update({p: False for p, f in policy.tcf_special_features.items() if not f <= features})
+    return changes
 
 
 def changes_of(event: Mapping[str, Any], policy: Policy) -> tuple[dict[str, bool], int]:

@@ -151,10 +151,29 @@ def test_missing_design_purpose_is_named(tmp_path: Path) -> None:
         ("[purposes.geolocation]\n", "[purposes.geo]\n"),
         ("[purposes.geolocation.fields]", "[purposes.geo.fields]"),
         ("[purposes.geolocation.register]", "[purposes.geo.register]"),
+        ('1 = ["geolocation"]             # Use precise', '1 = ["geo"]  # Use precise'),
     )
     assert problems_of(path) == (
         "purposes.geolocation: missing; DESIGN.md section 5 requires this purpose in every policy",
     )
+
+
+def test_special_feature_table_is_checked(tmp_path: Path) -> None:
+    path = variant(
+        tmp_path,
+        ('2 = []                          # Actively', '3 = ["geo"]  # Actively'),
+    )
+    assert problems_of(path) == (
+        "tcf.special_features.3: unknown TCF special feature; TCF v2.2 special features are "
+        "numbered 1 to 2",
+        "tcf.special_features.3: unknown purpose 'geo'; define it under [purposes.geo]",
+    )
+
+
+def test_tcf_reading_rules_are_enumerations(tmp_path: Path) -> None:
+    path = variant(tmp_path, ('publisher_tc = "both"', 'publisher_tc = "either"'))
+    assert len(problems_of(path)) == 1
+    assert "tcf.publisher_tc" in problems_of(path)[0]
 
 
 def test_toml_syntax_error_names_file_and_line(tmp_path: Path) -> None:

@@ -57,7 +57,6 @@ ACCEPT_V2_0 = ("min_policy_version = 4", "min_policy_version = 2")
         (EVEN, {2, 4, 6, 8, 10}),
         (ALL_TEN, set(range(1, 11))),
         (NONE, set()),
-        (IAB_EXAMPLE, {1, 3, 9, 10}),
         (KETCH, {1}),
     ],
 )
@@ -65,14 +64,20 @@ def test_purpose_consents_of_public_vectors(tc_string: str, consented: set[int])
     assert decode_tc_string(tc_string).purposes_consent == consented
 
 
-def test_core_fields_of_the_iab_example() -> None:
-    tc = decode_tc_string(IAB_EXAMPLE)
-    assert tc.version == 2
+def test_the_spec_example_is_refused_for_its_overlong_publisher_segment() -> None:
+    # Its publisher TC segment carries 57 zero bits after its last field: more than any
+    # encoder pads (the IAB's pads to 24 bits), so the segment is not consistent with itself.
+    with pytest.raises(TcStringError, match="trailing_data") as caught:
+        decode_tc_string(IAB_EXAMPLE)
+    assert caught.value.reason == "trailing_data"
+    # Its core segment alone decodes completely, with the fields the spec documents.
+    tc = decode_tc_string(IAB_EXAMPLE.split(".")[0])
     assert tc.created == datetime.fromtimestamp(1228644257.7, tz=UTC)
     assert tc.last_updated == datetime.fromtimestamp(1326215413.4, tz=UTC)
     assert (tc.cmp_id, tc.cmp_version, tc.consent_language) == (21, 7, "EN")
     assert (tc.vendor_list_version, tc.policy_version) == (23, 2)
     assert tc.is_service_specific is True
+    assert tc.purposes_consent == {1, 3, 9, 10}
     assert tc.purposes_li_transparency == {3, 4, 5, 8, 9, 10}
     assert tc.special_feature_opt_ins == {2}
 
@@ -84,10 +89,13 @@ def test_core_fields_of_the_ketch_vector() -> None:
     assert tc.purposes_li_transparency == frozenset()
 
 
-def test_tcf_v2_3_string_is_accepted_by_the_default_policy() -> None:
-    assert decode_tc_string(V23).policy_version == 5
-    decided = tcf_purposes(V23, load_policy())
-    assert set(decided) == {"audience_measurement", "personalisation", "advertising"}
+def test_tcf_v2_3_string_without_disclosed_vendors_is_refused() -> None:
+    # TCF v2.3 (policy version 5) makes the disclosed-vendors segment mandatory; this string
+    # has a publisher TC segment only.
+    with pytest.raises(TcStringError) as caught:
+        tcf_purposes(V23, load_policy())
+    assert caught.value.reason == "missing_segment"
+    assert decode_tc_string(V23.split(".")[0] + ".IAAA").policy_version == 5
 
 
 def test_purpose_is_granted_only_when_all_its_tcf_purposes_are(tmp_path: Path) -> None:
@@ -96,31 +104,30 @@ def test_purpose_is_granted_only_when_all_its_tcf_purposes_are(tmp_path: Path) -
         "audience_measurement": True,
         "personalisation": True,
         "advertising": True,
+        "geolocation": False,  # special feature 1 not opted in
     }
     # 1, 3, 5, 7, 9: every one of ours misses one TCF purpose (8, 6, 2 and 4).
     assert tcf_purposes(ODD, policy) == dict.fromkeys(
-        ("audience_measurement", "personalisation", "advertising"), False
+        ("audience_measurement", "personalisation", "advertising", "geolocation"), False
     )
     assert set(tcf_purposes(NONE, policy).values()) == {False}
 
 
 def test_partial_tcf_answer_grants_exactly_the_complete_purposes(tmp_path: Path) -> None:
-    # The IAB example consents to 1, 3, 9, 10: with audience measurement needing 1 and 9
-    # only, it is granted; advertising (1, 2, 3, 4, 7) is not.
-    policy = policy_with(
-        tmp_path,
-        ACCEPT_V2_0,
-        ('8 = ["audience_measurement"]', "8 = []"),
-    )
-    assert tcf_purposes(IAB_EXAMPLE, policy) == {
+    # ODD consents to 1, 3, 5, 7, 9: with audience measurement needing 1 and 9 only, it is
+    # granted; advertising (1, 2, 3, 4, 7) and personalisation (1, 5, 6) are not.
+    policy = policy_with(tmp_path, ACCEPT_V2_0, ('8 = ["audience_measurement"]', "8 = []"))
+    assert tcf_purposes(ODD, policy) == {
         "audience_measurement": True,
         "personalisation": False,
         "advertising": False,
+        "geolocation": False,
     }
 
 
 def test_unmapped_purposes_are_not_decided_by_tcf(tmp_path: Path) -> None:
-    decided = tcf_purposes(ALL_TEN, policy_with(tmp_path, ACCEPT_V2_0))
+    policy = policy_with(tmp_path, ACCEPT_V2_0, ('1 = ["geolocation"]  ', '1 = []  '))
+    decided = tcf_purposes(ALL_TEN, policy)
     assert "geolocation" not in decided
     assert "fraud_prevention" not in decided
 
@@ -135,18 +142,27 @@ def test_policy_version_below_the_minimum_is_refused() -> None:
 @pytest.mark.parametrize(
     ("tc_string", "reason"),
     [
-        ("", "not base64url"),
-        ("not-a-valid-tc-string!@#$", "not base64url"),
-        ("CPh7_cXPh7_cXKMAAAENCZCA??????????AAAAAAAAAAAAAAA.II7Nd_X__bX9n", "not base64url"),
-        ("CPh7_cXPh7", "too short"),
-        ("BPh8CjOPh8CjOEZAAAENCZCAAAAAAAAAAAAAAAAAAAAA", "version 1 is not supported"),
-        (".CPh8CoIPh8CoINYAAAENCZCAAP_AAAAAAAAAAAAAAAAA", "not base64url"),
+        ("", "encoding"),
+        ("not-a-valid-tc-string!@#$", "encoding"),
+        ("CPh7_cXPh7_cXKMAAAENCZCA??????????AAAAAAAAAAAAAAA.II7Nd_X__bX9n", "encoding"),
+        ("CPh7_cXPh7", "truncated"),
+        ("BPh8CjOPh8CjOEZAAAENCZCAAAAAAAAAAAAAAAAAAAAA", "version"),
+        (".CPh8CoIPh8CoINYAAAENCZCAAP_AAAAAAAAAAAAAAAAA", "encoding"),
+        (f"{ALL_TEN}.", "encoding"),
+        (f"{ALL_TEN}=", "encoding"),
+        (f"{ALL_TEN}.IAAA.IAAA", "segment_type"),  # disclosed vendors twice
+        (f"{ALL_TEN}.QAAA", "segment_type"),  # allowed vendors: not TCF v2.2
+        (f"{ALL_TEN}.AAAA", "segment_type"),  # a second core segment
+        (f"{ALL_TEN}.8AAA", "segment_type"),  # type 7: undefined
+        (f"{ALL_TEN}AAAA", "trailing_data"),  # 24 more zero bits than the fields need
+        (f"{ALL_TEN[:-1]}B", "trailing_data"),  # a set bit after the last field
     ],
 )
 def test_malformed_tc_strings_raise_a_typed_error(tc_string: str, reason: str) -> None:
     with pytest.raises(TcStringError) as caught:
         tcf_purposes(tc_string, load_policy())
-    assert reason in str(caught.value)
+    assert caught.value.reason == reason
+    assert f"({reason})" in str(caught.value)
     assert isinstance(caught.value, PipelineError)
     assert isinstance(caught.value, ValueError)
     assert not isinstance(caught.value, PolicyError)

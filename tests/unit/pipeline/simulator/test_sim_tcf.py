@@ -11,7 +11,13 @@ from hypothesis import strategies as st
 
 from pipeline.policy import decode_tc_string, load_policy, tcf_purposes
 from pipeline.simulator.exceptions import SimulatorError
-from pipeline.simulator.tcfstring import CoreSegment, encode, policy_version, purpose_consents
+from pipeline.simulator.tcfstring import (
+    CoreSegment,
+    encode,
+    policy_version,
+    purpose_consents,
+    special_features,
+)
 
 WHEN = datetime(2026, 4, 1, 8, 30, 15, 300000, tzinfo=UTC)
 
@@ -51,7 +57,34 @@ def test_pipeline_decoder_reads_what_the_encoder_writes(consents: frozenset[int]
 def test_mapping_through_the_policy() -> None:
     policy = load_policy()
     got = tcf_purposes(encode(CoreSegment(frozenset({1, 8, 9}), WHEN)), policy)
-    assert got == {"audience_measurement": True, "personalisation": False, "advertising": False}
+    # Special feature 1 (precise geolocation) not opted in: the string refuses geolocation.
+    assert got == {
+        "audience_measurement": True,
+        "personalisation": False,
+        "advertising": False,
+        "geolocation": False,
+    }
+    opted_in = tcf_purposes(encode(CoreSegment(frozenset({1, 8, 9}), WHEN, frozenset({1}))), policy)
+    assert "geolocation" not in opted_in  # opting in grants nothing by itself
+
+
+@given(
+    st.frozensets(st.integers(min_value=1, max_value=24)),
+    st.frozensets(st.integers(min_value=1, max_value=12)),
+    st.datetimes(
+        min_value=datetime(2020, 1, 1), max_value=datetime(2100, 1, 1), timezones=st.just(UTC)
+    ),
+)
+def test_simulator_strings_decode_strictly(
+    consents: frozenset[int], features: frozenset[int], when: datetime
+) -> None:
+    tc = encode(CoreSegment(consents, when, features))
+    decoded = decode_tc_string(tc)  # the strict decoder: every field, nothing left over
+    assert decoded.special_feature_opt_ins == features == special_features(tc)
+    assert decoded.purposes_consent == consents
+    assert decoded.vendor_consents == decoded.vendor_li == ()
+    assert decoded.publisher_restrictions == ()
+    assert decoded.vendors_disclosed is None and decoded.publisher_tc is None
 
 
 @pytest.mark.parametrize("bad", [CoreSegment(frozenset({25}), WHEN),
