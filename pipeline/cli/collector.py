@@ -9,6 +9,7 @@ import typer
 from pipeline import preflight
 from pipeline.cli.app import app, settings
 from pipeline.cli.options import LOG_LEVEL_HELP, log_level
+from pipeline.cli.output import FormatOption, Rows, check_format, emit
 from pipeline.collector import auth
 
 collector_app = typer.Typer(
@@ -63,10 +64,16 @@ def serve(
 @collector_app.command("new-key")
 def new_key(
     app_name: Annotated[str, typer.Argument(metavar="APP", help="Name of the app (a-z0-9._-).")],
+    fmt: FormatOption = "table",
 ) -> None:
     """Print a fresh API key for APP (shown once) and the hash entry to configure."""
     auth.check_app_name(app_name)
     key = auth.new_key()
+    if check_format(fmt) != "table":
+        # For scripts: the key and the entry as one row (the key is still shown only once).
+        emit(Rows(("app", "key", "entry"), [(app_name, key, f"{app_name}:{auth.hash_key(key)}")]),
+             fmt)
+        return
     typer.echo(f"API key for {app_name} (shown once; give it to the app, store no copy):")
     typer.echo(key)
     typer.echo("Entry for PRIVACY_PIPELINE_COLLECTOR_KEYS (comma separated) or the keys file:")
