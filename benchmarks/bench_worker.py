@@ -40,7 +40,7 @@ from pipeline.policy import load_policy
 from pipeline.settings import Settings
 from pipeline.simulator import SimulationConfig, generate, produce
 from pipeline.simulator.clock import default_start
-from pipeline.topics import TopicSpec, ensure_topics, pipeline_specs
+from pipeline.topics import TopicSpec, all_specs, ensure_topics
 from schemas.exceptions import InvalidEvent
 from schemas.validator import decode
 
@@ -59,7 +59,7 @@ def _setup(prefix: str, data: Path) -> tuple[Settings, dict[str, str]]:
     admin = make_admin(settings)
     specs = [
         TopicSpec(prefix + s.name, s.partitions, s.configs)
-        for s in pipeline_specs(settings, load_policy().purposes)
+        for s in all_specs(settings, load_policy().purposes)
     ]
     ensure_topics(admin, specs)
     admin.close()

@@ -32,7 +32,12 @@ def create_app(s: Settings, name: str = "privacy-pipeline") -> Any:
         datadir=str(s.data_dir / f"worker-{s.worker_id}"),
         topic_partitions=s.partitions,
         topic_replication_factor=1,
-        topic_allow_declare=True,
+        # The worker never creates a topic: `privacy-pipeline topics` creates every one (the
+        # tables' changelogs too) with the right partition count and cleanup policy, and the
+        # worker's preflight refuses to start without them. Nor a leader-election topic: no
+        # timer or task of the worker runs ``on_leader``.
+        topic_allow_declare=False,
+        topic_disable_leader=True,
         consumer_auto_offset_reset="earliest",
         producer_acks=-1,
         key_serializer="raw",

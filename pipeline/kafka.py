@@ -7,6 +7,7 @@ Option names are those of kafka-python 3.x (``bootstrap_timeout_ms`` replaced 2.
 
 from __future__ import annotations
 
+import socket
 import time
 from typing import Any
 
@@ -20,6 +21,7 @@ from pipeline.settings import Settings
 #: Producer batching: wait this long for more records before sending a batch.
 LINGER_MS = 20
 _PROBE_TIMEOUT_S = 2.0
+_CONNECT_TIMEOUT_S = 1.0
 
 
 def _bootstrap_ms(settings: Settings) -> int:
@@ -83,7 +85,41 @@ def make_admin(settings: Settings, **overrides: Any) -> KafkaAdminClient:
     return _build(KafkaAdminClient, settings, config)
 
 
+def _split(server: str) -> tuple[str, int]:
+    host, _, port = server.rpartition(":")
+    return host.strip("[]"), int(port)
+
+
+def _refusal(server: str) -> str | None:
+    """Why ``server`` cannot be a broker at all (refused, unknown name), or None."""
+    host, port = _split(server)
+    try:
+        with socket.create_connection((host, port), timeout=_CONNECT_TIMEOUT_S):
+            return None
+    except ConnectionRefusedError:
+        return "connection refused"
+    except socket.gaierror:
+        return "unknown host"
+    except OSError:
+        return None  # a timeout or a route problem: the client's bounded wait decides
+
+
+def fail_if_refused(settings: Settings) -> None:
+    """Raise at once when every bootstrap server refuses the connection or does not resolve.
+
+    kafka-python retries a refused connection until its bootstrap timeout (60 s by default);
+    a refusal is final for this attempt, so the user hears about it now, not in a minute.
+
+    Raises:
+        BrokerUnavailable: no bootstrap server can be reached; the message says why.
+    """
+    reasons = [_refusal(server) for server in settings.bootstrap_list]
+    if reasons and all(reasons):
+        raise _unavailable(settings, 0, ConnectionRefusedError(reasons[0]))
+
+
 def _build(cls: Any, settings: Settings, config: dict[str, Any]) -> Any:
+    fail_if_refused(settings)
     try:
         return cls(**config)
     except KafkaError as exc:
@@ -92,9 +128,13 @@ def _build(cls: Any, settings: Settings, config: dict[str, Any]) -> Any:
 
 def _unavailable(settings: Settings, waited_s: float, exc: BaseException) -> BrokerUnavailable:
     env = settings.env_names()["bootstrap_servers"]
+    if isinstance(exc, ConnectionRefusedError):
+        what = f"no Kafka broker answered at {settings.bootstrap_servers} ({exc})"
+    else:
+        what = (f"no Kafka broker answered at {settings.bootstrap_servers} within "
+                f"{waited_s:.0f} s ({type(exc).__name__})")
     return BrokerUnavailable(
-        f"no Kafka broker answered at {settings.bootstrap_servers} within {waited_s:.0f} s "
-        f"({type(exc).__name__}); start one with `privacy-pipeline broker start` or set {env}"
+        f"{what}: start one with `privacy-pipeline broker start` or set {env}"
     )
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,23 @@ def _positive_float(raw: str) -> float:
     return value
 
 
+_HOST_PORT = re.compile(r"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+):([0-9]{1,5})$")
+
+
+def _host_ports(raw: str) -> str:
+    """``host:port[,host:port...]``: a name without a port would make the clients hang."""
+    items = [item.strip() for item in raw.split(",") if item.strip()]
+    if not items:
+        raise ValueError("no host:port in it; write e.g. 127.0.0.1:9092")
+    for item in items:
+        match = _HOST_PORT.match(item)
+        if not match or not 0 < int(match.group(2)) < 65536:
+            raise ValueError(
+                f"{item!r} is not host:port; write e.g. 127.0.0.1:9092 or a:9092,b:9092"
+            )
+    return ",".join(items)
+
+
 def _shard(raw: str) -> str:
     index, sep, count = raw.strip().partition("/")
     if not (sep and index.isdigit() and count.isdigit() and int(index) < int(count)):
@@ -47,8 +65,12 @@ def _shard(raw: str) -> str:
 class Settings:
     """Settings of every privacy-pipeline process."""
 
-    bootstrap_servers: str = _env("BOOTSTRAP_SERVERS", "127.0.0.1:9092")
-    """Kafka bootstrap servers, comma separated. Env: ``PRIVACY_PIPELINE_BOOTSTRAP_SERVERS``."""
+    bootstrap_servers: str = dataclasses.field(
+        default="127.0.0.1:9092",
+        metadata={"env": PREFIX + "BOOTSTRAP_SERVERS", "parse": _host_ports, "required": True},
+    )
+    """Kafka bootstrap servers, ``host:port`` comma separated; set but empty is an error (it
+    would silently mean the default). Env: ``PRIVACY_PIPELINE_BOOTSTRAP_SERVERS``."""
 
     data_dir: Path = _env("DATA_DIR", Path("data"), Path)
     """DuckDB files, keyring and local broker data. Env: ``PRIVACY_PIPELINE_DATA_DIR``."""
@@ -178,6 +200,8 @@ class Settings:
         for field in dataclasses.fields(cls):
             name = field.metadata["env"]
             raw = env.get(name)
+            if raw is not None and not raw.strip() and field.metadata.get("required"):
+                raise ConfigError(f"{name} is set but empty: unset it or give a value")
             if raw is None or raw == "":
                 continue
             try:

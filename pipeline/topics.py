@@ -28,6 +28,11 @@ INPUT_RETENTION_MS = 7 * _DAY_MS
 DEADLETTER_RETENTION_MS = 30 * _DAY_MS
 _WAIT_MS = 30_000
 
+#: The worker's faust app id (after the prefix) and its tables: faust names each table's
+#: changelog ``<app id>-<table>-changelog``. ``topics`` creates them; the worker never does.
+WORKER_APP = "privacy-pipeline"
+WORKER_TABLES = ("consent", "held", "erased", "rights_audit")
+
 
 def sanitized(purpose: str) -> str:
     """Name of the sanitized output topic of ``purpose`` (``sanitized.<purpose>.v1``)."""
@@ -40,6 +45,14 @@ class TopicConflict(ConfigError):
 
 class TopicCreateFailed(PipelineError):
     """The broker refused to create a topic; the message carries its reason."""
+
+
+class TopicDeleteFailed(PipelineError):
+    """The broker refused to delete a topic; the message carries its reason."""
+
+
+class TopicMissing(ConfigError):
+    """A topic a service uses does not exist (run ``privacy-pipeline topics``)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -82,6 +95,27 @@ def pipeline_specs(settings: Settings, purposes: Iterable[str]) -> list[TopicSpe
     return specs
 
 
+def changelog(table: str) -> str:
+    """Changelog topic of one worker table (unprefixed, like every name here)."""
+    return f"{WORKER_APP}-{table}-changelog"
+
+
+def worker_state_specs(settings: Settings) -> list[TopicSpec]:
+    """The changelog topics of the worker's tables (compacted, one partition per input's)."""
+    compact = {"cleanup.policy": "compact"}
+    return [TopicSpec(changelog(t), settings.partitions, compact) for t in WORKER_TABLES]
+
+
+def all_specs(settings: Settings, purposes: Iterable[str]) -> list[TopicSpec]:
+    """Every topic ``privacy-pipeline topics`` creates: the pipeline's and the worker state's."""
+    return pipeline_specs(settings, purposes) + worker_state_specs(settings)
+
+
+def leftover_names(prefix: str) -> list[str]:
+    """Topics older workers let faust create (its leader-election topic): deleted with the rest."""
+    return [f"{prefix}{WORKER_APP}-__assignor-__leader"]
+
+
 def with_prefix(specs: Iterable[TopicSpec], prefix: str) -> list[TopicSpec]:
     """``specs`` renamed under ``prefix`` (``PRIVACY_PIPELINE_TOPIC_PREFIX``; '' = unchanged)."""
     return [dataclasses.replace(s, name=prefix + s.name) for s in specs]
@@ -111,6 +145,21 @@ def ensure_topics(admin: Any, specs: Sequence[TopicSpec]) -> EnsureResult:
         admin.wait_for_topics(list(created), timeout_ms=_WAIT_MS)
     existing = [s.name for s in specs if s.name not in created]
     return EnsureResult(created=tuple(created), existing=tuple(existing))
+
+
+def check_topics(admin: Any, specs: Sequence[TopicSpec]) -> None:
+    """Check that every topic of ``specs`` exists as specified; creates nothing.
+
+    Raises:
+        TopicMissing: a topic does not exist (the first one, by name).
+        TopicConflict: a topic has another partition count or cleanup policy.
+    """
+    present = set(admin.list_topics())
+    missing = sorted(s.name for s in specs if s.name not in present)
+    if missing:
+        more = f" ({len(missing) - 1} more missing)" if len(missing) > 1 else ""
+        raise TopicMissing(f"topic {missing[0]} missing: run `privacy-pipeline topics`{more}")
+    _check_existing(admin, specs)
 
 
 def _create(admin: Any, specs: Sequence[TopicSpec]) -> list[str]:
@@ -165,3 +214,20 @@ def _check_cleanup_policy(admin: Any, specs: Sequence[TopicSpec]) -> None:
                 f"alter it (kafka-configs --alter) or delete the topic and run "
                 f"`privacy-pipeline topics` again"
             )
+
+
+def delete_topics(admin: Any, names: Sequence[str]) -> list[str]:
+    """Delete those of ``names`` that exist; returns the names deleted (sorted).
+
+    Raises:
+        TopicCreateFailed: the broker refused a deletion (its reason in the message).
+    """
+    present = sorted(set(names) & set(admin.list_topics()))
+    if not present:
+        return []
+    response = admin.delete_topics(present, timeout_ms=_WAIT_MS, raise_errors=False)
+    for topic in response["topics"]:
+        if topic["error_code"] != 0:
+            message = topic.get("error_message") or f"Kafka error code {topic['error_code']}"
+            raise TopicDeleteFailed(f"deleting topic {topic['name']} failed: {message}")
+    return present

@@ -6,7 +6,10 @@ from typing import Annotated
 
 import typer
 
+from pipeline import preflight
 from pipeline.cli.app import app, settings
+from pipeline.cli.options import LOG_LEVEL_HELP, log_level
+from pipeline.cli.output import FormatOption, Rows, check_format, emit
 from pipeline.collector import auth
 
 collector_app = typer.Typer(
@@ -27,9 +30,9 @@ def serve(
     port: Annotated[
         int | None, typer.Option(help="Listen port (env PRIVACY_PIPELINE_COLLECTOR_PORT).")
     ] = None,
-    log_level: Annotated[
-        str, typer.Option(help="debug, info, warning or error (request lines are at info).")
-    ] = "info",
+    level: Annotated[str, typer.Option(
+        "--log-level", metavar="LEVEL",
+        help=f"{LOG_LEVEL_HELP} Request lines are at info.")] = "info",
 ) -> None:
     """Serve the collector until interrupted (run without a sub-command)."""
     if ctx.invoked_subcommand is not None:
@@ -47,16 +50,30 @@ def serve(
             f"printed entry in {env['collector_keys']} or the file named by "
             f"{env['collector_keys_file']}"
         )
-    run(application, host or s.collector_host, port or s.collector_port, log_level.lower())
+    names = application.state.collector.topics.by_schema().values()
+    took = preflight.check(s, preflight.service_specs(s, [], names))
+    where = (host or s.collector_host, port or s.collector_port)
+    preflight.announce(
+        f"collector: serves http://{where[0]}:{where[1]}, {len(application.state.collector.keys)}"
+        f" API keys, produces to {len(set(names))} topics at {s.bootstrap_servers} "
+        f"(checked in {took:.2f} s)"
+    )
+    run(application, where[0], where[1], log_level(level))
 
 
 @collector_app.command("new-key")
 def new_key(
     app_name: Annotated[str, typer.Argument(metavar="APP", help="Name of the app (a-z0-9._-).")],
+    fmt: FormatOption = "table",
 ) -> None:
     """Print a fresh API key for APP (shown once) and the hash entry to configure."""
     auth.check_app_name(app_name)
     key = auth.new_key()
+    if check_format(fmt) != "table":
+        # For scripts: the key and the entry as one row (the key is still shown only once).
+        emit(Rows(("app", "key", "entry"), [(app_name, key, f"{app_name}:{auth.hash_key(key)}")]),
+             fmt)
+        return
     typer.echo(f"API key for {app_name} (shown once; give it to the app, store no copy):")
     typer.echo(key)
     typer.echo("Entry for PRIVACY_PIPELINE_COLLECTOR_KEYS (comma separated) or the keys file:")

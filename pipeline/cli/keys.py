@@ -8,16 +8,12 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
-import json
 import sys
 from collections.abc import Iterator
-from datetime import datetime
 from pathlib import Path
 from typing import Annotated, cast
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 import keys
 from keys.exceptions import DecryptFailed
@@ -26,6 +22,7 @@ from keys.keyring import DEFAULT_MAX_ENCRYPTIONS
 from keys.lifecycle import rewrap_to_master_key, rewrap_to_new_master_file
 from keys.records import decrypt_line
 from pipeline.cli.app import app, settings
+from pipeline.cli.output import FormatOption, Rows, check_format, emit
 from pipeline.errors import UsageError
 from pipeline.settings import Settings
 
@@ -56,8 +53,11 @@ def _open() -> keys.Keyring:
     return keys.open_keyring(config, policy_specs(config))
 
 
-def _console() -> Console:
-    return Console(soft_wrap=False)
+def _known_purpose(purpose: str) -> None:
+    """Refuse a purpose the policy does not name, listing the valid ones."""
+    names = sorted({spec.name for spec in policy_specs(settings())})
+    if names and purpose not in names:
+        raise UsageError(f"no purpose {purpose!r} in the policy: use one of {', '.join(names)}")
 
 
 @keys_app.command("init")
@@ -89,23 +89,18 @@ def ensure() -> None:
 
 @keys_app.command("list")
 def list_keys(
-    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per key.")] = False,
+    fmt: FormatOption = "table",
+    as_json: Annotated[bool, typer.Option("--json", hidden=True)] = False,
 ) -> None:
     """List keys: purpose, epoch, role, key id, status, dates, reserved count (no secrets)."""
+    fmt = "json" if as_json else check_format(fmt)
     ring = _open()
     ring.record("list")
-    rows = ring.describe()
-    if as_json:
-        for row in rows:
-            typer.echo(json.dumps(dataclasses.asdict(row), default=datetime.isoformat))
-        return
-    table = Table(title=f"keyring {ring.digest[:16]}… KEK {ring.kek.kek_id} ({ring.kek.backend})")
-    for column in ("purpose", "epoch", "role", "key id", "status", "created", "reserved"):
-        table.add_column(column)
-    for row in rows:
-        table.add_row(row.purpose, row.epoch, row.role, row.key_id, row.status,
-                      row.created_at.strftime("%Y-%m-%d %H:%M"), str(row.reserved))
-    _console().print(table)
+    described = ring.describe()
+    columns = [f.name for f in dataclasses.fields(described[0])] if described else ["purpose"]
+    rows = [dataclasses.astuple(row) for row in described]
+    title = f"keyring {ring.digest[:16]}… KEK {ring.kek.kek_id} ({ring.kek.backend})"
+    emit(Rows(columns, rows, title), fmt)
 
 
 @keys_app.command("rotate")
@@ -114,6 +109,7 @@ def rotate(
     epoch: Annotated[str | None, typer.Option(help="Epoch to rotate (default: current).")] = None,
 ) -> None:
     """Add a new encryption key and promote it; the old one stays decrypt-only."""
+    _known_purpose(purpose)
     old, new = _open().rotate(purpose, epoch)
     typer.echo(f"{purpose}: new active key {new}; {old or 'none'} is now decrypt-only")
 
@@ -148,6 +144,7 @@ def destroy(
     yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
 ) -> None:
     """Destroy the keys of old epochs: data under them becomes unreadable, for good."""
+    _known_purpose(purpose)
     ring = _open()
     if not yes:
         typer.confirm(f"Destroy every {purpose} key of epochs before {before}? Data under "
@@ -169,22 +166,22 @@ def expire() -> None:
 def audit(
     verify: Annotated[bool, typer.Option(
         "--verify", help="Only verify the chain (no listing).")] = False,
+    fmt: FormatOption = "table",
 ) -> None:
     """Show the audit log and verify its hash chain, MACs and keyring anchor."""
+    check_format(fmt)
     ring = _open()
     report = ring.verify_audit()
     if not verify:
-        table = Table(title=f"audit log ({len(report.entries)} entries)")
-        for column in ("seq", "time", "actor", "action", "purpose", "epoch", "keys", "detail"):
-            table.add_column(column)
-        for entry in report.entries:
-            detail = " ".join(f"{k}={v}" for k, v in sorted(entry.detail.items()))
-            table.add_row(str(entry.seq), entry.time.strftime("%Y-%m-%d %H:%M:%S"), entry.actor,
-                          entry.action, entry.purpose or "", entry.epoch or "",
-                          " ".join(entry.key_ids), detail)
-        _console().print(table)
+        columns = ("seq", "time", "actor", "action", "purpose", "epoch", "keys", "detail")
+        rows = [(entry.seq, entry.time, entry.actor, entry.action, entry.purpose, entry.epoch,
+                 " ".join(entry.key_ids),
+                 " ".join(f"{k}={v}" for k, v in sorted(entry.detail.items())))
+                for entry in report.entries]
+        emit(Rows(columns, rows, f"audit log ({len(report.entries)} entries)"), fmt)
+    # The verdict is not a row: with json or csv it goes to stderr, out of a parser's way.
     typer.echo(f"audit log intact: {len(report.entries)} entries, chained, MACs valid, "
-               "anchored in the keyring")
+               "anchored in the keyring", err=fmt != "table")
     if report.pending:
         # Not recorded: a new entry would re-anchor the keyring and hide a rollback.
         typer.secho(f"warning: {report.pending} entries follow the keyring's anchor: an "
@@ -219,7 +216,8 @@ def decrypt(
         str, typer.Argument(help="JSON-lines file of sanitized records, or - for stdin.")
     ] = "-",
 ) -> None:
-    """Decrypt the ``enc`` fields of sanitized records (JSON lines in, JSON lines out)."""
+    """Decrypt the enc fields of sanitized records (JSON lines in, JSON lines out)."""
+    _known_purpose(purpose)
     ring = _open()
     ring.record("decrypt", purpose, {"source": source})  # before any plaintext is written
     total = failed = 0

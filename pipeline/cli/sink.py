@@ -9,7 +9,9 @@ from typing import Annotated, Any
 
 import typer
 
+from pipeline import preflight
 from pipeline.cli.app import app, settings
+from pipeline.cli.options import LOG_LEVEL_HELP, log_level, quiet_libraries
 
 sink_app = typer.Typer(
     help="Write aggregates of the sanitized topics to <data_dir>/pipeline.duckdb and publish "
@@ -37,10 +39,9 @@ def _install_stop(stop: threading.Event) -> None:
 def _logging(level: str) -> None:
     logging.basicConfig(level=level.upper(),
                         format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    # kafka-python narrates every connection at INFO (every fetch at DEBUG) and complains at
-    # WARNING when its IO thread waits for the GIL; the sink's own lines are the useful ones.
-    logging.getLogger("kafka").setLevel(logging.WARNING)
-    logging.getLogger("kafka.net").setLevel(logging.ERROR)
+    # kafka-python narrates every connection at INFO (every fetch at DEBUG); the sink's own
+    # lines are the useful ones.
+    quiet_libraries(level)
 
 
 @sink_app.callback(invoke_without_command=True)
@@ -54,8 +55,8 @@ def sink(
     until_idle: Annotated[float | None, typer.Option(
         "--until-idle", metavar="SECONDS",
         help="Stop after SECONDS without new records, after a final publication.")] = None,
-    log_level: Annotated[str, typer.Option(
-        "--log-level", help="debug, info, warning or error.")] = "info",
+    level: Annotated[str, typer.Option(
+        "--log-level", metavar="LEVEL", help=LOG_LEVEL_HELP)] = "info",
 ) -> None:
     """Run the sink (one shard) until SIGTERM or Ctrl-C, --once or --until-idle."""
     if ctx.invoked_subcommand is not None:
@@ -63,10 +64,17 @@ def sink(
     from pipeline.sink.config import ShardSpec, sink_config
     from pipeline.sink.service import run_sink
 
-    _logging(log_level)
+    chosen = log_level(level)
     current = settings()
     policy = _policy()
     config = sink_config(current, policy, ShardSpec.parse(shard) if shard else None)
+    names = config.topics.all()
+    took = preflight.check(current, preflight.service_specs(current, policy.purposes, names))
+    _logging(chosen)
+    preflight.announce(
+        f"sink shard {config.shard}: {len(names)} topics at {current.bootstrap_servers} "
+        f"checked in {took:.2f} s; writes {config.analytics_path}"
+    )
     stop = threading.Event()
     _install_stop(stop)
     stats = run_sink(current, policy, config, stop, until_idle=until_idle, once=once)

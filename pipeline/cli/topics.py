@@ -1,29 +1,45 @@
-"""``privacy-pipeline topics``: create the pipeline's topics for every purpose of the policy."""
+"""``privacy-pipeline topics``: create (or ``--delete``) the pipeline's topics."""
 
 from __future__ import annotations
+
+from typing import Annotated
 
 import typer
 
 from pipeline.cli.app import app, settings
+from pipeline.errors import UsageError
 from pipeline.kafka import make_admin
 from pipeline.policy import load_policy
-from pipeline.topics import ensure_topics, pipeline_specs, with_prefix
+from pipeline.topics import all_specs, delete_topics, ensure_topics, leftover_names, with_prefix
 
 
 @app.command("topics")
-def topics() -> None:
-    """Create the input, consent, sanitized, decision and dead-letter topics (idempotent).
+def topics(
+    delete: Annotated[bool, typer.Option(
+        "--delete", help="Delete the project's topics under the current prefix instead "
+        "(every event, consent record and worker state in them is lost).")] = False,
+    yes: Annotated[bool, typer.Option(
+        "--yes", help="Confirm --delete (required: nothing is deleted without it).")] = False,
+) -> None:
+    """Create the input, consent, sanitized, decision, dead-letter and worker-state topics.
 
-    Partition count: PRIVACY_PIPELINE_PARTITIONS; purposes: PRIVACY_PIPELINE_POLICY; names under
-    PRIVACY_PIPELINE_TOPIC_PREFIX. An existing topic with another partition count or cleanup
-    policy is an error, never altered.
+    Idempotent. Partition count: PRIVACY_PIPELINE_PARTITIONS; purposes: PRIVACY_PIPELINE_POLICY;
+    names under PRIVACY_PIPELINE_TOPIC_PREFIX. An existing topic with another partition count
+    or cleanup policy is an error, never altered: delete it (--delete --yes) and run again.
     """
     s = settings()
     purposes = load_policy(s.policy).purposes
     # The same prefix the worker, sink and rights commands put in front of every name.
-    specs = with_prefix(pipeline_specs(s, purposes), s.topic_prefix)
+    specs = with_prefix(all_specs(s, purposes), s.topic_prefix)
+    if delete and not yes:
+        raise UsageError("--delete removes every topic of the pipeline under prefix "
+                         f"{s.topic_prefix!r} and the data in them: add --yes to confirm")
     admin = make_admin(s)
     try:
+        if delete:
+            _delete(admin, [sp.name for sp in specs] + leftover_names(s.topic_prefix),
+                    s.bootstrap_servers)
+            return
         result = ensure_topics(admin, specs)
     finally:
         admin.close()
@@ -34,3 +50,10 @@ def topics() -> None:
         f"{len(result.created)} created, {len(result.existing)} already present "
         f"at {s.bootstrap_servers}"
     )
+
+
+def _delete(admin: object, names: list[str], where: str) -> None:
+    deleted = delete_topics(admin, names)
+    for name in deleted:
+        typer.echo(f"deleted {name}")
+    typer.echo(f"{len(deleted)} deleted at {where}")

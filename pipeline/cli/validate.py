@@ -7,6 +7,8 @@ reason it would get in the dead-letter topic.
 
 from __future__ import annotations
 
+import csv
+import json
 import sys
 from collections import Counter
 from collections.abc import Iterable, Iterator
@@ -17,6 +19,7 @@ import msgspec
 import typer
 
 from pipeline.cli.app import app
+from pipeline.cli.output import FormatOption, check_format
 from pipeline.errors import UsageError
 from schemas.exceptions import InvalidEvent
 from schemas.validator import decode
@@ -74,8 +77,38 @@ def events_of(stream: BinaryIO, source: str) -> Iterator[tuple[int, bytes]]:
         yield from _lines(head, stream)
 
 
-def report(events: Iterable[tuple[int, bytes]], out: TextIO, quiet: bool) -> int:
-    """Print one verdict per event and a summary; returns the number of invalid events."""
+_COLUMNS = ("index", "ok", "schema", "reason")
+
+
+class _Verdicts:
+    """Writes one verdict per event in the chosen format (text, json lines or csv)."""
+
+    def __init__(self, out: TextIO, fmt: str) -> None:
+        self.out, self.fmt = out, fmt
+        self.csv = csv.writer(out, lineterminator="\n") if fmt == "csv" else None
+        if self.csv is not None:
+            self.csv.writerow(_COLUMNS)
+
+    def write(self, index: int, schema: str | None, reason: str | None) -> None:
+        if self.csv is not None:
+            self.csv.writerow((index, str(reason is None).lower(), schema or "", reason or ""))
+        elif self.fmt == "json":
+            values = (index, reason is None, schema, reason)
+            self.out.write(json.dumps(dict(zip(_COLUMNS, values, strict=True))) + "\n")
+        elif reason is None:
+            self.out.write(f"#{index} ok {schema}\n")
+        else:
+            self.out.write(f"#{index} invalid: {reason}\n")
+
+
+def report(events: Iterable[tuple[int, bytes]], out: TextIO, quiet: bool,
+           fmt: str = "table", summary_out: TextIO | None = None) -> int:
+    """Print one verdict per event and a summary; returns the number of invalid events.
+
+    With ``fmt`` json or csv, the summary goes to ``summary_out`` (stderr from the command),
+    so the output holds the events' verdicts only.
+    """
+    verdicts = _Verdicts(out, fmt)
     schemas: Counter[str] = Counter()
     invalid = 0
     for index, raw in events:
@@ -83,14 +116,14 @@ def report(events: Iterable[tuple[int, bytes]], out: TextIO, quiet: bool) -> int
             schema = decode(raw).schema
         except InvalidEvent as exc:
             invalid += 1
-            out.write(f"#{index} invalid: {exc.reason}\n")
+            verdicts.write(index, None, exc.reason)
             continue
         schemas[schema] += 1
         if not quiet:
-            out.write(f"#{index} ok {schema}\n")
+            verdicts.write(index, schema, None)
     valid = sum(schemas.values())
     detail = ", ".join(f"{name}: {count}" for name, count in sorted(schemas.items()))
-    out.write(
+    (out if fmt == "table" else summary_out or sys.stderr).write(
         f"{valid + invalid} events: {valid} ok"
         + (f" ({detail})" if detail else "")
         + f", {invalid} invalid\n"
@@ -115,17 +148,20 @@ def validate(
     quiet: Annotated[
         bool, typer.Option("--quiet", "-q", help="Print only invalid events and the summary.")
     ] = False,
+    fmt: FormatOption = "table",
 ) -> None:
     """Check events against contract v1 with the pipeline's validator.
 
-    Prints `#<index> ok <schema>` or `#<index> invalid: <reason>` per event (index: position
-    in the array, or line number in JSON lines), then a summary. Exit status 1 when any event
-    is invalid.
+    Prints "#INDEX ok SCHEMA" or "#INDEX invalid: REASON" per event (index: position in the
+    array, or line number in JSON lines), then a summary. With --format json, one object per
+    event (index, ok, schema, reason) and the summary on stderr; csv likewise. Exit status 1
+    when any event is invalid.
     """
+    check_format(fmt)
     stream = _open(file)
     source = "stdin" if file == "-" else file
     try:
-        invalid = report(events_of(stream, source), sys.stdout, quiet)
+        invalid = report(events_of(stream, source), sys.stdout, quiet, fmt)
     except OSError as exc:
         raise UsageError(f"cannot read {source}: {exc.strerror}; check the path") from None
     finally:

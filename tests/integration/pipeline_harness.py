@@ -23,7 +23,7 @@ from kafka import KafkaConsumer, KafkaProducer
 from pipeline.kafka import make_admin, make_consumer, make_producer
 from pipeline.policy import load_policy
 from pipeline.settings import Settings
-from pipeline.topics import TopicSpec, ensure_topics, pipeline_specs
+from pipeline.topics import TopicSpec, all_specs, ensure_topics
 
 CLI = [sys.executable, "-m", "pipeline.cli"]
 
@@ -55,7 +55,7 @@ class PipelineEnv:
         try:
             specs = [
                 TopicSpec(self.prefix + s.name, s.partitions, s.configs)
-                for s in pipeline_specs(self.settings, purposes)
+                for s in all_specs(self.settings, purposes)
             ]
             ensure_topics(admin, specs)
         finally:

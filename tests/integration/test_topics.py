@@ -136,9 +136,11 @@ def test_topics_command_creates_then_finds(
             admin.delete_topics(doomed, raise_errors=False)
     assert first.exit_code == 0, first.output
     assert again.exit_code == 0, again.output
-    # Inputs, consent, decisions and dead letters, plus one per purpose of the default policy.
-    assert len(mine) == 5 + 5
+    # Inputs, consent, decisions and dead letters, one per purpose of the default policy, and
+    # the changelogs of the worker's four tables (the worker never creates a topic).
+    assert len(mine) == 5 + 5 + 4
+    assert prefix + topics.changelog("consent") in mine
     assert prefix + topics.sanitized("advertising") in mine
     assert set(counts.values()) == {2}
-    assert "10 created, 0 already present" in first.output
-    assert "0 created, 10 already present" in again.output
+    assert "14 created, 0 already present" in first.output
+    assert "0 created, 14 already present" in again.output
