@@ -5,6 +5,8 @@ from __future__ import annotations
 import time
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from pipeline.policy import TcStringError, decode_tc_string
 from pipeline.policy.tcstring import vendor_ids
@@ -88,3 +90,34 @@ def test_a_letter_code_beyond_z_is_refused() -> None:
     with pytest.raises(TcStringError) as caught:
         decode_tc_string(_encode(head + [(0, 16), (0, 1)] * 2 + [(0, 12)]))
     assert caught.value.reason == "invalid_field"
+
+
+VALID = [
+    _encode(_core_head() + [(0, 16), (0, 1)] * 2 + [(0, 12)]),
+    _encode(_core_head() + _full_range(3) + [(300, 16), (0, 1), (1 << 299 | 1, 300), (0, 12)]),
+]
+
+
+def test_the_fuzzed_bases_are_valid() -> None:
+    assert decode_tc_string(VALID[0]).vendor_consents == ()
+    second = decode_tc_string(VALID[1])
+    assert second.vendor_consents == ((1, 65535),) and second.vendor_li == ((1, 1), (300, 300))
+
+
+@given(
+    st.sampled_from(VALID),
+    st.integers(min_value=0, max_value=200),
+    st.text(alphabet=ALPHABET + ".=", min_size=0, max_size=3),
+)
+def test_any_edit_of_a_valid_string_decodes_whole_or_raises_the_typed_error(
+    base: str, at: int, insert: str
+) -> None:
+    at = at % (len(base) + 1)
+    edited = base[:at] + insert + base[at + 1 :]
+    try:
+        decoded = decode_tc_string(edited)
+    except TcStringError as exc:
+        assert exc.reason in {"encoding", "truncated", "trailing_data", "version",
+                              "segment_type", "missing_segment", "invalid_field"}  # fmt: skip
+        return
+    assert decoded.version == 2
