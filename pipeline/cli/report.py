@@ -26,14 +26,14 @@ def report(
     max_rows: Annotated[int, typer.Option(
         "--max-rows", min=1, help="Most rows --sql prints.")] = 1000,
 ) -> None:
-    """Summarise <data_dir>/analytics.duckdb: top screens, visitors per day, consent per
-    purpose, what was dropped and why (aggregates only, k-thresholded)."""
+    """Summarise analytics.duckdb (in PRIVACY_PIPELINE_ANALYTICS_DIR): top screens, visitors
+    per day, consent per purpose, what was dropped and why (aggregates only, k-thresholded)."""
     from pipeline.report.queries import analytics_path, open_analytics, run_sql, summarize
     from pipeline.report.terminal import render_query, render_summary
 
     if sql is not None and html is not None:
         raise UsageError("--sql and --html cannot be combined: run them one at a time")
-    path = analytics_path(settings().data_dir)
+    path = analytics_path(settings())
     conn = open_analytics(path)
     console = Console()
     try:

@@ -15,12 +15,11 @@ from typing import Any
 from pipeline import topics
 from pipeline.settings import Settings
 from pipeline.sink.exceptions import ShardSpecError
+from pipeline.sink.target import AnalyticsTarget
 
 #: Purposes whose sanitized records feed a table of DESIGN.md section 8. The others
 #: (personalisation, fraud_prevention) are per-user streams for other consumers.
 AGGREGATED_PURPOSES = ("audience_measurement", "geolocation", "advertising")
-
-ANALYTICS_FILE = "analytics.duckdb"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -106,6 +105,8 @@ class SinkConfig:
     publish_interval_s: float = 5.0
     retention_interval_s: float = 300.0
     bootstrap_servers: tuple[str, ...] = ("127.0.0.1:9092",)
+    analytics_target: AnalyticsTarget | None = None
+    """The analysts' directory; ``None``: ``<data_dir>-analytics``."""
 
     @property
     def db_path(self) -> Path:
@@ -113,9 +114,14 @@ class SinkConfig:
         return self.data_dir / self.shard.db_name
 
     @property
+    def analytics(self) -> AnalyticsTarget:
+        """Where ``analytics.duckdb`` is published."""
+        return self.analytics_target or AnalyticsTarget.beside(self.data_dir)
+
+    @property
     def analytics_path(self) -> Path:
         """The analysts' database."""
-        return self.data_dir / ANALYTICS_FILE
+        return self.analytics.path
 
 
 def sink_config(settings: Settings, policy: Any, shard: ShardSpec | None = None) -> SinkConfig:
@@ -140,4 +146,5 @@ def sink_config(settings: Settings, policy: Any, shard: ShardSpec | None = None)
         publish_interval_s=settings.sink_publish_interval_s,
         retention_interval_s=settings.sink_retention_interval_s,
         bootstrap_servers=tuple(settings.bootstrap_list),
+        analytics_target=AnalyticsTarget.from_settings(settings),
     )

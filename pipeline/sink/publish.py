@@ -1,5 +1,8 @@
 """Publishing ``analytics.duckdb``: build a new file beside it, then rename it over the old one.
 
+It goes to the analysts' directory (:mod:`pipeline.sink.target`), outside the data directory,
+0600 (0640 when group-readable is asked); shard exports stay in the data directory.
+
 Analysts open ``analytics.duckdb`` read-only at any moment: the path always names a complete,
 checkpointed database (``os.replace`` is atomic on POSIX), and a connection opened before a
 replacement keeps reading the snapshot it opened. Nothing but the tables of DESIGN.md section 8
@@ -22,10 +25,12 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from pipeline.sink.config import ANALYTICS_FILE, ShardSpec
+from pipeline.private import FILE_MODE
+from pipeline.sink.config import ShardSpec
 from pipeline.sink.exceptions import PublishError, StateLocked
 from pipeline.sink.published import TABLES, merged_sql, read_partials
 from pipeline.sink.schema import open_state_readonly
+from pipeline.sink.target import AnalyticsTarget
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +52,8 @@ def _remove(path: Path) -> None:
 
 
 def replace_atomically(
-    dest: Path, tag: str, build: Callable[[duckdb.DuckDBPyConnection], None]
+    dest: Path, tag: str, build: Callable[[duckdb.DuckDBPyConnection], None],
+    mode: int = FILE_MODE,
 ) -> None:
     """Build a DuckDB file with ``build`` beside ``dest``, then rename it over ``dest``.
 
@@ -55,6 +61,7 @@ def replace_atomically(
         dest: the file to (re)place.
         tag: unique among concurrent writers of ``dest`` (names the temporary file).
         build: fills the new database.
+        mode: permissions of the published file (set before it appears under ``dest``).
 
     Raises:
         PublishError: the new file could not be completed; ``dest`` is left as it was.
@@ -70,6 +77,7 @@ def replace_atomically(
             conn.close()
         if tmp.with_name(tmp.name + ".wal").exists():
             raise PublishError(f"{tmp.name} kept a write-ahead log after checkpoint; not published")
+        os.chmod(tmp, mode)
         _fsync(tmp)
         os.replace(tmp, dest)
         _fsync(dest.parent, directory=True)
@@ -79,9 +87,9 @@ def replace_atomically(
         _remove(tmp)
 
 
-def remove_stale_temporaries(data_dir: Path, tag_prefix: str) -> None:
+def remove_stale_temporaries(directory: Path, tag_prefix: str) -> None:
     """Delete temporary files a killed publisher with tags starting ``tag_prefix`` left."""
-    for path in data_dir.glob(f"*.duckdb.tmp-{tag_prefix}*"):
+    for path in directory.glob(f"*.duckdb.tmp-{tag_prefix}*"):
         with contextlib.suppress(FileNotFoundError):
             path.unlink()
 
@@ -100,16 +108,17 @@ def write_export(partials: Partials, path: Path, tag: str) -> None:
 
 def write_analytics(
     data_dir: Path, k: int, tag: str, partials: Partials | None = None,
-    exports: list[Path] | None = None,
+    exports: list[Path] | None = None, analytics: AnalyticsTarget | None = None,
 ) -> None:
     """Merge partials (in memory and/or exported by shards), threshold, publish atomically.
 
     Args:
-        data_dir: where ``analytics.duckdb`` lives.
+        data_dir: the pipeline's data directory (default analysts' directory beside it).
         k: rows with fewer distinct users are omitted.
         tag: names the temporary file (unique per writer).
         partials: one shard's partials held in memory.
         exports: shard export files to merge.
+        analytics: where ``analytics.duckdb`` goes (default: beside ``data_dir``).
     """
     files = list(exports or [])
 
@@ -130,7 +139,9 @@ def write_analytics(
 
     if partials is None and not files:
         raise PublishError("nothing to publish: no shard database or export found")
-    replace_atomically(data_dir / ANALYTICS_FILE, tag, build)
+    target = analytics or AnalyticsTarget.beside(data_dir)
+    target.prepare()
+    replace_atomically(target.path, tag, build, target.file_mode)
 
 
 def shard_exports(data_dir: Path, count: int) -> list[Path]:
@@ -143,19 +154,23 @@ def shard_exports(data_dir: Path, count: int) -> list[Path]:
 
 
 def publish_from_shard(
-    conn: duckdb.DuckDBPyConnection, data_dir: Path, shard: ShardSpec, k: int
+    conn: duckdb.DuckDBPyConnection, data_dir: Path, shard: ShardSpec, k: int,
+    analytics: AnalyticsTarget | None = None,
 ) -> None:
     """What a running shard does every publish interval and at exit."""
     partials = read_partials(conn)
     tag = f"{shard.index}-{os.getpid()}"
     if shard.count == 1:
-        write_analytics(data_dir, k, tag, partials=partials)
+        write_analytics(data_dir, k, tag, partials=partials, analytics=analytics)
         return
     write_export(partials, data_dir / shard.export_name, tag)
-    write_analytics(data_dir, k, tag, exports=shard_exports(data_dir, shard.count))
+    write_analytics(data_dir, k, tag, exports=shard_exports(data_dir, shard.count),
+                    analytics=analytics)
 
 
-def publish_offline(data_dir: Path, count: int, k: int) -> None:
+def publish_offline(
+    data_dir: Path, count: int, k: int, analytics: AnalyticsTarget | None = None
+) -> None:
     """``sink publish``: refresh exports of stopped shards, merge all, publish now.
 
     Raises:
@@ -188,4 +203,4 @@ def publish_offline(data_dir: Path, count: int, k: int) -> None:
         else:
             write_export(shard_partials, data_dir / shard.export_name, tag)
     exports = shard_exports(data_dir, count) if count > 1 else []
-    write_analytics(data_dir, k, tag, partials=partials, exports=exports)
+    write_analytics(data_dir, k, tag, partials=partials, exports=exports, analytics=analytics)

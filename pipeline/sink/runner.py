@@ -216,7 +216,8 @@ class Sink:
     def publish(self) -> None:
         """Publish ``analytics.duckdb`` now (merging shard exports when sharded)."""
         self._drain()
-        publish_from_shard(self.conn, self.config.data_dir, self.config.shard, self.config.k)
+        publish_from_shard(self.conn, self.config.data_dir, self.config.shard, self.config.k,
+                           analytics=self.config.analytics)
         self.stats.publications += 1
 
     def retention(self) -> None:
