@@ -205,19 +205,26 @@ class DestroyedIndex:
     def __init__(self, path: Path) -> None:
         """Index the log at ``path`` (absent: nothing destroyed)."""
         self.path = path
-        self._sig: tuple[int, int, int, bytes] | None = None
+        self._file: tuple[int, bytes] | None = None
+        """(inode, audit key) the index was built for: another means a full re-read."""
+        self._offset = 0
         self._ids: dict[str, int] = {}
 
     def destroyed(self, audit_key: bytes) -> dict[str, int]:
-        """Destroyed key id -> seq of the entry that destroyed it."""
+        """Destroyed key id -> seq of the entry that destroyed it (reads only appended lines)."""
         try:
-            st = os.stat(self.path)
+            with self.path.open("rb") as handle:
+                st = os.fstat(handle.fileno())
+                if self._file != (st.st_ino, audit_key) or st.st_size < self._offset:
+                    self._file, self._offset, self._ids = (st.st_ino, audit_key), 0, {}
+                handle.seek(self._offset)
+                tail = handle.read()
         except FileNotFoundError:
             return {}
-        sig = (st.st_ino, st.st_size, st.st_mtime_ns, audit_key)
-        if sig != self._sig:
-            self._ids = _destroyed_ids(self.path.read_bytes(), audit_key)
-            self._sig = sig
+        complete = tail[: tail.rfind(b"\n") + 1]  # a line being appended is read next time
+        self._offset += len(complete)
+        for key_id, seq in _destroyed_ids(complete, audit_key).items():
+            self._ids.setdefault(key_id, seq)
         return self._ids
 
     def refuse_revived(self, body: Body, audit_key: bytes, keyring: Path) -> None:

@@ -189,3 +189,20 @@ def test_env_backend_needs_a_new_key_and_destroys_nothing_without_it(
     with pytest.raises(keys.KekError, match="32 random bytes"):
         keys.shred.expire(keys.open_keyring(env, SPECS, clock=lambda: NOW.replace(year=2028)),
                           "not base64")
+
+
+def test_a_running_process_refuses_an_old_copy_swapped_in_under_it(
+    config: Settings, clock: FakeClock, reopen: Callable[..., keys.Keyring]
+) -> None:
+    ring, october, _ = _two_months(config, clock)
+    copy = ring.paths.keyring.read_bytes()
+    worker = reopen()  # still holds the old KEK in memory after the destroy
+    worker.record("list")  # its index of the audit log is built before the destroy
+    keys.shred.destroy(ring, "geolocation", "2026-11")
+    ring.paths.keyring.write_bytes(copy)
+    with pytest.raises(keys.KeyringRolledBack):
+        worker.refresh()
+    with pytest.raises(keys.KeyringRolledBack):
+        worker.rotate("geolocation")  # nor is the copy laundered by a new write
+    with pytest.raises(keys.KeyDestroyed):  # the state it refused nothing for stays in force
+        ring.decrypt("geolocation", "coords", october)
