@@ -6,7 +6,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
-    PRIVACY_PIPELINE_DATA_DIR=/data
+    PRIVACY_PIPELINE_DATA_DIR=/data \
+    PRIVACY_PIPELINE_ANALYTICS_DIR=/analytics
 
 WORKDIR /app
 COPY pyproject.toml README.md ./
@@ -16,10 +17,12 @@ COPY schemas ./schemas
 COPY keys ./keys
 RUN pip install . \
     && useradd --create-home --uid 10001 pipeline \
-    && mkdir -p /data \
-    && chown pipeline /data
+    && mkdir -p /data /analytics \
+    && chown pipeline /data /analytics \
+    && chmod 0700 /data /analytics
 
 USER pipeline
-VOLUME ["/data"]
+# No VOLUME instruction: compose mounts named volumes where needed, and the internet-facing
+# collector must get no volume at all (not even an anonymous one at /data).
 ENTRYPOINT ["privacy-pipeline"]
 CMD ["--help"]

@@ -19,8 +19,8 @@ from pathlib import Path
 import msgspec
 from cryptography.hazmat.primitives import hashes, hmac
 
-from keys.exceptions import AuditChainBroken
-from keys.model import AuditAnchor
+from keys.exceptions import AuditChainBroken, KeyringRolledBack
+from keys.model import AuditAnchor, Body
 
 GENESIS = "0" * 64
 _TAIL_BYTES = 65536
@@ -193,3 +193,73 @@ def _check_destroyed(entries: list[AuditEntry], live_key_ids: set[str]) -> None:
                     f"audit entry {entry.seq} destroyed key {min(revived)}, which the keyring "
                     "holds again: the keyring was rolled back to an older copy"
                 )
+
+
+class DestroyedIndex:
+    """Key ids the audit log records as destroyed, re-read only when the log changes.
+
+    Only ``destroy``/``expire`` entries whose MAC verifies count: a forged line cannot make a
+    keyring unopenable (``keys audit --verify`` reports it).
+    """
+
+    def __init__(self, path: Path) -> None:
+        """Index the log at ``path`` (absent: nothing destroyed)."""
+        self.path = path
+        self._file: tuple[int, bytes] | None = None
+        """(inode, audit key) the index was built for: another means a full re-read."""
+        self._offset = 0
+        self._ids: dict[str, int] = {}
+
+    def destroyed(self, audit_key: bytes) -> dict[str, int]:
+        """Destroyed key id -> seq of the entry that destroyed it (reads only appended lines)."""
+        try:
+            with self.path.open("rb") as handle:
+                st = os.fstat(handle.fileno())
+                if self._file != (st.st_ino, audit_key) or st.st_size < self._offset:
+                    self._file, self._offset, self._ids = (st.st_ino, audit_key), 0, {}
+                handle.seek(self._offset)
+                tail = handle.read()
+        except FileNotFoundError:
+            return {}
+        complete = tail[: tail.rfind(b"\n") + 1]  # a line being appended is read next time
+        self._offset += len(complete)
+        for key_id, seq in _destroyed_ids(complete, audit_key).items():
+            self._ids.setdefault(key_id, seq)
+        return self._ids
+
+    def refuse_revived(self, body: Body, audit_key: bytes, keyring: Path) -> None:
+        """Raise if ``body`` holds key material for a key the log says was destroyed.
+
+        Raises:
+            KeyringRolledBack: the keyring was restored from a copy older than a destroy.
+        """
+        destroyed = self.destroyed(audit_key)
+        if not destroyed:
+            return
+        for name, purpose in body.purposes.items():
+            for epoch, keys in purpose.epochs.items():
+                for key in (keys.pseudonym_key, *keys.encryption_keys):
+                    if key.wrapped is not None and key.id in destroyed:
+                        raise KeyringRolledBack(
+                            f"keyring {keyring} holds key {key.id} ({name} {epoch}), which audit "
+                            f"entry {destroyed[key.id]} destroyed: it was restored from a copy "
+                            "older than that destroy; refusing to use it (restore the latest "
+                            "keyring.json)"
+                        )
+
+
+def _destroyed_ids(raw: bytes, audit_key: bytes) -> dict[str, int]:
+    ids: dict[str, int] = {}
+    for line in raw.splitlines():
+        if b'"action":"destroy"' not in line and b'"action":"expire"' not in line:
+            continue
+        try:
+            entry = msgspec.json.decode(line, type=AuditEntry)
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            continue
+        if entry.action in ("destroy", "expire") and std_hmac.compare_digest(
+            _mac(audit_key, entry), entry.mac
+        ):
+            for key_id in entry.key_ids:
+                ids.setdefault(key_id, entry.seq)
+    return ids

@@ -47,6 +47,10 @@ class KeyringCorrupt(KeysError):
     """The keyring file is truncated, not canonical, or fails its integrity check."""
 
 
+class KeyringRolledBack(KeyringCorrupt):
+    """The keyring holds a key the audit log records as destroyed (restored from an old copy)."""
+
+
 class KekError(KeysError):
     """The key-encryption key is missing, malformed, badly protected or unknown."""
 

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import TypeVar
 
 from keys import ops, storage
-from keys.audit import AuditDraft
+from keys.audit import AuditDraft, DestroyedIndex
 from keys.epochs import epoch_of
 from keys.exceptions import (
     InvalidEpoch,
@@ -74,6 +74,9 @@ class KeyringCore:
         self._hot: dict[str, tuple[datetime, Slot]] = {}
         self._state: KeyState | None = None
         self._sig: Signature | None = None
+        self._pending_kek: Kek | None = None
+        """The KEK a change being committed moves to (installed once the write succeeded)."""
+        self._destroyed = DestroyedIndex(paths.audit_log)
         raw, sig = self._read()
         body, integrity_key = self._decode(raw)
         self._install(body, integrity_key, raw, sig)
@@ -89,13 +92,17 @@ class KeyringCore:
         return raw, (st.st_ino, st.st_size, st.st_mtime_ns)
 
     def _decode(self, raw: bytes) -> tuple[Body, bytes]:
+        """Verify the file, and refuse it if it holds a key the audit log says was destroyed."""
         try:
-            return storage.decode(raw, self._paths.keyring, self._kek)
+            body, integrity_key = storage.decode(raw, self._paths.keyring, self._kek)
         except KekMismatch:
             if self._reload_kek is None:
                 raise
             self._kek = self._reload_kek()  # the KEK was rewrapped by another process
-            return storage.decode(raw, self._paths.keyring, self._kek)
+            body, integrity_key = storage.decode(raw, self._paths.keyring, self._kek)
+        self._destroyed.refuse_revived(body, storage.derive_key(integrity_key, "audit"),
+                                       self._paths.keyring)
+        return body, integrity_key
 
     def _install(self, body: Body, integrity_key: bytes, raw: bytes,
                  sig: Signature | None) -> None:
@@ -147,6 +154,11 @@ class KeyringCore:
     def digest(self) -> str:
         """SHA-256 of the keyring file currently loaded."""
         return self._digest
+
+    @property
+    def paths(self) -> KeyPaths:
+        """The files of this keyring."""
+        return self._paths
 
     @property
     def kek(self) -> Kek:
@@ -259,6 +271,7 @@ class KeyringCore:
     def _mutate(self, change: Callable[[Body], tuple[AuditDraft | None, T]],
                 kek_after: Kek | None = None) -> T:
         """Apply ``change`` to the on-disk keyring under the lock and commit it, audited."""
+        self._pending_kek = None
         with storage.locked(self._paths.lock):
             raw, _ = self._read()
             body, integrity_key = self._decode(raw)
@@ -267,6 +280,8 @@ class KeyringCore:
                 return result
             raw = commit(self._paths, body, integrity_key, draft,
                          actor=self._actor, now=self._clock())
+            kek_after = self._pending_kek or kek_after
+            self._pending_kek = None
             if kek_after is not None:
                 self._kek = kek_after
             # Signature unknown on purpose: the next refresh compares digests.

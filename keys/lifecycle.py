@@ -1,13 +1,13 @@
 """Create, open and re-key a keyring from :class:`~pipeline.settings.Settings`.
 
-``rewrap`` to a new local master key is crash-safe: the new key is written to
-``master.key.new``, the keyring is rewrapped, then the new key replaces ``master.key``. If a
-crash leaves the keyring under ``master.key.new``, the next open finishes the swap.
+``rewrap`` to a new local master key is crash-safe (see :mod:`keys.masterfile`): the new key
+is written to ``master.key.new``, the keyring is rewrapped, then the new key replaces
+``master.key`` and the old one is overwritten and removed. If a crash leaves the keyring under
+``master.key.new``, the next open finishes the swap.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -17,46 +17,12 @@ from keys.admin import Keyring
 from keys.audit import AuditDraft, AuditLog
 from keys.exceptions import KekError, KeyringExists
 from keys.journal import commit, resolve_actor
-from keys.kek import (
-    Kek,
-    LocalKek,
-    create_master_file,
-    decode_master_key,
-    kek_from_settings,
-    load_master_file,
-)
+from keys.kek import Kek, LocalKek, create_master_file, decode_master_key, kek_from_settings
 from keys.keyring import DEFAULT_MAX_ENCRYPTIONS, Clock, utc_now
+from keys.masterfile import FreshMasterFile, finish_pending_master, wipe
 from keys.paths import KeyPaths
 from keys.spec import PurposeSpec
 from pipeline.settings import Settings
-
-
-def _fsync_dir(paths: KeyPaths) -> None:
-    fd = os.open(paths.directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def finish_pending_master(paths: KeyPaths, *, drop_stale: bool = False) -> None:
-    """Complete an interrupted master-key swap; with ``drop_stale``, drop an unused one.
-
-    Only ``rewrap`` drops a stale ``master.key.new``: another process may be between writing
-    it and rewrapping the keyring.
-    """
-    if not paths.pending_master_key.exists():
-        return
-    try:
-        pending = load_master_file(paths.pending_master_key)
-    except KekError:
-        pending = None
-    if pending is not None and storage.peek_kek_id(paths.keyring) == pending.kek_id:
-        with contextlib.suppress(FileNotFoundError):  # another process finished it
-            os.replace(paths.pending_master_key, paths.master_key)
-    elif drop_stale:  # the rewrap never reached the keyring: the old key is still the right one
-        paths.pending_master_key.unlink(missing_ok=True)
-    _fsync_dir(paths)
 
 
 def _kek_loader(settings: Settings, paths: KeyPaths) -> Callable[[], Kek]:
@@ -125,24 +91,22 @@ def init_keyring(settings: Settings, specs: Sequence[PurposeSpec], *, clock: Clo
 
 
 def rewrap_to_new_master_file(ring: Keyring, paths: KeyPaths) -> Kek:
-    """Generate a new local master key, rewrap the keyring under it, retire the old one."""
-    finish_pending_master(paths, drop_stale=True)
-    new = create_master_file(paths.pending_master_key)
-    try:
-        ring.rewrap(new)
-    except BaseException:
-        paths.pending_master_key.unlink(missing_ok=True)
-        raise
-    finish_pending_master(paths)
-    if load_master_file(paths.master_key).kek_id != new.kek_id:
+    """Generate a new local master key, rewrap the keyring under it, wipe the old one.
+
+    Raises:
+        KekError: ``master.key`` does not hold the new key afterwards.
+    """
+    with FreshMasterFile(paths) as fresh:
+        ring.rewrap(fresh)
+    if fresh.kek is None or not fresh.installed():
         raise KekError(f"{paths.master_key} was not replaced by the new master key: check it")
-    return new
+    return fresh.kek
 
 
 def rewrap_to_master_key(ring: Keyring, paths: KeyPaths, master_b64: str) -> Kek:
-    """Rewrap under a given base64 master key (``env`` backend); delete the old key file."""
+    """Rewrap under a given base64 master key (``env`` backend); wipe the old key file."""
     new = LocalKek(decode_master_key(master_b64, "the new master key"), "env")
     ring.rewrap(new)
     # The old file KEK would still open old keyring backups (with since-destroyed keys).
-    paths.master_key.unlink(missing_ok=True)
+    wipe(paths.master_key)
     return new

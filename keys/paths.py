@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+from pipeline.private import private_dir
 from pipeline.settings import Settings
 
 
@@ -35,6 +36,16 @@ class KeyPaths:
         return self.directory / "master.key.new"
 
     @property
+    def retired_master_key(self) -> Path:
+        """The replaced master key, between the swap and its wiping (crash leftovers only)."""
+        return self.directory / "master.key.retired"
+
+    @property
+    def master_lock(self) -> Path:
+        """Lock file serialising master-key swaps (finishing one twice would wipe the new key)."""
+        return self.directory / "master.lock"
+
+    @property
     def audit_log(self) -> Path:
         """The append-only, hash-chained audit log (JSON lines)."""
         return self.directory / "audit.log"
@@ -45,5 +56,6 @@ class KeyPaths:
         return self.directory / "keyring.lock"
 
     def ensure_directory(self) -> None:
-        """Create the directory (mode 0700) if it does not exist."""
-        self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        """Create the directory and the data directory (mode 0700); tighten looser ones."""
+        private_dir(self.directory.parent)
+        private_dir(self.directory)

@@ -52,6 +52,11 @@ def _host_ports(raw: str) -> str:
                 f"{item!r} is not host:port; write e.g. 127.0.0.1:9092 or a:9092,b:9092"
             )
     return ",".join(items)
+def _bool(raw: str) -> bool:
+    value = raw.strip().lower()
+    if value not in ("true", "false", "1", "0", "yes", "no"):
+        raise ValueError("must be true or false")
+    return value in ("true", "1", "yes")
 
 
 def _shard(raw: str) -> str:
@@ -188,6 +193,15 @@ class Settings:
     """Seconds between two retention passes of the sink (window close, aggregate expiry, key
     expiry). Env: ``PRIVACY_PIPELINE_SINK_RETENTION_INTERVAL_S``."""
 
+    analytics_dir: Path | None = _env("ANALYTICS_DIR", None, Path)
+    """Directory of ``analytics.duckdb``, the analysts' database; never inside the data directory.
+    Default: ``<data_dir>-analytics`` beside it. Env: ``PRIVACY_PIPELINE_ANALYTICS_DIR``."""
+
+    analytics_group_readable: bool = _env("ANALYTICS_GROUP_READABLE", False, _bool)
+    """``true``: the analytics directory is 0750 and ``analytics.duckdb`` 0640, for the analysts'
+    group; ``false``: 0700/0600 like the rest.
+    Env: ``PRIVACY_PIPELINE_ANALYTICS_GROUP_READABLE``."""
+
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         """Build settings from ``env`` (default ``os.environ``).
@@ -214,6 +228,25 @@ class Settings:
     def bootstrap_list(self) -> list[str]:
         """Bootstrap servers as a list, as kafka-python takes them."""
         return [s.strip() for s in self.bootstrap_servers.split(",") if s.strip()]
+
+    @property
+    def analytics_directory(self) -> Path:
+        """Where ``analytics.duckdb`` is published (``analytics_dir`` or its default).
+
+        Raises:
+            ConfigError: it is inside the data directory (or contains it).
+        """
+        data = self.data_dir.absolute()
+        if self.analytics_dir is None and not data.name:
+            raise ConfigError(f"the data directory is {data}: set PRIVACY_PIPELINE_ANALYTICS_DIR")
+        chosen = self.analytics_dir or data.with_name(f"{data.name}-analytics")
+        a, d = chosen.resolve(), data.resolve()
+        if a == d or a.is_relative_to(d) or d.is_relative_to(a):
+            raise ConfigError(
+                f"PRIVACY_PIPELINE_ANALYTICS_DIR={chosen} overlaps the data directory {data}: "
+                "analysts must not reach the pipeline's private files; choose a separate directory"
+            )
+        return chosen
 
     def env_names(self) -> dict[str, str]:
         """Map each field to its environment variable (for ``--help`` texts and docs)."""

@@ -77,9 +77,9 @@ def read_partials_at(data_dir: Path, db_name: str = "pipeline.duckdb") -> Tables
     return _filtered({t.name: _shape(t, partials[t.name].to_pylist()) for t in TABLES})
 
 
-def read_published(data_dir: Path) -> Tables:
-    """The rows of ``analytics.duckdb`` (what analysts see)."""
-    conn = duckdb.connect(str(data_dir / "analytics.duckdb"), read_only=True)
+def read_published(path: Path) -> Tables:
+    """The rows of ``analytics.duckdb`` at ``path`` (what analysts see)."""
+    conn = duckdb.connect(str(path), read_only=True)
     try:
         out: Tables = {}
         for t in TABLES:

@@ -45,6 +45,7 @@ class Sandbox:
             **os.environ,
             "PRIVACY_PIPELINE_TOPIC_PREFIX": self.prefix,
             "PRIVACY_PIPELINE_DATA_DIR": str(data_dir),
+            "PRIVACY_PIPELINE_ANALYTICS_DIR": str(data_dir.with_name(data_dir.name + "-analytics")),
             "PRIVACY_PIPELINE_BOOTSTRAP_SERVERS": base.bootstrap_servers,
             "PRIVACY_PIPELINE_PARTITIONS": str(base.partitions),
             "PRIVACY_PIPELINE_WORKER_STORE": store,
@@ -55,6 +56,11 @@ class Sandbox:
             self.env["PRIVACY_PIPELINE_POLICY"] = str(base.policy)
         self.settings = Settings.from_env(self.env)
         self.procs: list[subprocess.Popen[bytes]] = []
+
+    @property
+    def analytics_path(self) -> Path:
+        """The ``analytics.duckdb`` this sandbox's sink publishes."""
+        return self.settings.analytics_directory / "analytics.duckdb"
 
     @property
     def group(self) -> str:
@@ -124,6 +130,7 @@ class Sandbox:
         finally:
             if not keep_files:
                 shutil.rmtree(self.data_dir, ignore_errors=True)
+                shutil.rmtree(self.settings.analytics_directory, ignore_errors=True)
 
     def _delete_topics(self) -> None:
         admin = make_admin(self.settings)

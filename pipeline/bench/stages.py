@@ -191,6 +191,7 @@ def verify_stage(box: Sandbox, workload: Workload, policy: Policy,
     truth = workload.truth(policy, datetime.now(UTC))
     expected = from_truth(truth["tables"])
     diffs = differences(expected, read_partials_at(box.data_dir))
-    diffs += publication_differences(expected, read_published(box.data_dir), policy.k_threshold)
+    published = read_published(box.analytics_path)
+    diffs += publication_differences(expected, published, policy.k_threshold)
     reporter.end("equal" if not diffs else f"{len(diffs)} differences")
     return diffs, truth["decisions"]

@@ -12,6 +12,7 @@ import contextlib
 import dataclasses
 import errno
 import fcntl
+import os
 import socket
 import subprocess
 import time
@@ -25,6 +26,7 @@ from pipeline.broker.jars import class_path, fetch_jars, require_tool
 from pipeline.broker.logs import relevant_lines, rotate
 from pipeline.errors import BrokerUnavailable
 from pipeline.kafka import probe
+from pipeline.private import open_private, private_dir, write_private
 from pipeline.settings import Settings
 
 _JAVA_HINT = "install a Java 17+ runtime (e.g. apt-get install openjdk-17-jre-headless)"
@@ -76,7 +78,8 @@ def start(settings: Settings, notify: Callable[[str], None] | None = None) -> Br
     t0 = time.monotonic()
     addr = config.address(settings)
     files = config.paths(settings)
-    files.root.mkdir(parents=True, exist_ok=True)
+    private_dir(settings.data_dir.resolve())
+    private_dir(files.root)
     with _locked(files):
         pid = process.read_pid(files.pid_file)
         if pid is not None and process.is_broker(pid, files.properties):
@@ -89,6 +92,7 @@ def start(settings: Settings, notify: Callable[[str], None] | None = None) -> Br
         rotate(files.log)
         if not files.formatted_marker.exists():
             _format_storage(java, settings, files)
+        private_dir(files.log_dirs)  # a data dir from before 0700 was enforced
         argv = [*_java_prefix(java, settings, files, heap=True), "kafka.Kafka",
                 str(files.properties)]  # fmt: skip
         proc = process.launch(argv, files.log, files.root)
@@ -151,9 +155,9 @@ def _check_ports_free(addr: config.BrokerAddress) -> None:
 
 
 def _write_config(files: config.BrokerPaths, addr: config.BrokerAddress) -> None:
-    files.properties.write_text(config.server_properties(addr, files.log_dirs), encoding="utf-8")
+    write_private(files.properties, config.server_properties(addr, files.log_dirs).encode())
     log_config = resources.files("pipeline.broker").joinpath("log4j2.xml").read_bytes()
-    files.log_config.write_bytes(log_config)
+    write_private(files.log_config, log_config)
 
 
 def _java_prefix(
@@ -171,7 +175,7 @@ def _java_prefix(
 @contextlib.contextmanager
 def _locked(files: config.BrokerPaths) -> Iterator[None]:
     # Serialises start/stop of one data dir: two concurrent `start`s give one broker.
-    with (files.root / "broker.lock").open("a") as fh:
+    with os.fdopen(open_private(files.root / "broker.lock"), "a") as fh:
         fcntl.flock(fh, fcntl.LOCK_EX)
         try:
             yield

@@ -14,6 +14,8 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from pipeline.private import PRIVATE_UMASK, open_private, write_private
+
 _POLL_S = 0.1
 
 
@@ -27,9 +29,7 @@ def read_pid(pid_file: Path) -> int | None:
 
 def write_pid(pid_file: Path, pid: int) -> None:
     """Store ``pid`` atomically (a reader never sees a half-written file)."""
-    tmp = pid_file.with_suffix(".tmp")
-    tmp.write_text(f"{pid}\n", encoding="utf-8")
-    tmp.replace(pid_file)
+    write_private(pid_file, f"{pid}\n".encode())
 
 
 def _cmdline(pid: int) -> list[str] | None:
@@ -63,9 +63,10 @@ def launch(argv: Sequence[str], log: Path, cwd: Path) -> subprocess.Popen[bytes]
     """Start ``argv`` detached: own session, stdin closed, stdout+stderr appended to ``log``.
 
     Its own session keeps the broker alive when the terminal that ran the command closes
-    and keeps Ctrl-C of a later command away from it.
+    and keeps Ctrl-C of a later command away from it. Its umask is 077 whatever the caller's:
+    partition logs hold raw ids and must stay private to the pipeline's account.
     """
-    with log.open("ab") as out:
+    with os.fdopen(open_private(log), "ab") as out:
         return subprocess.Popen(  # noqa: S603 - fixed argv, no shell
             list(argv),
             cwd=cwd,
@@ -74,6 +75,7 @@ def launch(argv: Sequence[str], log: Path, cwd: Path) -> subprocess.Popen[bytes]
             stderr=subprocess.STDOUT,
             start_new_session=True,
             close_fds=True,
+            umask=PRIVATE_UMASK,
         )
 
 

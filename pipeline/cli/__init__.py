@@ -12,6 +12,7 @@ import typer
 
 from pipeline.cli import app as _app_module
 from pipeline.errors import PipelineError
+from pipeline.private import restrict_umask
 
 app = _app_module.app
 
@@ -37,6 +38,7 @@ def _register() -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``privacy-pipeline`` console script."""
+    restrict_umask()  # before any file is created: everything written is private
     _register()
     try:
         app(args=argv, prog_name="privacy-pipeline", standalone_mode=True)

@@ -2,6 +2,7 @@
 
 Every command appends one entry to the hash-chained audit log (``<data_dir>/keys/audit.log``),
 except ``ensure`` and ``expire`` when they find nothing to do. No command prints key material.
+``destroy`` and ``expire`` retire the KEK with the keys they destroy (see :mod:`keys.shred`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Annotated, cast
 import typer
 
 import keys
+import keys.shred
 from keys.exceptions import DecryptFailed
 from keys.kek import PRODUCTION_WARNING
 from keys.keyring import DEFAULT_MAX_ENCRYPTIONS
@@ -137,29 +139,73 @@ def rewrap(
         raise UsageError(f"--to {target!r}: use file or env")
 
 
+def _new_master_key(config: Settings, yes: bool) -> str | None:
+    """With the env backend: the new master key, from a hidden prompt or a line of stdin."""
+    if config.kek != "env":
+        return None
+    typer.echo("The KEK is retired with the destroyed keys: give a NEW master key (base64 of 32 "
+               "random bytes); afterwards set PRIVACY_PIPELINE_MASTER_KEY to it.", err=True)
+    if sys.stdin.isatty():
+        return cast(str, typer.prompt("New master key", hide_input=True, default="",
+                                      show_default=False, err=True))
+    if not yes:
+        raise UsageError("pass --yes when the new master key comes on stdin")
+    return sys.stdin.readline()
+
+
+def _report(shredded: keys.shred.Shredded, config: Settings, what: str) -> None:
+    kek = shredded.kek
+    assert kek is not None  # noqa: S101 - set whenever an epoch was destroyed
+    where = (keys.KeyPaths.from_settings(config).master_key if kek.backend == "file"
+             else "PRIVACY_PIPELINE_MASTER_KEY")
+    typer.echo(f"destroyed {what}; every remaining key moved to the new KEK {kek.kek_id} "
+               f"({where}): the old KEK is gone, so older copies of keyring.json open nothing")
+    if kek.backend == "env":
+        typer.echo("now set PRIVACY_PIPELINE_MASTER_KEY to the new key wherever the pipeline "
+                   "runs, and restart the workers and the sink")
+
+
 @keys_app.command("destroy")
 def destroy(
     purpose: Purpose,
     before: Annotated[str, typer.Option(help="Destroy every epoch that starts before it.")],
     yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
 ) -> None:
-    """Destroy the keys of old epochs: data under them becomes unreadable, for good."""
+    """Destroy the keys of old epochs and retire the KEK: data under them becomes unreadable,
+    for good, even from a backup of the keyring. With PRIVACY_PIPELINE_KEK=env the new master
+    key is read from stdin (a hidden prompt on a terminal)."""
     _known_purpose(purpose)
+    config = settings()
     ring = _open()
+    doomed = ring.epochs_before(purpose, before)
+    if not doomed:
+        typer.echo(f"no live {purpose} epoch before {before}: nothing to do")
+        return
     if not yes:
-        typer.confirm(f"Destroy every {purpose} key of epochs before {before}? Data under "
+        typer.confirm(f"Destroy every {purpose} key of epochs {', '.join(doomed)}? Data under "
                       "them becomes unreadable forever", abort=True)
-    done = ring.destroy(purpose, before)
-    typer.echo(f"destroyed {purpose} epochs: {', '.join(done)}" if done
-               else f"no live {purpose} epoch before {before}: nothing to do")
+    shredded = keys.shred.destroy(ring, purpose, before, _new_master_key(config, yes))
+    if shredded.epochs:
+        _report(shredded, config, f"{purpose} epochs: {', '.join(shredded.epochs)}")
 
 
 @keys_app.command("expire")
-def expire() -> None:
-    """Destroy every epoch older than its purpose's retention (run daily)."""
-    done = _open().expire()
-    typer.echo(f"destroyed {len(done)} expired epochs: {', '.join(done)}" if done
-               else "no epoch past its retention: nothing to do")
+def expire(
+    yes: Annotated[bool, typer.Option(
+        "--yes", help="Read the new master key (env backend) from stdin without a terminal.")
+    ] = False,
+) -> None:
+    """Destroy every epoch older than its purpose's retention and retire the KEK (run daily;
+    the sink does it by itself with the file backend)."""
+    config = settings()
+    ring = _open()
+    if not ring.expired_epochs():
+        typer.echo("no epoch past its retention: nothing to do")
+        return
+    shredded = keys.shred.expire(ring, _new_master_key(config, yes))
+    if shredded.epochs:
+        _report(shredded, config, f"{len(shredded.epochs)} expired epochs: "
+                f"{', '.join(shredded.epochs)}")
 
 
 @keys_app.command("audit")

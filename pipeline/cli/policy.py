@@ -70,7 +70,7 @@ def register_cmd(
     policy = load_policy(config.policy)
     now = datetime.now(UTC)
     destructions = key_destructions(policy, _live_epochs(config, policy), now)
-    path = analytics_path(config.data_dir)
+    path = analytics_path(config)
     conn = open_analytics(path) if path.is_file() else None
     try:
         reg = build_register(policy, destructions, conn, path, now, config.topic_prefix)

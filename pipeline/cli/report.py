@@ -33,8 +33,8 @@ def report(
         "--max-rows", min=1, help="Most rows --sql prints.")] = 1000,
     fmt: FormatOption = "table",
 ) -> None:
-    """Summarise <data_dir>/analytics.duckdb: top screens, visitors per day, consent per
-    purpose, what was dropped and why (aggregates only, k-thresholded)."""
+    """Summarise analytics.duckdb (in PRIVACY_PIPELINE_ANALYTICS_DIR): top screens, visitors
+    per day, consent per purpose, what was dropped and why (aggregates only, k-thresholded)."""
     from pipeline.report.queries import analytics_path, open_analytics, run_sql, summarize
     from pipeline.report.terminal import render_query, render_summary
 
@@ -42,7 +42,7 @@ def report(
         raise UsageError("--sql and --html cannot be combined: run them one at a time")
     if check_format(fmt) == "csv" and sql is None:
         raise UsageError("--format csv prints one table: use it with --sql QUERY")
-    path = analytics_path(settings().data_dir)
+    path = analytics_path(settings())
     conn = open_analytics(path)
     console = Console(width=None if sys.stdout.isatty() else _WIDE)
     try:

@@ -15,7 +15,7 @@ from pipeline.cli.options import LOG_LEVEL_HELP, log_level, quiet_libraries
 
 sink_app = typer.Typer(
     help="Write aggregates of the sanitized topics to <data_dir>/pipeline.duckdb and publish "
-    "<data_dir>/analytics.duckdb (k-thresholded, read-only for analysts).",
+    "analytics.duckdb (k-thresholded, read-only for analysts) in PRIVACY_PIPELINE_ANALYTICS_DIR.",
     no_args_is_help=False,
 )
 app.add_typer(sink_app, name="sink")
@@ -92,9 +92,12 @@ def publish(
     """Merge the shards' aggregates and publish analytics.duckdb now."""
     from pipeline.sink.config import ShardSpec
     from pipeline.sink.publish import publish_offline
+    from pipeline.sink.target import AnalyticsTarget
 
     current = settings()
     count = shards or ShardSpec.parse(current.sink_shard).count
     policy = _policy()
-    publish_offline(current.data_dir, count, policy.k_threshold, policy.publication)
-    typer.echo(f"published {current.data_dir / 'analytics.duckdb'} from {count} shard(s)")
+    target = AnalyticsTarget.from_settings(current)
+    publish_offline(current.data_dir, count, policy.k_threshold, policy.publication,
+                    analytics=target)
+    typer.echo(f"published {target.path} from {count} shard(s)")

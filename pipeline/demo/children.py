@@ -21,6 +21,7 @@ from types import FrameType
 from typing import IO
 
 from pipeline.demo.exceptions import DemoError, Interrupted
+from pipeline.private import open_private, private_dir
 
 CLI = (sys.executable, "-m", "pipeline.cli")
 _WAIT_STEP_S = 0.2
@@ -114,9 +115,9 @@ class Children:
     def start(self, name: str, *args: str) -> Child:
         """Start ``<command> ARGS`` (``privacy-pipeline ARGS``), output appended to
         ``<logs>/<name>.log``."""
-        self.logs.mkdir(parents=True, exist_ok=True)
+        private_dir(self.logs)
         log = self.logs / f"{name}.log"
-        out = log.open("ab")
+        out = os.fdopen(open_private(log), "ab")
         proc = subprocess.Popen(  # noqa: S603 - our own CLI, fixed arguments
             [*self.command, *args], stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
             env=self.env, start_new_session=True, preexec_fn=_die_with_parent,

@@ -204,9 +204,11 @@ class Demo:
     def publish(self) -> Path:
         """``sink publish``: analytics.duckdb from the sink's database."""
         from pipeline.sink.publish import publish_offline
+        from pipeline.sink.target import AnalyticsTarget
 
-        publish_offline(self.settings.data_dir, 1, self.policy.k_threshold)
-        return self.settings.data_dir / "analytics.duckdb"
+        target = AnalyticsTarget.from_settings(self.settings)
+        publish_offline(self.settings.data_dir, 1, self.policy.k_threshold, analytics=target)
+        return target.path
 
     def cleanup(self) -> None:
         """Stop what this run started: its processes, and the broker if it started it."""

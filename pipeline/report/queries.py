@@ -18,6 +18,7 @@ import duckdb
 
 from pipeline.report.exceptions import MissingDatabase, QueryFailed, QueryRefused, ReportError
 from pipeline.report.publication import PublicationRow, publication, sigmas, standard_error
+from pipeline.settings import Settings
 
 ANALYTICS_FILE = "analytics.duckdb"
 #: Statement types ``--sql`` runs; anything else is refused before DuckDB sees it.
@@ -138,9 +139,9 @@ class QueryResult:
     """True when more rows existed than were fetched."""
 
 
-def analytics_path(data_dir: Path) -> Path:
-    """Where the sink publishes the analysts' database."""
-    return data_dir / ANALYTICS_FILE
+def analytics_path(settings: Settings) -> Path:
+    """Where the sink publishes the analysts' database (``PRIVACY_PIPELINE_ANALYTICS_DIR``)."""
+    return settings.analytics_directory / ANALYTICS_FILE
 
 
 def open_analytics(path: Path) -> duckdb.DuckDBPyConnection:

@@ -16,12 +16,11 @@ from pipeline import topics
 from pipeline.policy.publication import Publication
 from pipeline.settings import Settings
 from pipeline.sink.exceptions import DpShardingError, ShardSpecError
+from pipeline.sink.target import AnalyticsTarget
 
 #: Purposes whose sanitized records feed a table of DESIGN.md section 8. The others
 #: (personalisation, fraud_prevention) are per-user streams for other consumers.
 AGGREGATED_PURPOSES = ("audience_measurement", "geolocation", "advertising")
-
-ANALYTICS_FILE = "analytics.duckdb"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -109,6 +108,8 @@ class SinkConfig:
     bootstrap_servers: tuple[str, ...] = ("127.0.0.1:9092",)
     publication: Publication = dataclasses.field(default_factory=Publication)
     """Per-table publication mode (threshold or dp) and dp budgets, from the policy."""
+    analytics_target: AnalyticsTarget | None = None
+    """The analysts' directory; ``None``: ``<data_dir>-analytics``."""
 
     def __post_init__(self) -> None:
         if self.publication.dp and self.shard.count > 1:
@@ -127,9 +128,14 @@ class SinkConfig:
         return self.data_dir / self.shard.db_name
 
     @property
+    def analytics(self) -> AnalyticsTarget:
+        """Where ``analytics.duckdb`` is published."""
+        return self.analytics_target or AnalyticsTarget.beside(self.data_dir)
+
+    @property
     def analytics_path(self) -> Path:
         """The analysts' database."""
-        return self.data_dir / ANALYTICS_FILE
+        return self.analytics.path
 
 
 def sink_config(settings: Settings, policy: Any, shard: ShardSpec | None = None) -> SinkConfig:
@@ -155,4 +161,5 @@ def sink_config(settings: Settings, policy: Any, shard: ShardSpec | None = None)
         retention_interval_s=settings.sink_retention_interval_s,
         bootstrap_servers=tuple(settings.bootstrap_list),
         publication=policy.publication,
+        analytics_target=AnalyticsTarget.from_settings(settings),
     )

@@ -2,7 +2,9 @@
 
 Destroying the keys of an epoch older than its purpose's retention makes every token
 encrypted under them unreadable: retention holds cryptographically as well as in DuckDB.
-The sink never decrypts; it only asks the keyring to destroy expired epochs.
+The sink never decrypts; it only asks the keyring to destroy expired epochs, which also retires
+the KEK (:mod:`keys.shred`): automatic with the ``file`` backend; with ``env`` the expiry is
+refused and logged until an operator runs ``keys expire`` with a new master key.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 import keys
+import keys.shred
 from pipeline.settings import Settings
 from pipeline.sink.retention import KeyExpiry
 
@@ -35,7 +38,7 @@ def keyring_expiry(settings: Settings, policy: Any) -> KeyExpiry | None:
     def expire(now: datetime) -> None:
         try:
             ring = keys.open_keyring(settings, specs, clock=lambda: now)
-            done = ring.expire()
+            done = keys.shred.expire(ring).epochs
         except keys.KeysError as exc:
             # Aggregates keep flowing; the next retention pass tries again.
             log.error("key expiry failed (%s): %s", type(exc).__name__, exc)

@@ -1,5 +1,8 @@
 """Publishing ``analytics.duckdb``: build a new file beside it, then rename it over the old one.
 
+It goes to the analysts' directory (:mod:`pipeline.sink.target`), outside the data directory,
+0600 (0640 when group-readable is asked); shard exports stay in the data directory.
+
 Analysts open ``analytics.duckdb`` read-only at any moment: the path always names a complete,
 checkpointed database (``os.replace`` is atomic on POSIX), and a connection opened before a
 replacement keeps reading the snapshot it opened. Nothing but the tables of DESIGN.md section 8
@@ -25,7 +28,8 @@ import duckdb
 import pyarrow as pa
 
 from pipeline.policy.publication import Publication
-from pipeline.sink.config import ANALYTICS_FILE, ShardSpec
+from pipeline.private import FILE_MODE
+from pipeline.sink.config import ShardSpec
 from pipeline.sink.dprelease import COLUMNS as DP_COLUMNS
 from pipeline.sink.exceptions import DpShardingError, PublishError, StateLocked
 from pipeline.sink.published import (
@@ -39,6 +43,7 @@ from pipeline.sink.published import (
 )
 from pipeline.sink.pubtable import TableOutcome, publication_table
 from pipeline.sink.schema import open_state_readonly
+from pipeline.sink.target import AnalyticsTarget
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +65,8 @@ def _remove(path: Path) -> None:
 
 
 def replace_atomically(
-    dest: Path, tag: str, build: Callable[[duckdb.DuckDBPyConnection], None]
+    dest: Path, tag: str, build: Callable[[duckdb.DuckDBPyConnection], None],
+    mode: int = FILE_MODE,
 ) -> None:
     """Build a DuckDB file with ``build`` beside ``dest``, then rename it over ``dest``.
 
@@ -68,6 +74,7 @@ def replace_atomically(
         dest: the file to (re)place.
         tag: unique among concurrent writers of ``dest`` (names the temporary file).
         build: fills the new database.
+        mode: permissions of the published file (set before it appears under ``dest``).
 
     Raises:
         PublishError: the new file could not be completed; ``dest`` is left as it was.
@@ -83,6 +90,7 @@ def replace_atomically(
             conn.close()
         if tmp.with_name(tmp.name + ".wal").exists():
             raise PublishError(f"{tmp.name} kept a write-ahead log after checkpoint; not published")
+        os.chmod(tmp, mode)
         _fsync(tmp)
         os.replace(tmp, dest)
         _fsync(dest.parent, directory=True)
@@ -92,9 +100,9 @@ def replace_atomically(
         _remove(tmp)
 
 
-def remove_stale_temporaries(data_dir: Path, tag_prefix: str) -> None:
+def remove_stale_temporaries(directory: Path, tag_prefix: str) -> None:
     """Delete temporary files a killed publisher with tags starting ``tag_prefix`` left."""
-    for path in data_dir.glob(f"*.duckdb.tmp-{tag_prefix}*"):
+    for path in directory.glob(f"*.duckdb.tmp-{tag_prefix}*"):
         with contextlib.suppress(FileNotFoundError):
             path.unlink()
 
@@ -137,16 +145,18 @@ def _released(
 def write_analytics(
     data_dir: Path, k: int, tag: str, partials: Partials | None = None,
     exports: list[Path] | None = None, publication: Publication | None = None,
+    analytics: AnalyticsTarget | None = None,
 ) -> None:
     """Merge partials (in memory and/or exported by shards), threshold, publish atomically.
 
     Args:
-        data_dir: where ``analytics.duckdb`` lives.
+        data_dir: the pipeline's data directory (default analysts' directory beside it).
         k: rows with fewer distinct users are omitted.
         tag: names the temporary file (unique per writer).
         partials: one shard's partials held in memory.
         exports: shard export files to merge.
         publication: the policy's per-table modes (``None``: every table threshold).
+        analytics: where ``analytics.duckdb`` goes (default: beside ``data_dir``).
 
     Raises:
         DpShardingError: a dp table with shard exports (dp needs the whole data in one sink).
@@ -181,7 +191,9 @@ def write_analytics(
 
     if partials is None and not files:
         raise PublishError("nothing to publish: no shard database or export found")
-    replace_atomically(data_dir / ANALYTICS_FILE, tag, build)
+    target = analytics or AnalyticsTarget.beside(data_dir)
+    target.prepare()
+    replace_atomically(target.path, tag, build, target.file_mode)
 
 
 def shard_exports(data_dir: Path, count: int) -> list[Path]:
@@ -195,20 +207,23 @@ def shard_exports(data_dir: Path, count: int) -> list[Path]:
 
 def publish_from_shard(
     conn: duckdb.DuckDBPyConnection, data_dir: Path, shard: ShardSpec, k: int,
-    publication: Publication | None = None,
+    publication: Publication | None = None, analytics: AnalyticsTarget | None = None,
 ) -> None:
     """What a running shard does every publish interval and at exit."""
     partials = read_partials(conn)
     tag = f"{shard.index}-{os.getpid()}"
     if shard.count == 1:
-        write_analytics(data_dir, k, tag, partials=partials, publication=publication)
+        write_analytics(data_dir, k, tag, partials=partials, publication=publication,
+                        analytics=analytics)
         return
     write_export(partials, data_dir / shard.export_name, tag)
-    write_analytics(data_dir, k, tag, exports=shard_exports(data_dir, shard.count))
+    write_analytics(data_dir, k, tag, exports=shard_exports(data_dir, shard.count),
+                    analytics=analytics)
 
 
 def publish_offline(
-    data_dir: Path, count: int, k: int, publication: Publication | None = None
+    data_dir: Path, count: int, k: int, publication: Publication | None = None,
+    analytics: AnalyticsTarget | None = None,
 ) -> None:
     """``sink publish``: refresh exports of stopped shards, merge all, publish now.
 
@@ -243,4 +258,4 @@ def publish_offline(
             write_export(shard_partials, data_dir / shard.export_name, tag)
     exports = shard_exports(data_dir, count) if count > 1 else []
     write_analytics(data_dir, k, tag, partials=partials, exports=exports,
-                    publication=publication)
+                    publication=publication, analytics=analytics)

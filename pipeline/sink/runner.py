@@ -223,7 +223,7 @@ class Sink:
                 log.info("dp release of %s: %d days, %d rows above the threshold",
                          r.table, len(r.days), r.rows_released)
         publish_from_shard(self.conn, self.config.data_dir, self.config.shard, self.config.k,
-                           pub)
+                           pub, analytics=self.config.analytics)
         self.stats.publications += 1
 
     def retention(self) -> None:

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import duckdb
 
+from pipeline.private import private_dir
 from pipeline.sink.dprelease import DDL as DP_DDL
 
 SCHEMA_VERSION = 1
@@ -102,7 +103,7 @@ def open_state(path: Path) -> duckdb.DuckDBPyConnection:
 
     DuckDB takes an exclusive file lock: a second writer fails with ``duckdb.IOException``.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(path.parent)  # raw pseudonyms and event ids: the pipeline's account only
     conn = duckdb.connect(str(path))
     configure(conn)
     # Checkpoints rewrite the de-duplication and member indexes: do them every few hundred

@@ -59,6 +59,7 @@ def run_sink(
     conn = open_shard_state(config)
     try:
         remove_stale_temporaries(config.data_dir, f"{config.shard.index}-")
+        remove_stale_temporaries(config.analytics.directory, f"{config.shard.index}-")
         consumer = make_consumer(
             settings,
             group_id=None,

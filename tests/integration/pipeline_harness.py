@@ -38,6 +38,7 @@ class PipelineEnv:
             **os.environ,
             "PRIVACY_PIPELINE_TOPIC_PREFIX": self.prefix,
             "PRIVACY_PIPELINE_DATA_DIR": str(self.data_dir),
+            "PRIVACY_PIPELINE_ANALYTICS_DIR": str(tmp / "analytics"),
             "PRIVACY_PIPELINE_BOOTSTRAP_SERVERS": base.bootstrap_servers,
             "PRIVACY_PIPELINE_PARTITIONS": str(base.partitions),
             "PRIVACY_PIPELINE_WORKER_STORE": "rocksdb://",
@@ -45,6 +46,11 @@ class PipelineEnv:
         }
         self.settings = Settings.from_env(self.env)
         self.procs: list[subprocess.Popen[bytes]] = []
+
+    @property
+    def analytics_path(self) -> Path:
+        """The ``analytics.duckdb`` the sink publishes (outside the data dir)."""
+        return self.settings.analytics_directory / "analytics.duckdb"
 
     def topic(self, name: str) -> str:
         return self.prefix + name
@@ -226,4 +232,4 @@ def sink_differences(env: PipelineEnv, expected: Any, k: int = 5) -> list[str]:
     )
 
     found = differences(expected, read_partials_at(env.data_dir))
-    return found + publication_differences(expected, read_published(env.data_dir), k)
+    return found + publication_differences(expected, read_published(env.analytics_path), k)

@@ -7,15 +7,19 @@ is never touched. The jars come from the cache that ``make setup`` filled.
 from __future__ import annotations
 
 import dataclasses
+import os
 import socket
 from pathlib import Path
 
 import pytest
+from kafka.admin import NewTopic
 
 from pipeline import broker
 from pipeline.broker import config, process
 from pipeline.broker.exceptions import BrokerStartFailed, PortInUse
+from pipeline.kafka import make_admin, make_producer
 from pipeline.settings import Settings
+from tests.integration.modes import count_entries, exposed
 
 
 def free_port_pair() -> int:
@@ -49,21 +53,41 @@ def private(settings: Settings, tmp_path: Path, heap: str = "256m") -> Settings:
 @pytest.mark.timeout(180)
 def test_cold_start_restart_status_stop(settings: Settings, tmp_path: Path) -> None:
     mine = private(settings, tmp_path)
-    first = broker.start(mine)
+    previous = os.umask(0o022)  # the usual umask: the broker's files must stay private anyway
+    try:
+        first = broker.start(mine)
+    finally:
+        os.umask(previous)
     try:
         assert first.started and first.running and first.answering and first.pid is not None
         assert process.is_broker(first.pid, config.paths(mine).properties)
         again = broker.start(mine)
         assert not again.started and again.pid == first.pid
         assert broker.status(mine).running
+        _write_one_record(mine)  # a partition directory and segment files under log.dirs
+        assert list(config.paths(mine).log_dirs.glob("private-check-0/*.log"))
     finally:
         stopped = broker.stop(mine)
+    assert exposed(mine.data_dir) == [] and count_entries(mine.data_dir) > 10
     assert stopped.pid == first.pid
     assert not process.is_alive(first.pid)
     after = broker.status(mine)
     assert not after.running and not after.answering
     assert not config.paths(mine).pid_file.exists()
     assert broker.stop(mine).pid is None  # stopping twice is a no-op
+
+
+def _write_one_record(mine: Settings) -> None:
+    admin = make_admin(mine)
+    try:
+        admin.create_topics([NewTopic("private-check", 1, 1)])
+    finally:
+        admin.close()
+    producer = make_producer(mine)
+    try:
+        producer.send("private-check", b"raw id").get(timeout=30)
+    finally:
+        producer.close()
 
 
 def test_port_held_by_another_process_is_refused(settings: Settings, tmp_path: Path) -> None:

@@ -12,6 +12,7 @@ import json
 import os
 import queue
 import signal
+import stat
 import subprocess
 import sys
 import threading
@@ -28,6 +29,7 @@ from kafka.errors import KafkaError
 
 from pipeline.kafka import make_admin, probe
 from pipeline.settings import Settings
+from tests.integration.modes import count_entries, exposed
 
 K = 5  # the default policy's k_threshold
 CLI = [sys.executable, "-m", "pipeline.cli"]
@@ -35,6 +37,7 @@ CLI = [sys.executable, "-m", "pipeline.cli"]
 
 def _env(settings: Settings, data_dir: Path, prefix: str) -> dict[str, str]:
     return {**os.environ, "PRIVACY_PIPELINE_DATA_DIR": str(data_dir),
+            "PRIVACY_PIPELINE_ANALYTICS_DIR": str(data_dir.parent / "analytics"),
             "PRIVACY_PIPELINE_TOPIC_PREFIX": prefix,
             "PRIVACY_PIPELINE_BOOTSTRAP_SERVERS": settings.bootstrap_servers,
             "PRIVACY_PIPELINE_ACTOR": "integration-test", "COLUMNS": "160"}
@@ -107,9 +110,10 @@ def test_demo_matches_the_ground_truth_and_leaves_nothing_running(
     isolated: tuple[dict[str, str], Path], settings: Settings,
 ) -> None:
     env, data_dir = isolated
+    # The operator's usual umask: the pipeline must still write nothing others can read.
     result = subprocess.run([*CLI, "demo", "--events", "3000", "--users", "300", "--seed", "7",
                              "--timeout", "240"], env=env, capture_output=True, text=True,
-                            timeout=400, check=False)
+                            timeout=400, check=False, umask=0o022)
     logs = "".join(p.read_text(errors="replace")[-1500:] for p in (data_dir / "logs").glob("*"))
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr + logs
     for title in ("Top screens", "Visitors per day", "Consent per purpose", "Dropped and why"):
@@ -119,7 +123,15 @@ def test_demo_matches_the_ground_truth_and_leaves_nothing_running(
     assert probe(settings)  # the broker it found answering is left running
 
     truth = json.loads((data_dir / "truth" / "demo-7.json").read_text())["tables"]
-    analytics = data_dir / "analytics.duckdb"
+    # Keyring, worker RocksDB tables, sink DuckDB, logs, truth: private to the pipeline.
+    assert list(data_dir.glob("worker-*/**/*.sst")) or list(data_dir.glob("worker-*/**/LOG"))
+    assert (data_dir / "keys" / "keyring.json").exists() and (data_dir / "pipeline.duckdb").exists()
+    assert count_entries(data_dir) > 20
+    assert exposed(data_dir) == []
+    analytics = data_dir.parent / "analytics" / "analytics.duckdb"
+    assert not analytics.is_relative_to(data_dir) and not (data_dir / "analytics.duckdb").exists()
+    assert stat.S_IMODE(analytics.stat().st_mode) == 0o600
+    assert stat.S_IMODE(analytics.parent.stat().st_mode) == 0o700
     for table, users in (("navigation_daily", "visitors"), ("navigation_hourly", "visitors"),
                          ("campaign_daily", "visitors"), ("geolocation_hourly", "users")):
         got = sorted(map(_key, _published(analytics, table)))

@@ -32,6 +32,7 @@ from pipeline.sink.leakscan import scan
 from pipeline.sink.published import TABLES, read_partials
 from pipeline.sink.schema import open_state_readonly
 from pipeline.sink.synthetic import Synthetic, generate, messages, observed
+from pipeline.sink.target import AnalyticsTarget
 
 EVENTS = 50_000
 PARTITIONS = 6
@@ -93,6 +94,7 @@ def twice(
 def _sink(prefix: str, data_dir: Path, *args: str, level: str = "warning",
           batch: int = 100) -> subprocess.Popen[bytes]:
     env = dict(os.environ, PRIVACY_PIPELINE_DATA_DIR=str(data_dir),
+               PRIVACY_PIPELINE_ANALYTICS_DIR=str(AnalyticsTarget.beside(data_dir).directory),
                PRIVACY_PIPELINE_TOPIC_PREFIX=prefix,
                # Transactions of ~2,000 records: a run spans dozens of commits to kill into.
                PRIVACY_PIPELINE_SINK_BATCH_SIZE=str(batch),
@@ -129,7 +131,7 @@ def _partials(data_dir: Path, name: str = "pipeline.duckdb") -> dict[str, Any]:
 
 
 def _analytics(data_dir: Path) -> dict[str, list[tuple[Any, ...]]]:
-    conn = duckdb.connect(str(data_dir / "analytics.duckdb"), read_only=True)
+    conn = duckdb.connect(str(AnalyticsTarget.beside(data_dir).path), read_only=True)
     try:
         return {t.name: conn.execute(f"SELECT * FROM {t.name} ORDER BY ALL").fetchall()  # noqa: S608
                 for t in TABLES}
@@ -219,7 +221,7 @@ def test_kill9_at_random_points_equals_uninterrupted_run(
     once: tuple[str, int], reference: Path, data: Synthetic, tmp_path: Path
 ) -> None:
     rng = random.Random(SEED)
-    analyst = Analyst(tmp_path / "analytics.duckdb")
+    analyst = Analyst(AnalyticsTarget.beside(tmp_path).path)
     try:
         progress = _run_with_kills(once[0], tmp_path, once[1], rng)
     finally:
@@ -282,7 +284,7 @@ def test_no_identifier_in_either_database(reference: Path, data: Synthetic) -> N
     raw = data.raw
     identifiers = raw.user_ids + raw.device_ids + raw.ips
     assert scan(reference / "pipeline.duckdb", identifiers + raw.pseudonyms, raw.coordinates) == []
-    assert scan(reference / "analytics.duckdb", identifiers + raw.pseudonyms,
+    assert scan(AnalyticsTarget.beside(reference).path, identifiers + raw.pseudonyms,
                 raw.coordinates) == []
     # The scan is not blind: the analysts' file does hold the published dimensions.
-    assert scan(reference / "analytics.duckdb", ["screen-1"]) != []
+    assert scan(AnalyticsTarget.beside(reference).path, ["screen-1"]) != []

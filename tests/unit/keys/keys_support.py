@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import keys
+import keys.shred
 
 NOW = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
 
@@ -27,3 +28,13 @@ class FakeClock:
 
     def advance(self, **delta: float) -> None:
         self.now += timedelta(**delta)
+
+
+def destroy(ring: keys.Keyring, purpose: str, before: str) -> list[str]:
+    """``keys destroy`` as the CLI runs it (file backend: the KEK is retired too)."""
+    return keys.shred.destroy(ring, purpose, before).epochs
+
+
+def expire(ring: keys.Keyring) -> list[str]:
+    """``keys expire`` as the CLI and the sink run it."""
+    return keys.shred.expire(ring).epochs

@@ -6,7 +6,7 @@ import base64
 from datetime import UTC, datetime
 
 import pytest
-from keys_support import NOW, SPECS, FakeClock
+from keys_support import NOW, SPECS, FakeClock, destroy, expire
 
 import keys
 from keys import storage
@@ -49,7 +49,7 @@ def test_destroy_makes_old_epochs_unreadable_and_removes_key_bytes(
 ) -> None:
     ring, tokens = _year_of_data(config, clock)
     secrets_of_march = _wrapped_and_plain(config, ring, "2026-03")
-    assert ring.destroy("fraud_prevention", "2026-04") == ["2026-01", "2026-02", "2026-03"]
+    assert destroy(ring, "fraud_prevention", "2026-04") == ["2026-01", "2026-02", "2026-03"]
     for month in ("2026-01", "2026-02", "2026-03"):
         with pytest.raises(keys.KeyDestroyed, match="destroyed"):
             ring.decrypt("fraud_prevention", "ip", tokens[month])
@@ -68,22 +68,22 @@ def test_destroy_is_idempotent_and_refuses_the_current_epoch(
     config: Settings, clock: FakeClock
 ) -> None:
     ring, _ = _year_of_data(config, clock)
-    ring.destroy("fraud_prevention", "2026-02")
+    destroy(ring, "fraud_prevention", "2026-02")
     entries = len(ring.verify_audit().entries)
-    assert ring.destroy("fraud_prevention", "2026-02") == []
+    assert destroy(ring, "fraud_prevention", "2026-02") == []
     assert len(ring.verify_audit().entries) == entries  # nothing to do: nothing written
     with pytest.raises(keys.RefusedOperation, match="current epoch 2026-11"):
-        ring.destroy("fraud_prevention", "2026-12")
+        destroy(ring, "fraud_prevention", "2026-12")
     with pytest.raises(keys.InvalidPurpose):
-        ring.destroy("advertising", "2026-02")
+        destroy(ring, "advertising", "2026-02")
     with pytest.raises(keys.InvalidEpoch):
-        ring.destroy("fraud_prevention", "2026-W05")
+        destroy(ring, "fraud_prevention", "2026-W05")
 
 
 def test_expire_follows_each_purpose_retention(config: Settings, clock: FakeClock) -> None:
     ring, tokens = _year_of_data(config, clock)
     clock.now = NOW.replace(month=11, day=20)
-    expired = ring.expire()
+    expired = expire(ring)
     # fraud_prevention keeps 183 days: epochs that started before 2026-05-21 are gone.
     fraud = [e.split(":")[1] for e in expired if e.startswith("fraud_prevention:")]
     assert fraud == MONTHS[:5]
@@ -94,7 +94,7 @@ def test_expire_follows_each_purpose_retention(config: Settings, clock: FakeCloc
         assert ring.decrypt("fraud_prevention", "ip", tokens[month]) == b"ip"
     # geolocation keeps 395 days: nothing of 2026 expired yet.
     assert not [e for e in expired if e.startswith("geolocation:")]
-    assert ring.expire() == []
+    assert expire(ring) == []
 
 
 def test_expire_at_the_exact_retention_boundary(config: Settings, clock: FakeClock) -> None:
@@ -102,10 +102,10 @@ def test_expire_at_the_exact_retention_boundary(config: Settings, clock: FakeClo
     token = ring.encrypt("geolocation", "coords", b"p", NOW)
     # 2026-11 starts on 2026-11-01: with 395 days of retention it expires on 2027-12-01.
     clock.now = datetime(2027, 11, 30, 23, 59, tzinfo=UTC)
-    assert "geolocation:2026-11" not in ring.expire()
+    assert "geolocation:2026-11" not in expire(ring)
     assert ring.decrypt("geolocation", "coords", token) == b"p"
     clock.now = datetime(2027, 12, 1, tzinfo=UTC)
-    assert "geolocation:2026-11" in ring.expire()
+    assert "geolocation:2026-11" in expire(ring)
     with pytest.raises(keys.KeyDestroyed):
         ring.decrypt("geolocation", "coords", token)
 
@@ -114,7 +114,7 @@ def test_ensure_never_recreates_destroyed_or_expired_epochs(
     config: Settings, clock: FakeClock
 ) -> None:
     ring, _ = keys.init_keyring(config, SPECS, clock=clock)
-    ring.destroy("consent_ledger", "2026-11-26")
+    destroy(ring, "consent_ledger", "2026-11-26")
     assert not [e for e in ring.ensure() if e.startswith("consent_ledger:")]
     clock.advance(days=1)
     assert ring.ensure() == ["consent_ledger:2026-11-28"]

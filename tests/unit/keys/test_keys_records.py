@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 import pytest
-from keys_support import NOW, FakeClock
+from keys_support import NOW, FakeClock, destroy
 
 import keys
 from keys.records import RecordError, decrypt_line, decrypt_record
@@ -55,7 +55,7 @@ def test_destroyed_epoch_gives_a_clear_error(config: Settings, clock: FakeClock)
            "enc": {"ip": ring.encrypt("fraud_prevention", "ip", b"192.0.2.7", clock.now)}}
     clock.advance(days=40)
     ring.ensure()
-    ring.destroy("fraud_prevention", "2026-11")
+    destroy(ring, "fraud_prevention", "2026-11")
     with pytest.raises(RecordError, match="key destroyed"):
         decrypt_record(ring, "fraud_prevention", old)
 

@@ -6,7 +6,7 @@ from collections import Counter
 from collections.abc import Callable
 
 import pytest
-from keys_support import NOW, SPECS, FakeClock
+from keys_support import NOW, SPECS, FakeClock, destroy
 
 import keys
 from keys.fieldcrypt import decode_token, token_key_id
@@ -131,7 +131,7 @@ def test_a_running_process_sees_destruction(
     old = worker.encrypt("geolocation", "coords", b"october", clock.now)
     clock.advance(days=40)
     admin.ensure()
-    admin.destroy("geolocation", "2026-11")
+    destroy(admin, "geolocation", "2026-11")
     assert worker.decrypt("geolocation", "coords", old) == b"october"  # not refreshed yet
     assert worker.refresh() is True
     with pytest.raises(keys.KeyDestroyed, match="expired"):

@@ -227,3 +227,68 @@ def test_commands_without_a_keyring_fail_in_one_line(
         code, _out, err = run(capsys, monkeypatch, *args)
         assert code == 1 and "keys init" in err and "Traceback" not in err
         assert len(err.strip().splitlines()) == 1
+
+
+def test_destroy_retires_the_master_key_file_and_prints_no_key(
+    data_dir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _records(data_dir, capsys, monkeypatch)
+    master = data_dir / "keys" / "master.key"
+    old = master.read_bytes()
+    code, out, err = run(capsys, monkeypatch, "destroy", "-p", "fraud_prevention", "--before",
+                         keys.epoch_of("month", _now()), "--yes")
+    assert code == 0, err
+    assert "moved to the new KEK" in out and "older copies of keyring.json open nothing" in out
+    new = master.read_bytes()
+    assert new != old and master.stat().st_mode & 0o777 == 0o600
+    for secret in (old.strip().decode(), new.strip().decode()):
+        assert secret not in out and secret not in err
+    assert sorted(p.name for p in (data_dir / "keys").glob("master.key*")) == ["master.key"]
+
+
+def _env_keyring(data_dir: Path, capsys: pytest.CaptureFixture[str],
+                 monkeypatch: pytest.MonkeyPatch) -> str:
+    """Records as in ``_records``, then the keyring moved to an env KEK; returns its key."""
+    _records(data_dir, capsys, monkeypatch)
+    current = base64.b64encode(os.urandom(32)).decode()
+    assert run(capsys, monkeypatch, "rewrap", "--to", "env", stdin=current + "\n")[0] == 0
+    monkeypatch.setenv("PRIVACY_PIPELINE_KEK", "env")
+    monkeypatch.setenv("PRIVACY_PIPELINE_MASTER_KEY", current)
+    return current
+
+
+def test_env_destroy_refuses_without_a_new_key_and_destroys_nothing(
+    data_dir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _env_keyring(data_dir, capsys, monkeypatch)
+    before = (data_dir / "keys" / "keyring.json").read_bytes()
+    month = keys.epoch_of("month", _now())
+    code, _, err = run(capsys, monkeypatch, "destroy", "-p", "fraud_prevention", "--before",
+                       month, "--yes", stdin="\n")
+    assert code == 1 and "new master key on stdin" in err and "nothing was destroyed" in err
+    assert "Traceback" not in err and err.count("privacy-pipeline: error") == 1
+    assert (data_dir / "keys" / "keyring.json").read_bytes() == before
+    code, _, err = run(capsys, monkeypatch, "destroy", "-p", "fraud_prevention", "--before",
+                       month, "--yes", stdin="not-a-key\n")
+    assert code == 1 and "32 random bytes" in err and "not-a-key" not in err
+
+
+def test_env_destroy_with_a_new_key_then_an_old_copy_is_refused(
+    data_dir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    current = _env_keyring(data_dir, capsys, monkeypatch)
+    path = data_dir / "keys" / "keyring.json"
+    copy = path.read_bytes()
+    new = base64.b64encode(os.urandom(32)).decode()
+    code, out, err = run(capsys, monkeypatch, "destroy", "-p", "fraud_prevention", "--before",
+                         keys.epoch_of("month", _now()), "--yes", stdin=new + "\n")
+    assert code == 0, err
+    assert "set PRIVACY_PIPELINE_MASTER_KEY to the new key" in out
+    assert new not in out + err and current not in out + err
+    path.write_bytes(copy)  # restored from a backup, with the operator's old key still set
+    code, _, err = run(capsys, monkeypatch, "list")
+    assert code == 1 and "restored from a copy older than that destroy" in err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+    monkeypatch.setenv("PRIVACY_PIPELINE_MASTER_KEY", new)  # the key in service now
+    code, _, err = run(capsys, monkeypatch, "list")
+    assert code == 1 and "is wrapped by KEK" in err

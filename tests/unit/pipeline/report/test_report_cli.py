@@ -10,8 +10,9 @@ from pathlib import Path
 from tests.unit.pipeline.report.conftest import HOSTILE
 
 
-def _run(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, PRIVACY_PIPELINE_DATA_DIR=str(data_dir), COLUMNS="200")
+def _run(analytics_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, PRIVACY_PIPELINE_ANALYTICS_DIR=str(analytics_dir), COLUMNS="200",
+               PRIVACY_PIPELINE_DATA_DIR=str(analytics_dir.with_name(analytics_dir.name + "-data")))
     return subprocess.run([sys.executable, "-m", "pipeline.cli", "report", *args], env=env,
                           capture_output=True, text=True, timeout=60, check=False)
 

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.cli import main
+from pipeline.sink.target import AnalyticsTarget
 
 
 def _fails(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
@@ -39,5 +40,5 @@ def test_publish_of_a_stopped_sink(
     with pytest.raises(SystemExit) as exit_info:
         main(["sink", "publish"])
     assert exit_info.value.code == 0
-    assert (tmp_path / "analytics.duckdb").exists()
+    assert (AnalyticsTarget.beside(tmp_path).path).exists()
     assert "from 1 shard" in capsys.readouterr().out

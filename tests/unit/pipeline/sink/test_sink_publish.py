@@ -16,6 +16,7 @@ from pipeline.sink.publish import publish_from_shard, publish_offline, write_ana
 from pipeline.sink.published import TABLES, read_partials
 from pipeline.sink.schema import open_state
 from pipeline.sink.synthetic import generate
+from pipeline.sink.target import AnalyticsTarget
 
 DESIGN_COLUMNS = {
     "navigation_hourly": [("hour", "TIMESTAMP"), ("app", "VARCHAR"), ("platform", "VARCHAR"),
@@ -70,7 +71,7 @@ def _fill(
 def test_analytics_has_exactly_the_design_tables_and_columns(tmp_path: Path) -> None:
     conn = _fill(tmp_path / "pipeline.duckdb", 5)
     publish_from_shard(conn, tmp_path, ShardSpec(), k=5)
-    assert _schema(tmp_path / "analytics.duckdb") == DESIGN_COLUMNS
+    assert _schema(AnalyticsTarget.beside(tmp_path).path) == DESIGN_COLUMNS
     assert [t.name for t in TABLES] == list(DESIGN_COLUMNS)[:-1]
 
 
@@ -80,7 +81,7 @@ def test_rows_below_k_are_omitted(tmp_path: Path) -> None:
         nav(f"r{i}", f"R{i}", screen="rare") for i in range(4)])
     apply_batch(conn, feed.batch, CLOCK, TOPICS.decisions)
     publish_from_shard(conn, tmp_path, ShardSpec(), k=5)
-    out = duckdb.connect(str(tmp_path / "analytics.duckdb"), read_only=True)
+    out = duckdb.connect(str(AnalyticsTarget.beside(tmp_path).path), read_only=True)
     assert out.execute("SELECT screen, views, visitors FROM navigation_hourly").fetchall() == [
         ("popular", 5, 5)]
     rare = out.execute("SELECT count(*) FROM navigation_daily WHERE screen = 'rare'").fetchall()
@@ -96,7 +97,7 @@ def test_threshold_of_every_table_on_synthetic_data(tmp_path: Path) -> None:
     feed.decisions(*[r for _, r in data.decisions])
     apply_batch(conn, feed.batch, CLOCK, TOPICS.decisions)
     publish_from_shard(conn, tmp_path, ShardSpec(), k=5)
-    out = duckdb.connect(str(tmp_path / "analytics.duckdb"), read_only=True)
+    out = duckdb.connect(str(AnalyticsTarget.beside(tmp_path).path), read_only=True)
     for table, key in (("navigation_hourly", "visitors"), ("geolocation_hourly", "users"),
                        ("campaign_daily", "visitors")):
         published = out.execute(f"SELECT count(*), min({key}) FROM {table}").fetchone()  # noqa: S608
@@ -122,8 +123,8 @@ def test_shards_merge_to_the_single_shard_result(tmp_path: Path) -> None:
             apply_batch(conn, feed.batch, CLOCK, TOPICS.decisions)
             publish_from_shard(conn, directory, shard, k=3)
             conn.close()
-    a = duckdb.connect(str(single / "analytics.duckdb"), read_only=True)
-    b = duckdb.connect(str(sharded / "analytics.duckdb"), read_only=True)
+    a = duckdb.connect(str(AnalyticsTarget.beside(single).path), read_only=True)
+    b = duckdb.connect(str(AnalyticsTarget.beside(sharded).path), read_only=True)
     for table in TABLES:
         left = a.execute(f"SELECT * FROM {table.name} ORDER BY ALL").fetchall()  # noqa: S608
         right = b.execute(f"SELECT * FROM {table.name} ORDER BY ALL").fetchall()  # noqa: S608
@@ -135,7 +136,7 @@ def test_publish_offline_merges_stopped_shards(tmp_path: Path) -> None:
         shard = ShardSpec(index, 2)
         _fill(tmp_path / shard.db_name, 3, first=10 * index).close()
     publish_offline(tmp_path, 2, k=5)
-    out = duckdb.connect(str(tmp_path / "analytics.duckdb"), read_only=True)
+    out = duckdb.connect(str(AnalyticsTarget.beside(tmp_path).path), read_only=True)
     # 3 + 3 distinct users across two shards reach k = 5 only once merged.
     assert out.execute("SELECT views, visitors FROM navigation_hourly").fetchall() == [(6, 6)]
 
@@ -160,7 +161,7 @@ def test_analytics_is_always_openable_while_republished(tmp_path: Path) -> None:
     thread.start()
     opened = 0
     while not done.is_set():
-        reader = duckdb.connect(str(tmp_path / "analytics.duckdb"), read_only=True)
+        reader = duckdb.connect(str(AnalyticsTarget.beside(tmp_path).path), read_only=True)
         assert reader.execute("SELECT sum(views) FROM navigation_hourly").fetchone() == (6,)
         reader.close()
         opened += 1
@@ -176,7 +177,7 @@ def test_failed_build_keeps_the_previous_snapshot(tmp_path: Path) -> None:
     partials.pop("consent_daily")
     with pytest.raises(KeyError):
         write_analytics(tmp_path, 5, "broken", partials=partials)
-    out = duckdb.connect(str(tmp_path / "analytics.duckdb"), read_only=True)
+    out = duckdb.connect(str(AnalyticsTarget.beside(tmp_path).path), read_only=True)
     assert out.execute("SELECT views FROM navigation_daily").fetchall() == [(5,)]
     assert not list(tmp_path.glob("*.tmp-*"))
 
@@ -184,5 +185,5 @@ def test_failed_build_keeps_the_previous_snapshot(tmp_path: Path) -> None:
 def test_day_columns_are_dates(tmp_path: Path) -> None:
     conn = _fill(tmp_path / "pipeline.duckdb", 5)
     publish_from_shard(conn, tmp_path, ShardSpec(), k=5)
-    out = duckdb.connect(str(tmp_path / "analytics.duckdb"), read_only=True)
+    out = duckdb.connect(str(AnalyticsTarget.beside(tmp_path).path), read_only=True)
     assert out.execute("SELECT day FROM navigation_daily").fetchall() == [(date(2026, 11, 26),)]

@@ -17,6 +17,7 @@ from sink_feed import TOPICS, nav
 from pipeline.sink.config import SinkConfig
 from pipeline.sink.runner import Sink
 from pipeline.sink.schema import open_state, read_offsets
+from pipeline.sink.target import AnalyticsTarget
 
 TOPIC = TOPICS.sanitized["audience_measurement"]
 
@@ -68,7 +69,7 @@ def test_runs_until_idle_then_publishes(tmp_path: Path) -> None:
     assert (stats.records, stats.new_records) == (50, 50)
     assert read_offsets(conn) == {(TOPIC, 0): 50} == source.positions
     assert expired and expired[0].tzinfo is not None
-    out = duckdb.connect(str(tmp_path / "analytics.duckdb"), read_only=True)
+    out = duckdb.connect(str(AnalyticsTarget.beside(tmp_path).path), read_only=True)
     assert out.execute("SELECT views, visitors FROM navigation_hourly").fetchall() == [(50, 6)]
 
 
@@ -83,7 +84,7 @@ def test_stop_event_ends_the_run_with_a_publication(tmp_path: Path) -> None:
     timer.join()
     assert time.monotonic() - started < 5
     assert stats.records == 10 and stats.publications >= 2
-    out = duckdb.connect(str(tmp_path / "analytics.duckdb"), read_only=True)
+    out = duckdb.connect(str(AnalyticsTarget.beside(tmp_path).path), read_only=True)
     assert out.execute("SELECT views FROM navigation_daily").fetchall() == [(10,)]
 
 
