@@ -6,6 +6,7 @@ the process (imports included), and nothing is created on the broker.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -141,6 +142,13 @@ def test_topics_delete_needs_yes_then_removes_the_prefix(
                           check=True)
     expected = {line.split()[1] for line in made.stdout.splitlines()[:-1]}
     assert expected == {t for t in admin.list_topics() if t.startswith(prefix)}
+    listed = subprocess.run([*CLI, "topics", "--format", "json"], env=env, capture_output=True,
+                            text=True, timeout=60, check=True)
+    rows = [json.loads(line) for line in listed.stdout.splitlines()]
+    table = {(line.split()[1], int(line.split()[2].strip("("))) for line in
+             made.stdout.splitlines()[:-1]}
+    assert {(r["topic"], r["partitions"]) for r in rows} == table
+    assert {r["state"] for r in rows} == {"exists"}
     refused = subprocess.run([*CLI, "topics", "--delete"], env=env, capture_output=True,
                              text=True, timeout=60, check=False)
     assert refused.returncode == 1 and "--yes" in refused.stderr
