@@ -34,7 +34,16 @@ def request_cmd(
         raise UsageError(f"--right must be one of {', '.join(rights.RIGHTS)}, not {right!r}")
     if purpose and right != "objection":
         raise UsageError("--purpose only goes with --right objection")
-    event_id = rights.request(settings(), user, right, list(purpose or []))
+    s = settings()
+    if purpose:
+        from pipeline.policy import load_policy
+
+        valid = sorted(load_policy(s.policy).purposes)
+        unknown = [p for p in purpose if p not in valid]
+        if unknown:
+            raise UsageError(f"no purpose {unknown[0]!r} in the policy: use one of "
+                             f"{', '.join(valid)}")
+    event_id = rights.request(s, user, right, list(purpose or []))
     typer.echo(f"published {right} request {event_id}")
 
 

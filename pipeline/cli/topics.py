@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from pipeline.cli.app import app, settings
+from pipeline.cli.output import FormatOption, Rows, check_format, emit
 from pipeline.errors import UsageError
 from pipeline.kafka import make_admin
 from pipeline.policy import load_policy
@@ -20,6 +21,7 @@ def topics(
         "(every event, consent record and worker state in them is lost).")] = False,
     yes: Annotated[bool, typer.Option(
         "--yes", help="Confirm --delete (required: nothing is deleted without it).")] = False,
+    fmt: FormatOption = "table",
 ) -> None:
     """Create the input, consent, sanitized, decision, dead-letter and worker-state topics.
 
@@ -27,6 +29,7 @@ def topics(
     names under PRIVACY_PIPELINE_TOPIC_PREFIX. An existing topic with another partition count
     or cleanup policy is an error, never altered: delete it (--delete --yes) and run again.
     """
+    check_format(fmt)
     s = settings()
     purposes = load_policy(s.policy).purposes
     # The same prefix the worker, sink and rights commands put in front of every name.
@@ -43,12 +46,17 @@ def topics(
         result = ensure_topics(admin, specs)
     finally:
         admin.close()
-    for spec in specs:
-        verb = "created" if spec.name in result.created else "exists "
-        typer.echo(f"{verb} {spec.name} ({spec.partitions} partitions)")
+    if fmt == "table":
+        for spec in specs:
+            verb = "created" if spec.name in result.created else "exists "
+            typer.echo(f"{verb} {spec.name} ({spec.partitions} partitions)")
+    else:
+        rows = [(sp.name, sp.partitions, sp.configs.get("cleanup.policy"),
+                 "created" if sp.name in result.created else "exists") for sp in specs]
+        emit(Rows(("topic", "partitions", "cleanup_policy", "state"), rows), fmt)
     typer.echo(
         f"{len(result.created)} created, {len(result.existing)} already present "
-        f"at {s.bootstrap_servers}"
+        f"at {s.bootstrap_servers}", err=fmt != "table"
     )
 
 

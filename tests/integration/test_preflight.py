@@ -6,6 +6,7 @@ the process (imports included), and nothing is created on the broker.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -141,6 +142,13 @@ def test_topics_delete_needs_yes_then_removes_the_prefix(
                           check=True)
     expected = {line.split()[1] for line in made.stdout.splitlines()[:-1]}
     assert expected == {t for t in admin.list_topics() if t.startswith(prefix)}
+    listed = subprocess.run([*CLI, "topics", "--format", "json"], env=env, capture_output=True,
+                            text=True, timeout=60, check=True)
+    rows = [json.loads(line) for line in listed.stdout.splitlines()]
+    table = {(line.split()[1], int(line.split()[2].strip("("))) for line in
+             made.stdout.splitlines()[:-1]}
+    assert {(r["topic"], r["partitions"]) for r in rows} == table
+    assert {r["state"] for r in rows} == {"exists"}
     refused = subprocess.run([*CLI, "topics", "--delete"], env=env, capture_output=True,
                              text=True, timeout=60, check=False)
     assert refused.returncode == 1 and "--yes" in refused.stderr
@@ -152,3 +160,28 @@ def test_topics_delete_needs_yes_then_removes_the_prefix(
     while [t for t in admin.list_topics() if t.startswith(prefix)] and time.monotonic() < deadline:
         time.sleep(0.2)
     assert not [t for t in admin.list_topics() if t.startswith(prefix)]
+
+
+def test_services_log_one_startup_line(settings: Settings, admin: KafkaAdminClient, prefix: str,
+                                       tmp_path: Path) -> None:
+    create_all(admin, prefix, settings.partitions)
+    env = service_env(settings, prefix, tmp_path)
+    subprocess.run([*CLI, "keys", "init"], env=env, capture_output=True, timeout=60, check=True)
+    sink = subprocess.run([*CLI, "sink", "--once"], env=env, capture_output=True, text=True,
+                          timeout=60, check=False)
+    assert sink.returncode == 0, sink.stderr
+    lines = [line for line in sink.stderr.splitlines() if " INFO sink shard 0/1: " in line]
+    assert len(lines) == 1 and settings.bootstrap_servers in lines[0]
+    worker = subprocess.Popen([*CLI, "worker"], env=env, stderr=subprocess.PIPE, text=True)
+    try:
+        assert worker.stderr is not None
+        first = worker.stderr.readline()  # blocks until the line (preflight passed) or exit
+        time.sleep(4)  # joins the group meanwhile: nothing below WARNING, no error
+    finally:
+        worker.terminate()
+        rest = worker.communicate(timeout=30)[1]
+    assert " INFO worker 1: group " in first and f"{prefix}privacy-pipeline" in first
+    assert settings.bootstrap_servers in first
+    assert "ERROR" not in rest and "Traceback" not in rest
+    # Started after `topics`, the worker created nothing either.
+    assert not [t for t in admin.list_topics() if t.startswith(prefix) and "__assignor" in t]

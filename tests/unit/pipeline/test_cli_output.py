@@ -138,3 +138,10 @@ def test_one_log_level_spelling() -> None:
         done = subprocess.run([*CLI, *command, "--help"], capture_output=True, text=True,
                               check=True)
         assert "--log-level" in done.stdout and "--loglevel" not in done.stdout, command
+
+
+def test_rights_objection_to_unknown_purpose_lists_the_valid_ones(tmp_path: Path) -> None:
+    done = cli(tmp_path, "rights", "request", "--user", "u1", "--right", "objection",
+               "--purpose", "audience")
+    assert done.returncode == 1 and done.stderr.count("\n") == 1
+    assert all(name in done.stderr for name in load_policy(None).purposes)

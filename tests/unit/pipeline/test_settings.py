@@ -97,3 +97,22 @@ def test_readme_documents_every_variable() -> None:
         f"README.md lacks {missing}; regenerate the table with "
         "`.venv/bin/python scripts/settings_table.py --write`"
     )
+
+
+@pytest.mark.parametrize("value", ["", "   ", ","])
+def test_empty_bootstrap_is_an_error_not_the_default(value: str) -> None:
+    # An empty value used to mean 127.0.0.1:9092 silently (and created topics there).
+    with pytest.raises(ConfigError, match="PRIVACY_PIPELINE_BOOTSTRAP_SERVERS"):
+        Settings.from_env({"PRIVACY_PIPELINE_BOOTSTRAP_SERVERS": value})
+
+
+@pytest.mark.parametrize("value", ["nohostport", "a:", ":9092", "a:99999", "a:1,b", "a b:1"])
+def test_malformed_bootstrap_is_an_error(value: str) -> None:
+    with pytest.raises(ConfigError, match="host:port"):
+        Settings.from_env({"PRIVACY_PIPELINE_BOOTSTRAP_SERVERS": value})
+
+
+@pytest.mark.parametrize("value", ["kafka-1.example:9092", "10.0.0.5:9092,10.0.0.6:9093",
+                                   "[::1]:9092"])
+def test_wellformed_bootstrap_lists_pass(value: str) -> None:
+    assert Settings.from_env({"PRIVACY_PIPELINE_BOOTSTRAP_SERVERS": value}).bootstrap_list

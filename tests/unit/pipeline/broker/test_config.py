@@ -8,6 +8,7 @@ import pytest
 
 from pipeline.broker import config
 from pipeline.broker.exceptions import NotLocalAddress
+from pipeline.errors import ConfigError
 from pipeline.settings import Settings
 
 
@@ -24,12 +25,17 @@ def test_address_takes_port_of_first_server_and_binds_loopback(host: str) -> Non
     assert str(addr) == "127.0.0.1:19092"
 
 
-@pytest.mark.parametrize(
-    "bootstrap", ["kafka:9092", "10.0.0.5:9092", "127.0.0.1", "127.0.0.1:x", "127.0.0.1:65535"]
-)
+@pytest.mark.parametrize("bootstrap", ["kafka:9092", "10.0.0.5:9092", "127.0.0.1:65535"])
 def test_address_rejects_remote_or_malformed(bootstrap: str) -> None:
     with pytest.raises(NotLocalAddress, match="PRIVACY_PIPELINE_BOOTSTRAP_SERVERS"):
         config.address(settings_with(bootstrap))
+
+
+@pytest.mark.parametrize("bootstrap", ["127.0.0.1", "127.0.0.1:x"])
+def test_malformed_address_is_refused_by_the_settings(bootstrap: str) -> None:
+    # Not host:port at all: every command refuses it when it reads its settings.
+    with pytest.raises(ConfigError, match="PRIVACY_PIPELINE_BOOTSTRAP_SERVERS"):
+        settings_with(bootstrap)
 
 
 def test_paths_are_absolute_under_data_dir_kafka(tmp_path: Path) -> None:
