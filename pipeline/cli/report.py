@@ -27,7 +27,8 @@ def report(
         "--max-rows", min=1, help="Most rows --sql prints.")] = 1000,
 ) -> None:
     """Summarise <data_dir>/analytics.duckdb: top screens, visitors per day, consent per
-    purpose, what was dropped and why (aggregates only, k-thresholded)."""
+    purpose, what was dropped and why, how each table was published (aggregates only:
+    k-thresholded, or noisy with their standard error in dp mode)."""
     from pipeline.report.queries import analytics_path, open_analytics, run_sql, summarize
     from pipeline.report.terminal import render_query, render_summary
 
