@@ -13,7 +13,7 @@ from pipeline.cli.app import app, settings
 
 sink_app = typer.Typer(
     help="Write aggregates of the sanitized topics to <data_dir>/pipeline.duckdb and publish "
-    "<data_dir>/analytics.duckdb (k-thresholded, read-only for analysts).",
+    "<data_dir>/analytics.duckdb (k-thresholded or dp per the policy, read-only for analysts).",
     no_args_is_help=False,
 )
 app.add_typer(sink_app, name="sink")
