@@ -34,7 +34,8 @@ def report(
     fmt: FormatOption = "table",
 ) -> None:
     """Summarise analytics.duckdb (in PRIVACY_PIPELINE_ANALYTICS_DIR): top screens, visitors
-    per day, consent per purpose, what was dropped and why (aggregates only, k-thresholded)."""
+    per day, consent per purpose, what was dropped and why, how each table was published
+    (aggregates only: k-thresholded, or noisy with their standard error in dp mode)."""
     from pipeline.report.queries import analytics_path, open_analytics, run_sql, summarize
     from pipeline.report.terminal import render_query, render_summary
 

@@ -15,7 +15,8 @@ from pipeline.cli.options import LOG_LEVEL_HELP, log_level, quiet_libraries
 
 sink_app = typer.Typer(
     help="Write aggregates of the sanitized topics to <data_dir>/pipeline.duckdb and publish "
-    "analytics.duckdb (k-thresholded, read-only for analysts) in PRIVACY_PIPELINE_ANALYTICS_DIR.",
+    "analytics.duckdb (k-thresholded or dp per the policy, read-only for analysts) in "
+    "PRIVACY_PIPELINE_ANALYTICS_DIR.",
     no_args_is_help=False,
 )
 app.add_typer(sink_app, name="sink")

@@ -53,7 +53,7 @@ def _overview(s: Summary) -> str:
             ("decisions (event × purpose)", count(o.decisions)), ("kept for their purpose", kept),
             ("navigation views (consented)", noisy(o.views, o.views_se)),
             ("geolocation cells", count(o.cells)),
-            ("campaign views (advertising consent)", count(o.campaign_views))]
+            ("campaign views (advertising consent)", noisy(o.campaign_views, o.campaign_views_se))]
     return _section("Overview", "", "", _table(["figure", "value"], rows))
 
 

@@ -112,6 +112,7 @@ class Overview:
     cells: int
     campaign_views: int
     views_se: float | None = None
+    campaign_views_se: float | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -244,8 +245,10 @@ def dropped(conn: duckdb.DuckDBPyConnection) -> list[DropRow]:
     return [DropRow(str(o), int(n), str(p), str(s)) for o, n, p, s in _rows(conn, sql)]
 
 
-def overview(conn: duckdb.DuckDBPyConnection, sigma: float = 0.0) -> Overview:
-    """Period covered and headline totals (``sigma``: dp noise of each row's views)."""
+def overview(
+    conn: duckdb.DuckDBPyConnection, sigma: float = 0.0, campaign_sigma: float = 0.0
+) -> Overview:
+    """Period covered and headline totals (sigmas: dp noise of each row's views)."""
     sql = f"""
         SELECT
           (SELECT min(day) FROM (SELECT day FROM navigation_daily UNION ALL
@@ -260,9 +263,11 @@ def overview(conn: duckdb.DuckDBPyConnection, sigma: float = 0.0) -> Overview:
           (SELECT count(DISTINCT cell) FROM geolocation_hourly),
           (SELECT coalesce(sum(views), 0) FROM campaign_daily)"""  # noqa: S608 - constants
     first, last, decisions, kept, views, cells, campaign = _rows(conn, sql)[0]
-    (rows,) = _rows(conn, "SELECT count(*) FROM navigation_daily")[0]
+    rows, campaign_rows = _rows(conn, "SELECT (SELECT count(*) FROM navigation_daily), "
+                                "(SELECT count(*) FROM campaign_daily)")[0]
     return Overview(first, last, int(decisions), int(kept), int(views), int(cells),
-                    int(campaign), standard_error(sigma, int(rows)))
+                    int(campaign), standard_error(sigma, int(rows)),
+                    standard_error(campaign_sigma, int(campaign_rows)))
 
 
 def summarize(conn: duckdb.DuckDBPyConnection, source: Path, top: int = 10) -> Summary:
@@ -270,10 +275,11 @@ def summarize(conn: duckdb.DuckDBPyConnection, source: Path, top: int = 10) -> S
     conn.execute("BEGIN TRANSACTION")
     try:
         published = publication(conn)
-        nav = sigmas(published).get("navigation_daily", (0.0, 0.0))
+        noise = sigmas(published)
+        nav = noise.get("navigation_daily", (0.0, 0.0))
         return Summary(
             source=source,
-            overview=overview(conn, nav[1]),
+            overview=overview(conn, nav[1], noise.get("campaign_daily", (0.0, 0.0))[1]),
             top_screens=top_screens(conn, top, nav[1]),
             days=days(conn, nav),
             consent=consent(conn),

@@ -56,7 +56,8 @@ def _overview(s: Summary) -> Table:
     table.add_row("kept for their purpose", percent(o.kept / o.decisions if o.decisions else None))
     table.add_row("navigation views (consented)", noisy(o.views, o.views_se))
     table.add_row("geolocation cells", count(o.cells))
-    table.add_row("campaign views (advertising consent)", count(o.campaign_views))
+    table.add_row("campaign views (advertising consent)",
+                  noisy(o.campaign_views, o.campaign_views_se))
     return table
 
 

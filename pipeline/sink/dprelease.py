@@ -159,6 +159,11 @@ def release_table(
     return Release(table.name, days, cal, int(row[0][0]) if row else 0)
 
 
+def _has_rows(conn: duckdb.DuckDBPyConnection, table: str) -> bool:
+    sql = f"SELECT EXISTS (SELECT 1 FROM dp_contrib_{table})"  # noqa: S608 - constant names
+    return bool(conn.execute(sql).fetchall()[0][0])
+
+
 def release_due(
     conn: duckdb.DuckDBPyConnection, tables: Mapping[str, DpTable], now: datetime,
     release_after_hours: int, noise: Noise = opendp_noise,
@@ -168,9 +173,12 @@ def release_due(
     Contributions kept for a table no longer in dp mode (the policy changed) are deleted.
     """
     before = release_cutoff(now, release_after_hours)
+    stale = [n for n in sorted(SPECS.keys() - tables.keys()) if _has_rows(conn, n)]
+    if not tables and not stale:
+        return []  # threshold mode everywhere: no transaction, publication as before
     conn.execute("BEGIN TRANSACTION")
     try:
-        for name in SPECS.keys() - tables.keys():
+        for name in stale:
             conn.execute(f"DELETE FROM dp_contrib_{name}")  # noqa: S608 - constant names
         done = [release_table(conn, t, before, now, noise) for t in tables.values()]
         conn.execute("COMMIT")

@@ -18,6 +18,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -92,8 +93,9 @@ def twice(
 
 
 def _sink(prefix: str, data_dir: Path, *args: str, level: str = "warning",
-          batch: int = 100) -> subprocess.Popen[bytes]:
-    env = dict(os.environ, PRIVACY_PIPELINE_DATA_DIR=str(data_dir),
+          batch: int = 100, policy: Path | None = None) -> subprocess.Popen[bytes]:
+    extra = {} if policy is None else {"PRIVACY_PIPELINE_POLICY": str(policy)}
+    env = dict(os.environ, **extra, PRIVACY_PIPELINE_DATA_DIR=str(data_dir),
                PRIVACY_PIPELINE_ANALYTICS_DIR=str(AnalyticsTarget.beside(data_dir).directory),
                PRIVACY_PIPELINE_TOPIC_PREFIX=prefix,
                # Transactions of ~2,000 records: a run spans dozens of commits to kill into.
@@ -288,3 +290,66 @@ def test_no_identifier_in_either_database(reference: Path, data: Synthetic) -> N
                 raw.coordinates) == []
     # The scan is not blind: the analysts' file does hold the published dimensions.
     assert scan(AnalyticsTarget.beside(reference).path, ["screen-1"]) != []
+
+
+DP_TABLE = """[publication.tables.navigation_daily]
+mode = "dp"
+budget = "navigation"
+share = 1.0
+max_views_per_day = 100
+max_cells_per_day = 40
+
+[publication.budgets.navigation]
+epsilon = 50.0
+delta = 1e-6
+"""
+
+
+def _dp_policy(path: Path) -> Path:
+    text = resources.files("pipeline.policy").joinpath("default.toml").read_text("utf-8")
+    old = '[publication.tables.navigation_daily]\nmode = "threshold"\n'
+    assert text.count(old) == 1
+    text = text.replace("release_after_hours = 2", "release_after_hours = 0")
+    path.write_text(text.replace(old, DP_TABLE), encoding="utf-8")
+    return path
+
+
+def _dp_state(data_dir: Path) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], int]:
+    out = duckdb.connect(str(AnalyticsTarget.beside(data_dir).path), read_only=True)
+    try:
+        rows = out.execute("SELECT * FROM navigation_daily ORDER BY ALL").fetchall()
+        pub = out.execute("SELECT mode, sigma, sigma_counts, threshold, released_through "
+                          "FROM publication "
+                          "WHERE \"table\" = 'navigation_daily'").fetchall()
+    finally:
+        out.close()
+    conn = open_state_readonly(data_dir / "pipeline.duckdb")
+    try:
+        (ledger,) = conn.execute("SELECT count(*) FROM dp_ledger").fetchall()[0]
+    finally:
+        conn.close()
+    return rows, pub, int(ledger)
+
+
+def test_dp_table_is_released_once_and_republished_unchanged(
+    once: tuple[str, int], data: Synthetic, tmp_path: Path
+) -> None:
+    policy = _dp_policy(tmp_path / "policy.toml")
+    today = datetime.now(UTC).date()
+    _finish(_sink(once[0], tmp_path / "run", "--until-idle", "2", policy=policy))
+    rows, pub, ledger = _dp_state(tmp_path / "run")
+    ((mode, sigma, sigma_counts, threshold, released_through),) = pub
+    truth = data.expected["navigation_daily"]
+    complete = {k[0] for k in truth if k[0] < today}
+    assert mode == "dp" and ledger == len(complete) and released_through == max(complete)
+    assert rows and {r[0] for r in rows} <= complete, "an open day was released"
+    for day, app, platform, screen, views, visitors, anonymous in rows:
+        true_views, true_visitors, _ = truth[(day, app, platform, screen)]
+        assert abs(visitors - true_visitors) <= 5 * sigma and visitors >= threshold
+        assert abs(views - true_views) <= 5 * sigma_counts and anonymous is None
+    # a second process over the same state: nothing new, the release republished unchanged
+    # (a day that ended meanwhile, if the test crossed midnight, is released beside it)
+    _finish(_sink(once[0], tmp_path / "run", "--until-idle", "2", policy=policy))
+    again, _, ledger_again = _dp_state(tmp_path / "run")
+    assert [r for r in again if r[0] < today] == rows
+    assert ledger_again == ledger + (datetime.now(UTC).date() != today)

@@ -189,3 +189,15 @@ def test_publication_table_states_the_parameters(tmp_path: Path) -> None:
     anonymous = out.execute("SELECT count(*) FROM navigation_daily "
                             "WHERE anonymous_views IS NOT NULL").fetchall()
     assert anonymous == [(0,)], "anonymous views have no user to bound: never in dp mode"
+
+
+def test_contributions_of_a_table_leaving_dp_mode_are_dropped(tmp_path: Path) -> None:
+    tables = _tables(eps=2.0, delta=1e-6, cells=4, views=10)
+    conn = open_state(tmp_path / "pipeline.duckdb")
+    feed = Feed().records("audience_measurement", *[nav(f"e{i}", f"P{i}") for i in range(9)])
+    apply_batch(conn, feed.batch, CLOCK, TOPICS.decisions, frozenset(tables))
+    assert release_due(conn, tables, NOW, 2)  # the day is not over: kept
+    assert conn.execute("SELECT count(*) FROM dp_contrib_navigation_daily").fetchall() == [(9,)]
+    assert release_due(conn, {}, NOW, 2) == []  # the policy went back to threshold
+    assert conn.execute("SELECT count(*) FROM dp_contrib_navigation_daily").fetchall() == [(0,)]
+    conn.close()

@@ -11,10 +11,13 @@ from types import SimpleNamespace
 from typing import Any
 
 import duckdb
+import pytest
 from kafka import TopicPartition
 from sink_feed import TOPICS, nav
 
-from pipeline.sink.config import SinkConfig
+from pipeline.policy.publication import DpBudget, DpTable, Publication
+from pipeline.sink.config import ShardSpec, SinkConfig
+from pipeline.sink.exceptions import DpShardingError
 from pipeline.sink.runner import Sink
 from pipeline.sink.schema import open_state, read_offsets
 from pipeline.sink.target import AnalyticsTarget
@@ -91,3 +94,35 @@ def test_stop_event_ends_the_run_with_a_publication(tmp_path: Path) -> None:
 def test_once_stops_when_caught_up(tmp_path: Path) -> None:
     sink, _ = _sink(tmp_path, ListSource([_poll(0, 5, 5)]))
     assert sink.run(threading.Event(), once=True).records == 5
+
+
+def test_a_dp_sink_keeps_contributions_and_releases_complete_days(tmp_path: Path) -> None:
+    budget = DpBudget("navigation", 50.0, 1e-6)
+    pub = Publication(dp={"navigation_daily": DpTable("navigation_daily", budget, 1.0, 5, 2)})
+    config = SinkConfig(data_dir=tmp_path, topics=TOPICS, k=2, publish_interval_s=0.1,
+                        publication=pub)
+    conn = open_state(config.db_path)
+    clock = {"now": datetime(2026, 11, 26, 12)}
+    sink = Sink(config, conn, ListSource([_poll(0, 300, 150)]),  # type: ignore[arg-type]
+                now=lambda: clock["now"])
+    sink.run(threading.Event(), once=True)
+    # the records' day (2026-11-26) is not over: kept per user, nothing released yet
+    assert conn.execute("SELECT count(*) FROM dp_contrib_navigation_daily").fetchall() == [(150,)]
+    assert conn.execute("SELECT count(*) FROM dp_ledger").fetchall() == [(0,)]
+    clock["now"] = datetime(2026, 11, 27, 3)  # the day ended 3 hours ago (release after 2)
+    sink.publish()
+    assert conn.execute("SELECT count(*) FROM dp_contrib_navigation_daily").fetchall() == [(0,)]
+    assert conn.execute("SELECT tbl, CAST(day AS VARCHAR) FROM dp_ledger").fetchall() == [
+        ("navigation_daily", "2026-11-26")]
+    out = duckdb.connect(str(tmp_path / "analytics.duckdb"), read_only=True)
+    rows = out.execute("SELECT visitors FROM navigation_daily").fetchall()
+    mode = out.execute("SELECT mode FROM publication WHERE \"table\" = 'navigation_daily'"
+                       ).fetchall()
+    assert mode == [("dp",)] and len(rows) == 1 and abs(rows[0][0] - 150) < 30
+
+
+def test_dp_mode_refuses_a_sharded_sink(tmp_path: Path) -> None:
+    pub = Publication(dp={"navigation_daily": DpTable(
+        "navigation_daily", DpBudget("n", 1.0, 1e-7), 1.0, 5, 2)})
+    with pytest.raises(DpShardingError, match="single sink"):
+        SinkConfig(data_dir=tmp_path, topics=TOPICS, shard=ShardSpec(0, 2), publication=pub)
