@@ -14,6 +14,7 @@ from keys.epochs import epoch_of, epoch_start
 from pipeline.cli import main
 from pipeline.policy import TREATMENTS, load_policy
 from pipeline.settings import Settings
+from pipeline.sink.target import AnalyticsTarget
 
 REQUIRED = ("label", "basis", "consent_required", "objectable", "categories", "recipients",
             "topics", "tables", "transfers_outside_eu", "automated_decisions",
@@ -63,7 +64,9 @@ def test_register_lists_every_purpose_with_every_field(data_dir: Path,
 
 def test_register_reads_figures_and_key_epochs(data_dir: Path,
                                                capsys: pytest.CaptureFixture[str]) -> None:
-    build_analytics(data_dir / "analytics.duckdb")
+    target = AnalyticsTarget.beside(data_dir)
+    target.directory.mkdir(parents=True, exist_ok=True)
+    build_analytics(target.path)
     policy = load_policy()
     config = Settings.from_env({"PRIVACY_PIPELINE_DATA_DIR": str(data_dir)})
     keys.init_keyring(config, policy.key_specs())

@@ -19,6 +19,7 @@ from pipeline.sink.ingest import apply_batch
 from pipeline.sink.publish import publish_from_shard
 from pipeline.sink.schema import open_state
 from pipeline.sink.synthetic import Synthetic, generate
+from pipeline.sink.target import AnalyticsTarget
 
 NOW = datetime(2026, 11, 26, 12)
 LATER = NOW + timedelta(days=2)
@@ -40,7 +41,7 @@ def _feed(conn: duckdb.DuckDBPyConnection, data: Synthetic, dp: frozenset[str]) 
 
 
 def _published(path: Path, table: str) -> dict[tuple[Any, ...], tuple[int, int]]:
-    out = duckdb.connect(str(path / "analytics.duckdb"), read_only=True)
+    out = duckdb.connect(str(AnalyticsTarget.beside(path).path), read_only=True)
     try:
         keys = "hour" if table.endswith("hourly") else "day"
         rows = out.execute(f"SELECT {keys}, app, platform, screen, visitors, views "  # noqa: S608
@@ -176,7 +177,7 @@ def test_publication_table_states_the_parameters(tmp_path: Path) -> None:
     data = generate(20_000, 400, 6, seed=8, now=NOW)
     tables = _tables(eps=1.0, delta=1e-7, cells=4, views=10)
     _run(tmp_path, data, tables).close()
-    out = duckdb.connect(str(tmp_path / "analytics.duckdb"), read_only=True)
+    out = duckdb.connect(str(AnalyticsTarget.beside(tmp_path).path), read_only=True)
     rows = {r[0]: r for r in out.execute(
         'SELECT "table", mode, k, epsilon, sigma, threshold, max_cells_per_day, rows_withheld, '
         "withheld_reason FROM publication").fetchall()}

@@ -12,6 +12,7 @@ from pipeline.sink.config import ShardSpec
 from pipeline.sink.ingest import apply_batch
 from pipeline.sink.publish import publish_from_shard
 from pipeline.sink.schema import open_state
+from pipeline.sink.target import AnalyticsTarget
 
 
 def _event(i: int, outcome: str, day: str = "2026-11-26") -> dict[str, object]:
@@ -28,7 +29,7 @@ def test_processing_rows_under_k_merge_into_other_or_are_suppressed(tmp_path: Pa
     conn = open_state(tmp_path / "pipeline.duckdb")
     apply_batch(conn, Feed().decisions(*decisions).batch, CLOCK, TOPICS.decisions)
     publish_from_shard(conn, tmp_path, ShardSpec(), k=5)
-    out = duckdb.connect(str(tmp_path / "analytics.duckdb"), read_only=True)
+    out = duckdb.connect(str(AnalyticsTarget.beside(tmp_path).path), read_only=True)
     rows = out.execute("SELECT CAST(day AS VARCHAR), outcome, events FROM processing_daily "
                        "ORDER BY ALL").fetchall()
     assert rows == [("2026-11-26", "kept", 20), ("2026-11-26", "other", 5)]
@@ -45,7 +46,7 @@ def test_threshold_rows_withheld_are_counted_and_no_contribution_is_kept(tmp_pat
     conn = open_state(tmp_path / "pipeline.duckdb")
     apply_batch(conn, feed.batch, CLOCK, TOPICS.decisions)
     publish_from_shard(conn, tmp_path, ShardSpec(), k=5)
-    out = duckdb.connect(str(tmp_path / "analytics.duckdb"), read_only=True)
+    out = duckdb.connect(str(AnalyticsTarget.beside(tmp_path).path), read_only=True)
     row = out.execute('SELECT mode, k, rows_published, rows_withheld, withheld_reason, '
                       "snapshot_time FROM publication WHERE \"table\" = 'navigation_daily'"
                       ).fetchone()

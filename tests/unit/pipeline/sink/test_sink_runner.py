@@ -114,7 +114,7 @@ def test_a_dp_sink_keeps_contributions_and_releases_complete_days(tmp_path: Path
     assert conn.execute("SELECT count(*) FROM dp_contrib_navigation_daily").fetchall() == [(0,)]
     assert conn.execute("SELECT tbl, CAST(day AS VARCHAR) FROM dp_ledger").fetchall() == [
         ("navigation_daily", "2026-11-26")]
-    out = duckdb.connect(str(tmp_path / "analytics.duckdb"), read_only=True)
+    out = duckdb.connect(str(AnalyticsTarget.beside(tmp_path).path), read_only=True)
     rows = out.execute("SELECT visitors FROM navigation_daily").fetchall()
     mode = out.execute("SELECT mode FROM publication WHERE \"table\" = 'navigation_daily'"
                        ).fetchall()
