@@ -17,6 +17,7 @@ from processors.context import Runtime
 from processors.engine import Engine
 from processors.fence import KafkaFence
 from processors.messages import Msg
+from processors.metrics import METRICS
 from processors.outbox import Outbox
 from processors.store import Store
 from processors.topics import inputs, output
@@ -84,9 +85,19 @@ async def ingest(stream: Any) -> None:
         ]
         t0 = time.perf_counter()
         await _process(batch)
+        elapsed = time.perf_counter() - t0
+        consents = [e.message.timestamp for e in events
+                    if e.message.topic == names.consent and e.message.timestamp]
+        METRICS.batch(len(batch), elapsed, consents)
+        _observe_engine()
         if _TRACE:
-            elapsed_ms = (time.perf_counter() - t0) * 1000
-            log.warning("batch %d records in %.1f ms", len(batch), elapsed_ms)
+            log.warning("batch %d records in %.1f ms", len(batch), elapsed * 1000)
+
+
+def _observe_engine() -> None:
+    if _engine is not None:
+        METRICS.tally(_engine.counts)
+        METRICS.held.set(_engine.held_count)
 
 
 def _owned(events: list[Any]) -> list[Any]:
@@ -144,8 +155,10 @@ async def _process(batch: list[Msg]) -> None:
             eng.rt.ring.refresh_if_due()
             await eng.process(batch)
             await _tables_durable()
+            METRICS.liveness.beat()
             return
         except _TRANSIENT as exc:
+            METRICS.liveness.fail("kafka_retrying")
             log.warning("batch failed (%s), retry %d/%d", type(exc).__name__, attempt + 1, _RETRIES)
             if _engine is not None:
                 # Outputs of a failed flush may be lost: forget positions, so the retry
@@ -164,12 +177,34 @@ async def _process(batch: list[Msg]) -> None:
 async def grace_tick() -> None:
     """Decide held events whose grace window ended, even when no new input arrives."""
     if app.rebalancing or not _metadata_ready:
+        METRICS.liveness.beat()  # joining the group or not assigned yet: the loop is alive
         return
     try:
         await _changelogs_known()
         await engine().tick()
+        METRICS.liveness.beat()
+        _observe_engine()
     except _TRANSIENT as exc:  # a timer that raises stops the worker: the next tick retries
+        METRICS.liveness.fail("kafka_retrying")
         log.warning("grace tick failed (%s); retrying at the next tick", type(exc).__name__)
+
+
+@app.timer(interval=5.0)  # type: ignore[untyped-decorator]
+async def lag_gauge() -> None:
+    """Lag per assigned input partition, from the consumer's last known end offsets."""
+    if app.rebalancing or _engine is None:
+        return
+    inputs_ = {names.navigation, names.geolocation, names.consent}
+    tps = {(tp.topic, tp.partition): tp for tp in app.consumer.assignment() if tp.topic in inputs_}
+
+    def end(topic: str, partition: int) -> int | None:
+        high = app.consumer.highwater(tps[(topic, partition)])
+        return None if high is None else int(high)
+
+    try:
+        await METRICS.refresh_lag(sorted(tps), end, _engine.next_offset)
+    except _TRANSIENT as exc:
+        log.warning("lag update failed (%s); retrying later", type(exc).__name__)
 
 
 _watch = StallWatch()

@@ -36,6 +36,7 @@ def serve(
         return
     from pipeline.collector.app import create_app  # heavy imports only when serving
     from pipeline.collector.exceptions import KeyConfigError
+    from pipeline.collector.metrics import serve_collector_metrics
     from pipeline.collector.server import serve as run
 
     s = settings()
@@ -47,6 +48,9 @@ def serve(
             f"printed entry in {env['collector_keys']} or the file named by "
             f"{env['collector_keys_file']}"
         )
+    state = application.state.collector
+    serve_collector_metrics(state.metrics, lambda: state.producer.ready, s.metrics_host,
+                            s.collector_metrics_port)
     run(application, host or s.collector_host, port or s.collector_port, log_level.lower())
 
 

@@ -60,7 +60,10 @@ def sink(
     """Run the sink (one shard) until SIGTERM or Ctrl-C, --once or --until-idle."""
     if ctx.invoked_subcommand is not None:
         return
+    from pipeline.observe.ports import sink_port
+    from pipeline.observe.server import serve_metrics
     from pipeline.sink.config import ShardSpec, sink_config
+    from pipeline.sink.metrics import SinkMetrics
     from pipeline.sink.service import run_sink
 
     _logging(log_level)
@@ -69,7 +72,15 @@ def sink(
     config = sink_config(current, policy, ShardSpec.parse(shard) if shard else None)
     stop = threading.Event()
     _install_stop(stop)
-    stats = run_sink(current, policy, config, stop, until_idle=until_idle, once=once)
+    metrics = SinkMetrics(str(config.shard), config.topics.decisions)
+    server = serve_metrics(metrics.registry, metrics.liveness.check, current.metrics_host,
+                           sink_port(current, config.shard.index), f"sink shard {config.shard}")
+    try:
+        stats = run_sink(current, policy, config, stop, until_idle=until_idle, once=once,
+                         metrics=metrics)
+    finally:
+        if server is not None:
+            server.stop()
     typer.echo(f"sink shard {config.shard}: {stats.records} records ({stats.new_records} new, "
                f"{stats.duplicates} duplicates, {stats.rejected} rejected) in "
                f"{stats.batches} batches; {config.analytics_path} published")

@@ -32,5 +32,12 @@ def worker(
     import processors.agents  # noqa: F401  (registers the agent, timer and tables)
     from pipeline.app import app as faust_app
     from pipeline.app import run_worker
+    from pipeline.observe.ports import worker_port
+    from pipeline.observe.server import serve_metrics
+    from processors.metrics import METRICS
 
+    s = settings()
+    METRICS.info.labels(s.worker_id, faust_app.conf.id).set(1)
+    serve_metrics(METRICS.registry, METRICS.liveness.check, s.metrics_host, worker_port(s),
+                  f"worker {s.worker_id}")
     run_worker(faust_app, loglevel)

@@ -24,9 +24,10 @@ from pipeline.sink.batch import Decoded, RawBatch
 from pipeline.sink.config import SinkConfig
 from pipeline.sink.exceptions import PublishError, SinkError
 from pipeline.sink.ingest import BatchResult, Clock, apply_batch
+from pipeline.sink.metrics import SinkMetrics
 from pipeline.sink.publish import publish_from_shard
 from pipeline.sink.retention import KeyExpiry, run_retention
-from pipeline.sink.schema import read_watermark
+from pipeline.sink.schema import read_offsets, read_watermark
 from pipeline.sink.source import KafkaSource
 
 log = logging.getLogger(__name__)
@@ -71,6 +72,7 @@ class Sink:
         source: KafkaSource,
         key_expiry: KeyExpiry | None = None,
         now: Callable[[], datetime] = utcnow,
+        metrics: SinkMetrics | None = None,
     ) -> None:
         """Args:
         config: the shard's configuration.
@@ -78,6 +80,7 @@ class Sink:
         source: its Kafka source, positioned from the offsets in ``conn``.
         key_expiry: called on the retention schedule with an aware UTC instant.
         now: naive UTC clock (tests inject one).
+        metrics: where to count batches, publications and lag (default: a private set).
         """
         self.config = config
         self.conn = conn
@@ -85,6 +88,8 @@ class Sink:
         self.key_expiry = key_expiry
         self.now = now
         self.stats = RunStats()
+        self.metrics = metrics or SinkMetrics(str(config.shard), config.topics.decisions)
+        self.metrics.set_offsets(read_offsets(conn))
         purposes = {topic: purpose for purpose, topic in config.topics.sanitized.items()}
         self._purpose_of = purposes
         watermark = read_watermark(conn)
@@ -119,6 +124,8 @@ class Sink:
         while not stop.is_set():
             batch = self._collect(stop)
             tick = time.monotonic()
+            self.metrics.liveness.beat()
+            self.metrics.tick()
             if len(batch):
                 self._apply(batch)
                 self._last["data"], self._dirty = tick, True
@@ -148,6 +155,7 @@ class Sink:
         if tick - last["assign"] >= ASSIGN_EVERY_S:
             self._drain()  # a re-assignment seeks to committed offsets: commit first
             self.source.refresh()
+            self.metrics.set_lag(self.source.lags())
             last["assign"] = tick
         if tick - last["stats"] >= _STATS_EVERY_S:
             self._log_stats()
@@ -209,6 +217,8 @@ class Sink:
         s.new_records += result.new_records
         s.duplicates += result.duplicates
         s.rejected += result.rejected
+        self.metrics.committed(result.records, result.new_records, result.duplicates,
+                               result.rejected, decoded.next_offsets)
         log.debug("batch committed: %d messages, %d records, %d new, %d duplicates, %d rejected",
                   result.messages, result.records, result.new_records, result.duplicates,
                   result.rejected)
@@ -216,8 +226,10 @@ class Sink:
     def publish(self) -> None:
         """Publish ``analytics.duckdb`` now (merging shard exports when sharded)."""
         self._drain()
+        started = time.monotonic()
         publish_from_shard(self.conn, self.config.data_dir, self.config.shard, self.config.k)
         self.stats.publications += 1
+        self.metrics.published(time.monotonic() - started)
 
     def retention(self) -> None:
         """Close windows, expire aggregates and keys (one pass)."""

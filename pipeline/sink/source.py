@@ -88,16 +88,20 @@ class KafkaSource:
 
     def lag(self) -> int:
         """Messages between the committed positions and the partitions' end offsets."""
+        return sum(self.lags().values())
+
+    def lags(self) -> dict[tuple[str, int], int]:
+        """Per assigned partition: messages between the committed position and the end."""
         if not self._assigned:
-            return 0
+            return {}
         ends = self._consumer.end_offsets(sorted(self._assigned))
-        total = 0
+        out: dict[tuple[str, int], int] = {}
         for tp, end in ends.items():
             start = self._positions.get((tp.topic, tp.partition))
             if start is None:
                 start = self._consumer.beginning_offsets([tp])[tp]
-            total += max(0, int(end) - int(start))
-        return total
+            out[(tp.topic, tp.partition)] = max(0, int(end) - int(start))
+        return out
 
     def close(self) -> None:
         """Close the consumer (no offsets to commit: they live in DuckDB)."""

@@ -43,6 +43,9 @@ class ListSource:
     def lag(self) -> int:
         return 0
 
+    def lags(self) -> dict[tuple[str, int], int]:
+        return {}
+
     def close(self) -> None:
         pass
 

@@ -1,0 +1,51 @@
+"""Read a process's ``/metrics`` (bounded): the samples ``status`` needs, nothing else."""
+
+from __future__ import annotations
+
+import urllib.error
+import urllib.request
+from collections.abc import Iterable
+
+from prometheus_client.parser import text_string_to_metric_families
+
+#: Most bytes read from an endpoint: a worker's page is a few KiB; anything this large is
+#: not ours (a port taken by another program) and is not parsed.
+MAX_BYTES = 1024 * 1024
+TIMEOUT_S = 1.0
+
+Sample = tuple[str, dict[str, str], float]
+
+
+def fetch(host: str, port: int, timeout_s: float = TIMEOUT_S) -> list[Sample] | None:
+    """Samples of ``http://host:port/metrics``; None if it does not answer in time or is not
+    Prometheus text."""
+    url = f"http://{host}:{port}/metrics"
+    try:
+        with urllib.request.urlopen(url, timeout=timeout_s) as answer:
+            body = answer.read(MAX_BYTES + 1)
+    except (urllib.error.URLError, OSError, ValueError):
+        return None
+    if len(body) > MAX_BYTES:
+        return None
+    try:
+        return parse(body.decode("utf-8", errors="replace"))
+    except (ValueError, IndexError, KeyError):  # the parser's answers to text not its own
+        return None
+
+
+def parse(text: str) -> list[Sample]:
+    """Every sample of a Prometheus text exposition.
+
+    Raises:
+        ValueError: the text is not Prometheus text format.
+    """
+    return [
+        (s.name, dict(s.labels), float(s.value))
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    ]
+
+
+def values(samples: Iterable[Sample], name: str) -> list[tuple[dict[str, str], float]]:
+    """(labels, value) of every sample named ``name``."""
+    return [(labels, value) for n, labels, value in samples if n == name]
