@@ -45,8 +45,8 @@ def _cell(value: Any) -> str:
 def columns(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[str]:
     """Aligned lines: numbers right-aligned, text left-aligned, nothing cut."""
     cells = [[_cell(v) for v in row] for row in rows]
-    numeric = [all(isinstance(row[i], int) for row in rows) and bool(rows)
-               for i in range(len(header))]
+    numeric = [all(isinstance(row[i], int) or row[i] is None for row in rows)
+               and any(isinstance(row[i], int) for row in rows) for i in range(len(header))]
     widths = [max([len(h), *(len(r[i]) for r in cells)]) for i, h in enumerate(header)]
 
     def line(values: Sequence[str]) -> str:
