@@ -73,6 +73,7 @@ def engine() -> Engine:
 async def ingest(stream: Any) -> None:
     """Decide every input record, a batch at a time."""
     async for events in stream.take_events(settings.worker_batch, within=0.1):
+        owned = _owned(events)
         batch = [
             Msg(
                 e.message.topic,
@@ -81,12 +82,12 @@ async def ingest(stream: Any) -> None:
                 e.message.key,
                 e.message.value,
             )
-            for e in _owned(events)
+            for e in owned
         ]
         t0 = time.perf_counter()
         await _process(batch)
         elapsed = time.perf_counter() - t0
-        consents = [e.message.timestamp for e in events
+        consents = [e.message.timestamp for e in owned
                     if e.message.topic == names.consent and e.message.timestamp]
         METRICS.batch(len(batch), elapsed, consents)
         _observe_engine()

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import duckdb
 from kafka import KafkaConsumer, TopicPartition
@@ -30,6 +30,8 @@ from pipeline.sink.config import ShardSpec, SinkConfig
 
 _REQUEST_MS = 5000
 _BOOTSTRAP_S = 10.0
+_RETRY_S = 5.0
+T = TypeVar("T")
 Positions = dict[tuple[str, int], int]
 
 
@@ -59,8 +61,8 @@ def gather(settings: Settings, sink: SinkConfig) -> Status:
     try:
         group = worker_group(settings)
         inputs = input_topics(settings)
-        worker = _worker_stage(admin, consumer, group, inputs)
-        state, members = _members(admin, group, set(inputs), settings)
+        worker = _retrying(lambda: _worker_stage(admin, consumer, group, inputs))
+        state, members = _retrying(lambda: _members(admin, group, set(inputs)))
         sinks = tuple(_sink_stage(consumer, settings, sink, i) for i in range(sink.shard.count))
     except KafkaError as exc:
         raise StatusError(f"the broker refused a status request ({type(exc).__name__})") from None
@@ -68,6 +70,19 @@ def gather(settings: Settings, sink: SinkConfig) -> Status:
         consumer.close(autocommit=False)
         admin.close()
     return Status(group, state, (worker, *sinks), members, _publication(sink.analytics_path))
+
+
+def _retrying(call: Callable[[], T]) -> T:
+    """``call()``, retried on retriable Kafka errors for at most ``_RETRY_S`` seconds (a fresh
+    broker answers CoordinatorNotAvailable until it created its offsets topic)."""
+    deadline = time.monotonic() + _RETRY_S
+    while True:
+        try:
+            return call()
+        except KafkaError as exc:
+            if not getattr(exc, "retriable", False) or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.25)
 
 
 def _lags(consumer: KafkaConsumer, names: Iterable[str], positions: Positions,
@@ -95,8 +110,8 @@ def _worker_stage(admin: KafkaAdminClient, consumer: KafkaConsumer, group: str,
     return StageLag("worker", "group offsets", _lags(consumer, inputs, positions))
 
 
-def _members(admin: KafkaAdminClient, group: str, inputs: set[str],
-             settings: Settings) -> tuple[str, tuple[Member, ...]]:
+def _members(admin: KafkaAdminClient, group: str,
+             inputs: set[str]) -> tuple[str, tuple[Member, ...]]:
     found = admin.describe_groups([group]).get(group, {})
     members = []
     for m in found.get("members") or []:

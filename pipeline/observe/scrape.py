@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import urllib.error
-import urllib.request
+import http.client
+import time
 from collections.abc import Iterable
 
 from prometheus_client.parser import text_string_to_metric_families
@@ -17,20 +17,37 @@ Sample = tuple[str, dict[str, str], float]
 
 
 def fetch(host: str, port: int, timeout_s: float = TIMEOUT_S) -> list[Sample] | None:
-    """Samples of ``http://host:port/metrics``; None if it does not answer in time or is not
-    Prometheus text."""
-    url = f"http://{host}:{port}/metrics"
-    try:
-        with urllib.request.urlopen(url, timeout=timeout_s) as answer:
-            body = answer.read(MAX_BYTES + 1)
-    except (urllib.error.URLError, OSError, ValueError):
-        return None
-    if len(body) > MAX_BYTES:
+    """Samples of ``http://host:port/metrics``; None if it does not answer in time (the whole
+    exchange, not each read: a server dripping bytes is cut off) or is not Prometheus text."""
+    body = _get(host, port, timeout_s)
+    if body is None:
         return None
     try:
         return parse(body.decode("utf-8", errors="replace"))
     except (ValueError, IndexError, KeyError):  # the parser's answers to text not its own
         return None
+
+
+def _get(host: str, port: int, timeout_s: float) -> bytes | None:
+    deadline = time.monotonic() + timeout_s
+    conn = http.client.HTTPConnection(host, port, timeout=timeout_s)
+    try:
+        conn.request("GET", "/metrics")
+        answer = conn.getresponse()
+        if answer.status != 200:
+            return None
+        chunks: list[bytes] = []
+        size = 0
+        while chunk := answer.read1(64 * 1024):
+            size += len(chunk)
+            if size > MAX_BYTES or time.monotonic() > deadline:
+                return None
+            chunks.append(chunk)
+        return b"".join(chunks)
+    except (OSError, http.client.HTTPException):
+        return None
+    finally:
+        conn.close()
 
 
 def parse(text: str) -> list[Sample]:

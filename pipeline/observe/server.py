@@ -53,6 +53,7 @@ class Liveness:
 
 def _handler(registry: CollectorRegistry, health: Health) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
+        timeout = 5.0  # a client that opens a connection and sends nothing is dropped
         def do_GET(self) -> None:  # http.server calls it by this name
             path = self.path.split("?", 1)[0]
             if path == "/metrics":

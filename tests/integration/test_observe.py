@@ -7,9 +7,12 @@ Metrics ports are free ports picked per test, so parallel runs on one host never
 from __future__ import annotations
 
 import json
+import os
 import random
 import re
 import socket
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -231,3 +234,26 @@ def test_collector_metrics_are_on_their_own_port(env: PipelineEnv) -> None:
     assert health(metrics) == 200
     assert values(parse(httpx.get(f"http://127.0.0.1:{metrics}/metrics").text),
                   "collector_requests_total")
+
+
+def _cli_without_broker(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PRIVACY_PIPELINE_BOOTSTRAP_SERVERS": f"127.0.0.1:{free_port()}",
+           "PRIVACY_PIPELINE_DATA_DIR": str(tmp_path), "PRIVACY_PIPELINE_BROKER_WAIT_S": "3"}
+    return subprocess.run([sys.executable, "-m", "pipeline.cli", *args], env=env,
+                          capture_output=True, text=True, timeout=60, check=False)
+
+
+def test_status_without_a_broker_is_one_line_and_bounded(tmp_path: Path) -> None:
+    started = time.monotonic()
+    result = _cli_without_broker(tmp_path, "status")
+    assert time.monotonic() - started < 15
+    assert result.returncode == 1 and result.stdout == ""
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert "no Kafka broker answered" in result.stderr
+
+
+def test_status_rejects_an_unknown_format(tmp_path: Path) -> None:
+    result = _cli_without_broker(tmp_path, "status", "--format", "yaml")
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        "privacy-pipeline: error: --format 'yaml' is not one of: table, json")

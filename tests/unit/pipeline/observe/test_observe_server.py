@@ -6,6 +6,7 @@ import http.server
 import logging
 import socket
 import threading
+import time
 from collections.abc import Iterator
 
 import httpx
@@ -141,3 +142,29 @@ def test_scrape_of_a_closed_port_is_none_at_once() -> None:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     assert scrape.fetch("127.0.0.1", port) is None
+
+
+class _Drip(http.server.BaseHTTPRequestHandler):
+    def do_GET(self) -> None:  # http.server calls it by this name
+        self.send_response(200)
+        self.end_headers()
+        for _ in range(40):
+            self.wfile.write(b"# x\n")
+            self.wfile.flush()
+            time.sleep(0.1)
+
+    def log_message(self, format: str, *args: object) -> None:
+        return
+
+
+def test_scrape_of_a_dripping_server_is_cut_off_at_its_deadline() -> None:
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Drip)
+    httpd.daemon_threads = True
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        started = time.monotonic()
+        assert scrape.fetch("127.0.0.1", httpd.server_address[1], timeout_s=0.5) is None
+        assert time.monotonic() - started < 1.5
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
