@@ -157,6 +157,7 @@ async def _process(batch: list[Msg]) -> None:
             await eng.process(batch)
             await _tables_durable()
             METRICS.liveness.beat()
+            METRICS.liveness.contact()
             return
         except _TRANSIENT as exc:
             METRICS.liveness.fail("kafka_retrying")
@@ -190,22 +191,29 @@ async def grace_tick() -> None:
         log.warning("grace tick failed (%s); retrying at the next tick", type(exc).__name__)
 
 
+_PROBE_TIMEOUT_S = 4.0
+
+
 @app.timer(interval=5.0)  # type: ignore[untyped-decorator]
 async def lag_gauge() -> None:
-    """Lag per assigned input partition, from the consumer's last known end offsets."""
-    if app.rebalancing or _engine is None:
+    """Lag per assigned input partition; the end-offset request doubles as the health probe."""
+    if app.rebalancing or _engine is None or _fence is None:
         return
-    inputs_ = {names.navigation, names.geolocation, names.consent}
-    tps = {(tp.topic, tp.partition): tp for tp in app.consumer.assignment() if tp.topic in inputs_}
-
-    def end(topic: str, partition: int) -> int | None:
-        high = app.consumer.highwater(tps[(topic, partition)])
-        return None if high is None else int(high)
-
+    inputs_ = (names.navigation, names.geolocation, names.consent)
+    assigned = {(tp.topic, tp.partition) for tp in app.consumer.assignment() if tp.topic in inputs_}
     try:
-        await METRICS.refresh_lag(sorted(tps), end, _engine.next_offset)
-    except _TRANSIENT as exc:
-        log.warning("lag update failed (%s); retrying later", type(exc).__name__)
+        ends: dict[tuple[str, int], int] = {}
+        for topic in inputs_:
+            # No partition assigned: still ask for one, so that health reflects the broker.
+            parts = sorted(p for t, p in assigned if t == topic) or ([0] if not assigned else [])
+            if parts:
+                got = await asyncio.wait_for(_fence.peek_ends(topic, parts), _PROBE_TIMEOUT_S)
+                ends.update({(topic, p): e for p, e in got.items() if (topic, p) in assigned})
+        METRICS.liveness.contact()
+        await METRICS.refresh_lag(ends, _engine.next_offset)
+    except (*_TRANSIENT, TimeoutError) as exc:
+        METRICS.liveness.fail("kafka_unreachable")
+        log.warning("lag probe failed (%s); retrying in 5 s", type(exc).__name__)
 
 
 _watch = StallWatch()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter as Tally
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
@@ -19,6 +19,8 @@ _SECONDS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0
 _EFFECT_SECONDS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0)
 #: A worker whose timers did not go round for this long is reported unhealthy.
 MAX_SILENCE_S = 15.0
+#: ... and one the broker did not answer for this long (it is asked every 5 s).
+KAFKA_SILENCE_S = 30.0
 
 
 class WorkerMetrics:
@@ -50,7 +52,7 @@ class WorkerMetrics:
         self.lag = Gauge("worker_consumer_lag",
                          "Records not yet decided per assigned input partition (last known end).",
                          ["topic", "partition"], registry=r)
-        self.liveness = Liveness(MAX_SILENCE_S)
+        self.liveness = Liveness(MAX_SILENCE_S, kafka_max_s=KAFKA_SILENCE_S)
         self._tally: Tally[tuple[str, str, str]] = Tally()
 
     def tally(self, counts: Tally[tuple[str, str, str]]) -> None:
@@ -73,16 +75,13 @@ class WorkerMetrics:
 
     async def refresh_lag(
         self,
-        assigned: Iterable[tuple[str, int]],
-        end: Callable[[str, int], int | None],
+        ends: Mapping[tuple[str, int], int],
         handled: Callable[[str, int], Awaitable[int]],
     ) -> None:
-        """Set the lag gauge of every assigned partition (and only those)."""
+        """Set the lag gauge of every assigned partition (the keys of ``ends``), only those."""
         values: dict[tuple[str, str], float] = {}
-        for topic, partition in assigned:
-            last = end(topic, partition)
-            if last is not None:
-                values[(topic, str(partition))] = max(0, last - await handled(topic, partition))
+        for (topic, partition), end in ends.items():
+            values[(topic, str(partition))] = max(0, end - await handled(topic, partition))
         self.lag.clear()
         for labels, value in values.items():
             self.lag.labels(*labels).set(value)

@@ -23,17 +23,29 @@ Health = Callable[[], tuple[bool, str]]
 
 
 class Liveness:
-    """Whether a process's Kafka loop is alive: it beat recently and its last try succeeded."""
+    """Whether a process's Kafka loop is alive: it went round recently, its last try
+    succeeded and, when ``kafka_max_s`` is set, the broker answered within that long."""
 
-    def __init__(self, max_silence_s: float, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        max_silence_s: float,
+        clock: Callable[[], float] = time.monotonic,
+        kafka_max_s: float | None = None,
+    ) -> None:
         self._max = max_silence_s
+        self._kafka_max = kafka_max_s
         self._clock = clock
         self._last: float | None = None
+        self._contact: float | None = None
         self._failing: str | None = None
 
     def beat(self) -> None:
-        """The loop went round and its Kafka work succeeded."""
+        """The loop went round (a failure stands until the broker answers again)."""
         self._last = self._clock()
+
+    def contact(self) -> None:
+        """The broker answered a request of the loop."""
+        self._contact = self._clock()
         self._failing = None
 
     def fail(self, reason: str) -> None:
@@ -41,13 +53,17 @@ class Liveness:
         self._failing = reason
 
     def check(self) -> tuple[bool, str]:
-        """(healthy, reason): ``starting``, ``stalled``, the failure, or ``ok``."""
-        if self._last is None:
+        """(healthy, reason): ``starting``, ``stalled``, the failure, ``kafka_silent`` or ``ok``."""
+        now = self._clock()
+        if self._last is None or (self._kafka_max is not None and self._contact is None):
             return False, "starting"
         if self._failing is not None:
             return False, self._failing
-        if self._clock() - self._last > self._max:
+        if now - self._last > self._max:
             return False, "stalled"
+        if self._kafka_max is not None and self._contact is not None \
+                and now - self._contact > self._kafka_max:
+            return False, "kafka_silent"
         return True, "ok"
 
 

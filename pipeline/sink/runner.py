@@ -155,7 +155,7 @@ class Sink:
         if tick - last["assign"] >= ASSIGN_EVERY_S:
             self._drain()  # a re-assignment seeks to committed offsets: commit first
             self.source.refresh()
-            self.metrics.set_lag(self.source.lags())
+            self.metrics.set_lag(self.source.known_lags())
             last["assign"] = tick
         if tick - last["stats"] >= _STATS_EVERY_S:
             self._log_stats()

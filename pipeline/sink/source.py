@@ -103,6 +103,18 @@ class KafkaSource:
             out[(tp.topic, tp.partition)] = max(0, int(end) - int(start))
         return out
 
+    def known_lags(self) -> dict[tuple[str, int], int]:
+        """Per assigned partition, the lag as of the last fetch response (which carries the
+        partition's end): no request, so it never blocks the loop, even with the broker away.
+        Partitions not fetched yet, or never committed, are left out (unknown, not 0)."""
+        out: dict[tuple[str, int], int] = {}
+        for tp in self._assigned:
+            high = self._consumer.highwater(tp)
+            position = self._positions.get((tp.topic, tp.partition))
+            if high is not None and position is not None:
+                out[(tp.topic, tp.partition)] = max(0, int(high) - position)
+        return out
+
     def close(self) -> None:
         """Close the consumer (no offsets to commit: they live in DuckDB)."""
         self._consumer.close(autocommit=False)

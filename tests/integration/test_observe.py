@@ -10,6 +10,7 @@ import json
 import os
 import random
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -198,6 +199,9 @@ def test_status_lag_drops_to_zero_and_worker_and_sink_metrics_move(env: Pipeline
     assert sink["sink_records_total"] > 0 and sink["sink_publications_total"] >= 1
     assert 0 <= sink["sink_publication_age_seconds"] < 60
     assert sink[f'sink_info{{decisions="{env.topic("pipeline.decisions.v1")}",shard="0/1"}}'] == 1
+    assert wait_for("the sink's lag gauge", lambda: (
+        lags := [v for k, v in scrape(sink_port).items() if k.startswith("sink_consumer_lag")])
+        and not any(lags), timeout=30)
     assert_table_matches(final, status(env, "table"))
 
 
@@ -257,3 +261,36 @@ def test_status_rejects_an_unknown_format(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert result.stderr.strip() == (
         "privacy-pipeline: error: --format 'yaml' is not one of: table, json")
+
+
+@pytest.mark.timeout(300)
+def test_worker_health_follows_the_broker(settings: Settings, tmp_path: Path) -> None:
+    """A private broker (the suite's is never stopped) goes away under an idle worker: its
+    /healthz turns 503 within the probe's bounds (back to 200 on the broker's next answer:
+    unit-tested in test_observe_server)."""
+    from pipeline import broker
+    from tests.integration.test_broker_lifecycle import private
+
+    mine = private(settings, tmp_path / "broker")
+    broker.start(mine)
+    env = PipelineEnv(tmp_path, mine)  # not pipeline_env: its clean-up needs the broker
+    try:
+        env.create_topics()
+        assert env.cli("keys", "init").returncode == 0
+        port = free_port()
+        env.env["PRIVACY_PIPELINE_WORKER_METRICS_PORT"] = str(port - 1)
+        env.start("worker", "--id", "1", log_name="worker-1")
+        wait_for("worker health", lambda: health(port) == 200, env=env)
+        broker.stop(mine)
+        stopped = time.monotonic()
+        wait_for("503 without a broker", lambda: health(port) == 503, timeout=60, env=env)
+        down_s = time.monotonic() - stopped
+        answer = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5).json()
+        assert answer["status"] in ("kafka_unreachable", "kafka_retrying", "kafka_silent")
+        assert down_s < 40  # probe every 5 s, 4 s bound; silence alone: 30 s
+    finally:
+        for proc in env.procs:  # no broker to shut down against: no need to wait for it
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+        env.stop_all()
+        broker.stop(mine)

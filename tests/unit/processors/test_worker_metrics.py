@@ -64,14 +64,11 @@ def test_lag_gauge_covers_assigned_partitions_only() -> None:
     async def handled(topic: str, partition: int) -> int:
         return {0: 7, 1: 3}[partition]
 
-    def end(topic: str, partition: int) -> int | None:
-        return {0: 10, 1: 3, 2: None}[partition]
-
-    asyncio.run(metrics.refresh_lag([(NAV, 0), (NAV, 1), (NAV, 2)], end, handled))
+    asyncio.run(metrics.refresh_lag({(NAV, 0): 10, (NAV, 1): 3}, handled))
     lags = {lb: v for (n, lb), v in _samples(metrics).items() if n == "worker_consumer_lag"}
     assert lags == {(("partition", "0"), ("topic", NAV)): 3,
                     (("partition", "1"), ("topic", NAV)): 0}
-    asyncio.run(metrics.refresh_lag([(NAV, 1)], end, handled))  # partition 0 revoked
+    asyncio.run(metrics.refresh_lag({(NAV, 1): 3}, handled))  # partition 0 revoked
     lags = {lb: v for (n, lb), v in _samples(metrics).items() if n == "worker_consumer_lag"}
     assert list(lags) == [(("partition", "1"), ("topic", NAV))]
 

@@ -41,10 +41,30 @@ def test_liveness_starting_ok_failing_and_stalled() -> None:
     live.beat()
     assert live.check() == (True, "ok")
     live.fail("kafka_retrying")
+    live.beat()  # the loop going round does not clear a failure: an answer of the broker does
     assert live.check() == (False, "kafka_retrying")
-    live.beat()
+    live.contact()
+    assert live.check() == (True, "ok")
     clock.now += 10.5
     assert live.check() == (False, "stalled")
+
+
+def test_liveness_with_a_kafka_bound_needs_the_broker_to_answer() -> None:
+    clock = Clock()
+    live = Liveness(10.0, clock, kafka_max_s=30.0)
+    live.beat()
+    assert live.check() == (False, "starting")  # the loop runs, the broker never answered
+    live.contact()
+    assert live.check() == (True, "ok")
+    for _ in range(7):  # the loop goes on, the broker stays silent
+        clock.now += 5
+        live.beat()
+    assert live.check() == (False, "kafka_silent")
+    live.fail("kafka_unreachable")
+    live.beat()
+    assert live.check() == (False, "kafka_unreachable")
+    live.contact()
+    assert live.check() == (True, "ok")
 
 
 @pytest.fixture

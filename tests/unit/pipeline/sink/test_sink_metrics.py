@@ -5,11 +5,14 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
+from kafka import TopicPartition
 from prometheus_client import generate_latest
 from test_sink_runner import TOPIC, ListSource, _poll, _sink
 
 from pipeline.observe.scrape import parse
+from pipeline.sink.config import ShardSpec
 from pipeline.sink.metrics import RATE_WINDOW_S, SinkMetrics
+from pipeline.sink.source import KafkaSource
 
 
 def _samples(metrics: SinkMetrics) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -52,3 +55,35 @@ def test_rate_is_measured_over_its_window() -> None:
     metrics.set_lag({("t", 1): 2})
     lags = {lb: v for (n, lb), v in _samples(metrics).items() if n == "sink_consumer_lag"}
     assert lags == {(("partition", "1"), ("topic", "t")): 2}
+
+
+class _Consumer:
+    """What KafkaSource asks of kafka-python: partitions, assignment, seeks, highwaters."""
+
+    def __init__(self, highwaters: dict[int, int | None]) -> None:
+        self.highwaters = highwaters
+
+    def partitions_for_topic(self, topic: str) -> set[int]:
+        return set(self.highwaters)
+
+    def assign(self, tps: list[TopicPartition]) -> None:
+        pass
+
+    def seek(self, tp: TopicPartition, offset: int) -> None:
+        pass
+
+    def seek_to_beginning(self, tp: TopicPartition) -> None:
+        pass
+
+    def highwater(self, tp: TopicPartition) -> int | None:
+        return self.highwaters[tp.partition]
+
+    def end_offsets(self, tps: list[TopicPartition]) -> dict[TopicPartition, int]:
+        raise AssertionError("known_lags must not send a request")
+
+
+def test_known_lags_send_no_request_and_leave_unknowns_out() -> None:
+    consumer = _Consumer({0: 10, 1: None, 2: 7})
+    source = KafkaSource(consumer, ["t"], ShardSpec(), {("t", 0): 4, ("t", 1): 3})
+    source.refresh()
+    assert source.known_lags() == {("t", 0): 6}  # 1: not fetched yet; 2: never committed

@@ -43,7 +43,7 @@ class ListSource:
     def lag(self) -> int:
         return 0
 
-    def lags(self) -> dict[tuple[str, int], int]:
+    def known_lags(self) -> dict[tuple[str, int], int]:
         return {}
 
     def close(self) -> None:
