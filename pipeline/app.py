@@ -13,6 +13,7 @@ import faust
 
 from pipeline.consumer import LeanTransport
 from pipeline.monitor import QuietMonitor
+from pipeline.observe.ports import worker_client_id
 from pipeline.settings import Settings
 from processors.context import TopicNames
 
@@ -53,6 +54,8 @@ def create_app(s: Settings, name: str = "privacy-pipeline") -> Any:
         producer_linger=0.005,
         broker_commit_interval=1.0,
         Monitor=QuietMonitor,
+        # Names the worker and its metrics port in the group description (read by `status`).
+        broker_client_id=worker_client_id(s),
     )
     faust_app.transport = LeanTransport(faust_app.conf.broker_consumer, faust_app)
     return faust_app

@@ -52,11 +52,20 @@ def _host_ports(raw: str) -> str:
                 f"{item!r} is not host:port; write e.g. 127.0.0.1:9092 or a:9092,b:9092"
             )
     return ",".join(items)
+
+
 def _bool(raw: str) -> bool:
     value = raw.strip().lower()
     if value not in ("true", "false", "1", "0", "yes", "no"):
         raise ValueError("must be true or false")
     return value in ("true", "1", "yes")
+
+
+def _port(raw: str) -> int:
+    value = int(raw)
+    if not 0 <= value <= 65535:
+        raise ValueError("must be a port number from 0 (off) to 65535")
+    return value
 
 
 def _shard(raw: str) -> str:
@@ -201,6 +210,24 @@ class Settings:
     """``true``: the analytics directory is 0750 and ``analytics.duckdb`` 0640, for the analysts'
     group; ``false``: 0700/0600 like the rest.
     Env: ``PRIVACY_PIPELINE_ANALYTICS_GROUP_READABLE``."""
+
+    metrics_host: str = _env("METRICS_HOST", "127.0.0.1")
+    """Address the metrics and health endpoints of the worker, sink and collector listen on
+    (loopback by default: metrics are for the operator, not the public).
+    Env: ``PRIVACY_PIPELINE_METRICS_HOST``."""
+
+    worker_metrics_port: int = _env("WORKER_METRICS_PORT", 9500, _port)
+    """Base port of the workers' ``/metrics`` and ``/healthz``: a worker listens on base +
+    its number (the ``--id`` when numeric, modulo 100), so workers 1 and 2 on one host get
+    9501 and 9502; 0 turns the endpoint off. Env: ``PRIVACY_PIPELINE_WORKER_METRICS_PORT``."""
+
+    sink_metrics_port: int = _env("SINK_METRICS_PORT", 9600, _port)
+    """Base port of the sinks' ``/metrics`` and ``/healthz``: a sink listens on base + its
+    shard index; 0 turns the endpoint off. Env: ``PRIVACY_PIPELINE_SINK_METRICS_PORT``."""
+
+    collector_metrics_port: int = _env("COLLECTOR_METRICS_PORT", 9700, _port)
+    """Port of the collector's ``/metrics`` and ``/healthz`` (kept off the public port);
+    0 turns it off. Env: ``PRIVACY_PIPELINE_COLLECTOR_METRICS_PORT``."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:

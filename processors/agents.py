@@ -17,6 +17,7 @@ from processors.context import Runtime
 from processors.engine import Engine
 from processors.fence import KafkaFence
 from processors.messages import Msg
+from processors.metrics import METRICS
 from processors.outbox import Outbox
 from processors.store import Store
 from processors.topics import inputs, output
@@ -72,6 +73,7 @@ def engine() -> Engine:
 async def ingest(stream: Any) -> None:
     """Decide every input record, a batch at a time."""
     async for events in stream.take_events(settings.worker_batch, within=0.1):
+        owned = _owned(events)
         batch = [
             Msg(
                 e.message.topic,
@@ -80,13 +82,23 @@ async def ingest(stream: Any) -> None:
                 e.message.key,
                 e.message.value,
             )
-            for e in _owned(events)
+            for e in owned
         ]
         t0 = time.perf_counter()
         await _process(batch)
+        elapsed = time.perf_counter() - t0
+        consents = [e.message.timestamp for e in owned
+                    if e.message.topic == names.consent and e.message.timestamp]
+        METRICS.batch(len(batch), elapsed, consents)
+        _observe_engine()
         if _TRACE:
-            elapsed_ms = (time.perf_counter() - t0) * 1000
-            log.warning("batch %d records in %.1f ms", len(batch), elapsed_ms)
+            log.warning("batch %d records in %.1f ms", len(batch), elapsed * 1000)
+
+
+def _observe_engine() -> None:
+    if _engine is not None:
+        METRICS.tally(_engine.counts)
+        METRICS.held.set(_engine.held_count)
 
 
 def _owned(events: list[Any]) -> list[Any]:
@@ -144,8 +156,11 @@ async def _process(batch: list[Msg]) -> None:
             eng.rt.ring.refresh_if_due()
             await eng.process(batch)
             await _tables_durable()
+            METRICS.liveness.beat()
+            METRICS.liveness.contact()
             return
         except _TRANSIENT as exc:
+            METRICS.liveness.fail("kafka_retrying")
             log.warning("batch failed (%s), retry %d/%d", type(exc).__name__, attempt + 1, _RETRIES)
             if _engine is not None:
                 # Outputs of a failed flush may be lost: forget positions, so the retry
@@ -164,12 +179,41 @@ async def _process(batch: list[Msg]) -> None:
 async def grace_tick() -> None:
     """Decide held events whose grace window ended, even when no new input arrives."""
     if app.rebalancing or not _metadata_ready:
+        METRICS.liveness.beat()  # joining the group or not assigned yet: the loop is alive
         return
     try:
         await _changelogs_known()
         await engine().tick()
+        METRICS.liveness.beat()
+        _observe_engine()
     except _TRANSIENT as exc:  # a timer that raises stops the worker: the next tick retries
+        METRICS.liveness.fail("kafka_retrying")
         log.warning("grace tick failed (%s); retrying at the next tick", type(exc).__name__)
+
+
+_PROBE_TIMEOUT_S = 4.0
+
+
+@app.timer(interval=5.0)  # type: ignore[untyped-decorator]
+async def lag_gauge() -> None:
+    """Lag per assigned input partition; the end-offset request doubles as the health probe."""
+    if app.rebalancing or _engine is None or _fence is None:
+        return
+    inputs_ = (names.navigation, names.geolocation, names.consent)
+    assigned = {(tp.topic, tp.partition) for tp in app.consumer.assignment() if tp.topic in inputs_}
+    try:
+        ends: dict[tuple[str, int], int] = {}
+        for topic in inputs_:
+            # No partition assigned: still ask for one, so that health reflects the broker.
+            parts = sorted(p for t, p in assigned if t == topic) or ([0] if not assigned else [])
+            if parts:
+                got = await asyncio.wait_for(_fence.peek_ends(topic, parts), _PROBE_TIMEOUT_S)
+                ends.update({(topic, p): e for p, e in got.items() if (topic, p) in assigned})
+        METRICS.liveness.contact()
+        await METRICS.refresh_lag(ends, _engine.next_offset)
+    except (*_TRANSIENT, TimeoutError) as exc:
+        METRICS.liveness.fail("kafka_unreachable")
+        log.warning("lag probe failed (%s); retrying in 5 s", type(exc).__name__)
 
 
 _watch = StallWatch()

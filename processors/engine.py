@@ -156,6 +156,11 @@ class Engine:
             self._done[key] = await self.fence.committed(topic, partition) - 1
         return self._done[key]
 
+    @property
+    def held_count(self) -> int:
+        """Events held in the grace window now (for the worker's metrics)."""
+        return self._held
+
     async def next_offset(self, topic: str, partition: int) -> int:
         """The first offset of a partition this engine has not handled yet."""
         return await self._done_upto(topic, partition) + 1

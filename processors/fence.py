@@ -17,6 +17,7 @@ from aiokafka.errors import KafkaTimeoutError
 from kafka import KafkaAdminClient
 
 from processors.messages import Msg
+from processors.metrics import METRICS
 
 _READ_TIMEOUT_MS = 1000
 _MAX_EMPTY_POLLS = 30
@@ -58,6 +59,11 @@ class KafkaFence:
 
     async def end_offsets(self, topic: str, partitions: Iterable[int]) -> dict[int, int]:
         """The next offset to be written on each partition, as the broker says now."""
+        METRICS.fence_reads.labels("end_offsets").inc()
+        return await self.peek_ends(topic, partitions)
+
+    async def peek_ends(self, topic: str, partitions: Iterable[int]) -> dict[int, int]:
+        """Like :meth:`end_offsets`, not counted as a fence read (lag gauge, health probe)."""
         await self.start()
         tps = [TopicPartition(topic, p) for p in partitions]
         ends = await self._consumer.end_offsets(tps)
@@ -66,6 +72,7 @@ class KafkaFence:
     async def committed(self, topic: str, partition: int) -> int:
         """The group's committed offset, or the log start when nothing was committed."""
         await self.start()
+        METRICS.fence_reads.labels("committed").inc()
         tp = TopicPartition(topic, partition)
         offset = await asyncio.to_thread(self._committed, topic, partition)
         start = (await self._consumer.beginning_offsets([tp]))[tp]
@@ -103,6 +110,7 @@ class KafkaFence:
         tps = {TopicPartition(topic, p): span for p, span in ranges.items() if span[0] < span[1]}
         if not tps:
             return []
+        METRICS.fence_reads.labels("records").inc()
         self._consumer.assign(list(tps))
         for tp, (start, _) in tps.items():
             self._consumer.seek(tp, start)
@@ -128,4 +136,6 @@ class KafkaFence:
             # Returning part of a range would let the engine count unread records as handled.
             missing = ", ".join(f"{topic}[{tp.partition}]" for tp in sorted(pending))
             raise KafkaTimeoutError(f"could not read {missing} up to the fence")
-        return [m for tp in sorted(out) for m in out[tp]]
+        found = [m for tp in sorted(out) for m in out[tp]]
+        METRICS.fence_records.inc(len(found))
+        return found

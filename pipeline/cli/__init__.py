@@ -31,6 +31,7 @@ def _register() -> None:
     import pipeline.cli.rights
     import pipeline.cli.simulate
     import pipeline.cli.sink
+    import pipeline.cli.status
     import pipeline.cli.topics
     import pipeline.cli.validate
     import pipeline.cli.worker  # noqa: F401

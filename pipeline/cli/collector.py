@@ -39,6 +39,7 @@ def serve(
         return
     from pipeline.collector.app import create_app  # heavy imports only when serving
     from pipeline.collector.exceptions import KeyConfigError
+    from pipeline.collector.metrics import serve_collector_metrics
     from pipeline.collector.server import serve as run
 
     s = settings()
@@ -53,10 +54,13 @@ def serve(
     names = application.state.collector.topics.by_schema().values()
     took = preflight.check(s, preflight.service_specs(s, [], names))
     where = (host or s.collector_host, port or s.collector_port)
+    state = application.state.collector
+    serve_collector_metrics(state.metrics, lambda: state.producer.ready, s.metrics_host,
+                            s.collector_metrics_port)
     preflight.announce(
         f"collector: serves http://{where[0]}:{where[1]}, {len(application.state.collector.keys)}"
         f" API keys, produces to {len(set(names))} topics at {s.bootstrap_servers} "
-        f"(checked in {took:.2f} s)"
+        f"(checked in {took:.2f} s), metrics on {s.metrics_host}:{s.collector_metrics_port}"
     )
     run(application, where[0], where[1], log_level(level))
 

@@ -62,7 +62,10 @@ def sink(
     """Run the sink (one shard) until SIGTERM or Ctrl-C, --once or --until-idle."""
     if ctx.invoked_subcommand is not None:
         return
+    from pipeline.observe.ports import sink_port
+    from pipeline.observe.server import serve_metrics
     from pipeline.sink.config import ShardSpec, sink_config
+    from pipeline.sink.metrics import SinkMetrics
     from pipeline.sink.service import run_sink
 
     chosen = log_level(level)
@@ -78,7 +81,15 @@ def sink(
     )
     stop = threading.Event()
     _install_stop(stop)
-    stats = run_sink(current, policy, config, stop, until_idle=until_idle, once=once)
+    metrics = SinkMetrics(str(config.shard), config.topics.decisions)
+    server = serve_metrics(metrics.registry, metrics.liveness.check, current.metrics_host,
+                           sink_port(current, config.shard.index), f"sink shard {config.shard}")
+    try:
+        stats = run_sink(current, policy, config, stop, until_idle=until_idle, once=once,
+                         metrics=metrics)
+    finally:
+        if server is not None:
+            server.stop()
     typer.echo(f"sink shard {config.shard}: {stats.records} records ({stats.new_records} new, "
                f"{stats.duplicates} duplicates, {stats.rejected} rejected) in "
                f"{stats.batches} batches; {config.analytics_path} published")

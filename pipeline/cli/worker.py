@@ -44,7 +44,13 @@ def worker(
     import processors.agents  # noqa: F401  (registers the agent, timer and tables)
     from pipeline.app import app as faust_app
     from pipeline.app import run_worker
+    from pipeline.observe.ports import worker_port
+    from pipeline.observe.server import serve_metrics
+    from processors.metrics import METRICS
 
+    METRICS.info.labels(s.worker_id, faust_app.conf.id).set(1)
+    serve_metrics(METRICS.registry, METRICS.liveness.check, s.metrics_host, worker_port(s),
+                  f"worker {s.worker_id}")
     preflight.announce(
         f"worker {s.worker_id}: group {faust_app.conf.id} at {s.bootstrap_servers}, "
         f"{len(specs)} topics checked in {took:.2f} s, {len(policy.purposes)} purposes, "

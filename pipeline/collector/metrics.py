@@ -1,9 +1,18 @@
-"""Prometheus metrics of one collector app (own registry, so tests can build many apps)."""
+"""Prometheus metrics of one collector app (own registry, so tests can build many apps).
+
+They are served on the local metrics port (``PRIVACY_PIPELINE_COLLECTOR_METRICS_PORT``), not
+on the public port: request counts per route and status tell an outsider how the service is
+used and whether its keys work.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+from pipeline.observe.server import MetricsServer, serve_metrics
 
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
@@ -59,3 +68,17 @@ class CollectorMetrics:
     def render(self) -> bytes:
         """The Prometheus text exposition of every metric."""
         return generate_latest(self.registry)
+
+
+def serve_collector_metrics(
+    metrics: CollectorMetrics, ready: Callable[[], bool], host: str, port: int
+) -> MetricsServer | None:
+    """Serve ``/metrics`` and ``/healthz`` (200 once the producer is connected) on ``port``.
+
+    Returns None when ``port`` is 0 or in use (logged).
+    """
+
+    def health() -> tuple[bool, str]:
+        return (True, "ok") if ready() else (False, "kafka_unavailable")
+
+    return serve_metrics(metrics.registry, health, host, port, "collector")

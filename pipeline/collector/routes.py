@@ -1,4 +1,7 @@
-"""HTTP routes of the collector: ``POST /v1/events``, ``POST /v1/consent``, health, metrics.
+"""HTTP routes of the collector: ``POST /v1/events``, ``POST /v1/consent``, health.
+
+Metrics are not served here: they live on the separate, local metrics port
+(:func:`pipeline.collector.metrics.serve_collector_metrics`), not on the public port.
 
 A batch goes: API key (401) → content type (415) → size (413) → JSON array (400/413) →
 rate limit (429) → per-event validation → Kafka, waiting for every acknowledgement (503 if
@@ -27,7 +30,6 @@ from pipeline.collector.intake import (
     build_intake,
     decode_batch,
 )
-from pipeline.collector.metrics import CONTENT_TYPE
 from pipeline.collector.middleware import LOG_KEY
 from pipeline.collector.state import MAX_BODY_BYTES, MAX_EVENTS, RETRY_AFTER_S, CollectorState
 
@@ -215,14 +217,3 @@ async def healthz(request: Request) -> Response:
     if state.producer.ready and await state.health.reachable():
         return _json({"status": "ok"}, 200)
     return _json({"status": "unavailable"}, 503, {"Retry-After": str(RETRY_AFTER_S)})
-
-
-@router.get(
-    "/metrics",
-    summary="Prometheus metrics",
-    responses={200: {"description": "Prometheus text format.",
-                     "content": {"text/plain": {"schema": {"type": "string"}}}}},
-)
-async def metrics(request: Request) -> Response:
-    """Requests, events accepted and rejected by reason, produce latency."""
-    return Response(_state(request).metrics.render(), 200, media_type=CONTENT_TYPE)

@@ -25,9 +25,10 @@ from pipeline.sink.config import SinkConfig
 from pipeline.sink.dprelease import release_due
 from pipeline.sink.exceptions import PublishError, SinkError
 from pipeline.sink.ingest import BatchResult, Clock, apply_batch
+from pipeline.sink.metrics import SinkMetrics
 from pipeline.sink.publish import publish_from_shard
 from pipeline.sink.retention import KeyExpiry, run_retention
-from pipeline.sink.schema import read_watermark
+from pipeline.sink.schema import read_offsets, read_watermark
 from pipeline.sink.source import KafkaSource
 
 log = logging.getLogger(__name__)
@@ -72,6 +73,7 @@ class Sink:
         source: KafkaSource,
         key_expiry: KeyExpiry | None = None,
         now: Callable[[], datetime] = utcnow,
+        metrics: SinkMetrics | None = None,
     ) -> None:
         """Args:
         config: the shard's configuration.
@@ -79,6 +81,7 @@ class Sink:
         source: its Kafka source, positioned from the offsets in ``conn``.
         key_expiry: called on the retention schedule with an aware UTC instant.
         now: naive UTC clock (tests inject one).
+        metrics: where to count batches, publications and lag (default: a private set).
         """
         self.config = config
         self.conn = conn
@@ -86,6 +89,8 @@ class Sink:
         self.key_expiry = key_expiry
         self.now = now
         self.stats = RunStats()
+        self.metrics = metrics or SinkMetrics(str(config.shard), config.topics.decisions)
+        self.metrics.set_offsets(read_offsets(conn))
         purposes = {topic: purpose for purpose, topic in config.topics.sanitized.items()}
         self._purpose_of = purposes
         watermark = read_watermark(conn)
@@ -120,6 +125,8 @@ class Sink:
         while not stop.is_set():
             batch = self._collect(stop)
             tick = time.monotonic()
+            self.metrics.liveness.beat()
+            self.metrics.tick()
             if len(batch):
                 self._apply(batch)
                 self._last["data"], self._dirty = tick, True
@@ -149,6 +156,7 @@ class Sink:
         if tick - last["assign"] >= ASSIGN_EVERY_S:
             self._drain()  # a re-assignment seeks to committed offsets: commit first
             self.source.refresh()
+            self.metrics.set_lag(self.source.known_lags())
             last["assign"] = tick
         if tick - last["stats"] >= _STATS_EVERY_S:
             self._log_stats()
@@ -210,6 +218,8 @@ class Sink:
         s.new_records += result.new_records
         s.duplicates += result.duplicates
         s.rejected += result.rejected
+        self.metrics.committed(result.records, result.new_records, result.duplicates,
+                               result.rejected, decoded.next_offsets)
         log.debug("batch committed: %d messages, %d records, %d new, %d duplicates, %d rejected",
                   result.messages, result.records, result.new_records, result.duplicates,
                   result.rejected)
@@ -217,6 +227,7 @@ class Sink:
     def publish(self) -> None:
         """Publish ``analytics.duckdb`` now (merging shard exports when sharded)."""
         self._drain()
+        started = time.monotonic()
         pub = self.config.publication
         for r in release_due(self.conn, pub.dp, self.now(), pub.release_after_hours):
             if r.days:
@@ -225,6 +236,7 @@ class Sink:
         publish_from_shard(self.conn, self.config.data_dir, self.config.shard, self.config.k,
                            pub, analytics=self.config.analytics)
         self.stats.publications += 1
+        self.metrics.published(time.monotonic() - started)
 
     def retention(self) -> None:
         """Close windows, expire aggregates and keys (one pass)."""

@@ -13,6 +13,7 @@ from pipeline.settings import Settings
 from pipeline.sink.config import SinkConfig
 from pipeline.sink.exceptions import StateLocked
 from pipeline.sink.keyexpiry import keyring_expiry
+from pipeline.sink.metrics import SinkMetrics
 from pipeline.sink.publish import remove_stale_temporaries
 from pipeline.sink.runner import RunStats, Sink
 from pipeline.sink.schema import open_state, read_offsets
@@ -49,6 +50,7 @@ def run_sink(
     stop: threading.Event,
     until_idle: float | None = None,
     once: bool = False,
+    metrics: SinkMetrics | None = None,
 ) -> RunStats:
     """Run one shard until stopped, idle or caught up; returns its totals.
 
@@ -70,7 +72,8 @@ def run_sink(
         )
         source = KafkaSource(consumer, config.topics.all(), config.shard, read_offsets(conn))
         try:
-            sink = Sink(config, conn, source, key_expiry=keyring_expiry(settings, policy))
+            sink = Sink(config, conn, source, key_expiry=keyring_expiry(settings, policy),
+                        metrics=metrics)
             return sink.run(stop, until_idle=until_idle, once=once)
         finally:
             source.close()

@@ -88,16 +88,32 @@ class KafkaSource:
 
     def lag(self) -> int:
         """Messages between the committed positions and the partitions' end offsets."""
+        return sum(self.lags().values())
+
+    def lags(self) -> dict[tuple[str, int], int]:
+        """Per assigned partition: messages between the committed position and the end."""
         if not self._assigned:
-            return 0
+            return {}
         ends = self._consumer.end_offsets(sorted(self._assigned))
-        total = 0
+        out: dict[tuple[str, int], int] = {}
         for tp, end in ends.items():
             start = self._positions.get((tp.topic, tp.partition))
             if start is None:
                 start = self._consumer.beginning_offsets([tp])[tp]
-            total += max(0, int(end) - int(start))
-        return total
+            out[(tp.topic, tp.partition)] = max(0, int(end) - int(start))
+        return out
+
+    def known_lags(self) -> dict[tuple[str, int], int]:
+        """Per assigned partition, the lag as of the last fetch response (which carries the
+        partition's end): no request, so it never blocks the loop, even with the broker away.
+        Partitions not fetched yet, or never committed, are left out (unknown, not 0)."""
+        out: dict[tuple[str, int], int] = {}
+        for tp in self._assigned:
+            high = self._consumer.highwater(tp)
+            position = self._positions.get((tp.topic, tp.partition))
+            if high is not None and position is not None:
+                out[(tp.topic, tp.partition)] = max(0, int(high) - position)
+        return out
 
     def close(self) -> None:
         """Close the consumer (no offsets to commit: they live in DuckDB)."""

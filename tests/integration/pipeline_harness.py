@@ -43,6 +43,11 @@ class PipelineEnv:
             "PRIVACY_PIPELINE_PARTITIONS": str(base.partitions),
             "PRIVACY_PIPELINE_WORKER_STORE": "rocksdb://",
             "PRIVACY_PIPELINE_ACTOR": "integration-test",
+            # Metrics endpoints off unless a test asks for them (test_observe picks free
+            # ports): parallel runs on one host must not fight over the default ports.
+            "PRIVACY_PIPELINE_WORKER_METRICS_PORT": "0",
+            "PRIVACY_PIPELINE_SINK_METRICS_PORT": "0",
+            "PRIVACY_PIPELINE_COLLECTOR_METRICS_PORT": "0",
         }
         self.settings = Settings.from_env(self.env)
         self.procs: list[subprocess.Popen[bytes]] = []

@@ -22,6 +22,7 @@ from kafka import KafkaProducer, TopicPartition
 from pipeline.collector.app import create_app
 from pipeline.collector.auth import KeyStore, hash_key, new_key
 from pipeline.collector.intake import CollectorTopics
+from pipeline.collector.metrics import serve_collector_metrics
 from pipeline.collector.producer import EventProducer
 from pipeline.collector.server import make_server
 from pipeline.kafka import make_consumer
@@ -62,6 +63,7 @@ class Collector:
     key: str
     topics: CollectorTopics
     http: httpx.Client
+    metrics_url: str
 
     def post(self, path: str, events: Any, **headers: str) -> httpx.Response:
         return self.http.post(path, content=msgspec.json.encode(events),
@@ -80,11 +82,17 @@ def collector(settings: Settings, topics: CollectorTopics) -> Iterator[Collector
     key = new_key()
     s = dataclasses.replace(settings, collector_rate=1e6, collector_burst=100_000)
     app = create_app(s, topics=topics, keys=KeyStore([("mm-app", hash_key(key))]))
+    state = app.state.collector
+    metrics_port = closed_port()
+    server = serve_collector_metrics(state.metrics, lambda: state.producer.ready, "127.0.0.1",
+                                     metrics_port)
+    assert server is not None
     with running(app) as url, httpx.Client(
         base_url=url, headers={"Authorization": f"Bearer {key}"}, timeout=WAIT_S
     ) as http:
         wait_healthy(http)
-        yield Collector(url, key, topics, http)
+        yield Collector(url, key, topics, http, f"http://127.0.0.1:{metrics_port}")
+    server.stop()
 
 
 def nav(user: str, i: int, **extra: Any) -> dict[str, Any]:
@@ -336,7 +344,7 @@ def test_kafka_lost_after_connecting_is_503_within_the_bound(topics: CollectorTo
         started = time.monotonic()
         answer = http.post("/v1/events", json=[nav("u-503", 0)], headers={"X-API-Key": key})
         elapsed = time.monotonic() - started
-        metrics = http.get("/metrics").text
+        metrics = app.state.collector.metrics.render().decode()
     assert answer.status_code == 503 and answer.headers["retry-after"] == "5"
     assert 1.0 <= elapsed < 4.0
     assert "collector_produce_failures_total 1.0" in metrics
@@ -346,13 +354,25 @@ def test_metrics_count_requests_events_and_reasons(collector: Collector) -> None
     batch = [nav("u-m", 0), nav("u-m", 1) | {"lat": 1}, geo("u-m", 2) | {"lat": 95}]
     assert collector.post("/v1/events", batch).status_code == 202
     collector.http.post("/v1/events", content=b"[]", headers={"Content-Type": "text/plain"})
-    text = collector.http.get("/metrics").text
+    text = httpx.get(f"{collector.metrics_url}/metrics", timeout=WAIT_S).text
     assert 'collector_events_accepted_total{schema="navigation/1"} 1.0' in text
     assert 'collector_events_rejected_total{reason="unknown_field"} 1.0' in text
     assert 'collector_events_rejected_total{reason="invalid_lat"} 1.0' in text
     assert 'collector_requests_total{route="/v1/events",status="202"} 1.0' in text
     assert 'collector_requests_total{route="/v1/events",status="415"} 1.0' in text
     assert "collector_produce_seconds_count 1.0" in text
+
+
+def test_metrics_are_off_the_public_port(collector: Collector) -> None:
+    # Request counts per route and status are for the operator: not served to the public,
+    # with or without an app key; the local metrics port serves them and a health check.
+    assert collector.http.get("/metrics").status_code == 404
+    assert httpx.get(f"{collector.url}/metrics", timeout=WAIT_S).status_code == 404
+    assert "/metrics" not in collector.http.get("/openapi.json").json()["paths"]
+    scraped = httpx.get(f"{collector.metrics_url}/metrics", timeout=WAIT_S)
+    assert scraped.status_code == 200 and "collector_requests_total" in scraped.text
+    health = httpx.get(f"{collector.metrics_url}/healthz", timeout=WAIT_S)
+    assert (health.status_code, health.json()) == (200, {"status": "ok"})
 
 
 def test_cors_allows_configured_origins_only(settings: Settings, topics: CollectorTopics) -> None:

@@ -57,7 +57,7 @@ def collector_url(settings: Settings, new_topic: Callable[..., str]) -> Iterator
 
 MODES = [GenerationMode.POSITIVE, GenerationMode.NEGATIVE]
 OPERATIONS = [("/v1/events", "POST", MODES), ("/v1/consent", "POST", MODES),
-              ("/healthz", "GET", MODES[:1]), ("/metrics", "GET", MODES[:1])]
+              ("/healthz", "GET", MODES[:1])]
 EXAMPLES = 100
 # Schema-invalid requests must be refused with a documented 4xx: 413 (over maxItems or 1 MiB)
 # is one, besides schemathesis's defaults.

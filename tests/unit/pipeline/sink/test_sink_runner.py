@@ -47,6 +47,9 @@ class ListSource:
     def lag(self) -> int:
         return 0
 
+    def known_lags(self) -> dict[tuple[str, int], int]:
+        return {}
+
     def close(self) -> None:
         pass
 

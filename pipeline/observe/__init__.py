@@ -1,0 +1,1 @@
+"""Observability: metrics/health endpoints of the long-running processes, and ``status``."""
