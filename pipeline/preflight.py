@@ -43,8 +43,9 @@ def service_specs(settings: Settings, purposes: Iterable[str],
 
 
 def check(settings: Settings, specs: Sequence[topics.TopicSpec],
-          key_specs: Sequence[Any] | None = None) -> float:
-    """Check the broker, ``specs`` and (when ``key_specs`` is given) the keyring.
+          key_specs: Sequence[Any] | None = None, group: str | None = None) -> float:
+    """Check the broker, ``specs``, (when ``key_specs`` is given) the keyring and (when
+    ``group`` is given) that the group's coordinator is up.
 
     Returns:
         Seconds the check took.
@@ -54,18 +55,22 @@ def check(settings: Settings, specs: Sequence[topics.TopicSpec],
         PreflightFailed: a topic is missing or wrong, or the keyring does not open.
     """
     start = time.monotonic()
-    _check_topics(settings, specs)
+    _check_topics(settings, specs, group)
     if key_specs is not None:
         check_keyring(settings, key_specs)
     return time.monotonic() - start
 
 
-def _check_topics(settings: Settings, specs: Sequence[topics.TopicSpec]) -> None:
+def _check_topics(settings: Settings, specs: Sequence[topics.TopicSpec],
+                  group: str | None) -> None:
     wait_ms = int(min(settings.broker_wait_s, WAIT_S) * 1000)
+    deadline = time.monotonic() + wait_ms / 1000
     admin = make_admin(settings, bootstrap_timeout_ms=wait_ms,
                        request_timeout_ms=max(1000, wait_ms // 2))
     try:
         topics.check_topics(admin, specs)
+        if group is not None:
+            _wait_for_coordinator(admin, group, deadline)
     except (topics.TopicMissing, topics.TopicConflict) as exc:
         raise PreflightFailed(str(exc)) from None
     except KafkaError as exc:
@@ -75,6 +80,22 @@ def _check_topics(settings: Settings, specs: Sequence[topics.TopicSpec]) -> None
         ) from None
     finally:
         admin.close()
+
+
+def _wait_for_coordinator(admin: Any, group: str, deadline: float) -> None:
+    """Wait (bounded) until the broker has a coordinator for ``group``.
+
+    A fresh broker creates its offsets topic on the first request; a consumer joining before
+    that logs "Group Coordinator Request failed" at ERROR while it retries.
+    """
+    while True:
+        try:
+            admin.describe_groups([group])
+            return
+        except KafkaError:
+            if time.monotonic() >= deadline:
+                raise
+            time.sleep(0.2)
 
 
 def check_keyring(settings: Settings, key_specs: Sequence[Any]) -> None:

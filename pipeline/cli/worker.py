@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from pipeline import preflight
+from pipeline import preflight, topics
 from pipeline.cli.app import app, settings
 from pipeline.cli.options import LOG_LEVEL_HELP, log_level, quiet_libraries
 
@@ -39,7 +39,8 @@ def worker(
 
     policy = load_policy(s.policy)
     specs = preflight.service_specs(s, policy.purposes)
-    took = preflight.check(s, specs, policy.key_specs())
+    group = f"{s.topic_prefix}{topics.WORKER_APP}"
+    took = preflight.check(s, specs, policy.key_specs(), group)
     quiet_libraries(chosen)
     import processors.agents  # noqa: F401  (registers the agent, timer and tables)
     from pipeline.app import app as faust_app
