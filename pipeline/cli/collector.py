@@ -47,7 +47,13 @@ def serve(
             f"printed entry in {env['collector_keys']} or the file named by "
             f"{env['collector_keys_file']}"
         )
-    run(application, host or s.collector_host, port or s.collector_port, log_level.lower())
+    banner = (
+        f"Kafka {s.bootstrap_servers}, topic prefix {s.topic_prefix!r}, "
+        f"{len(application.state.collector.keys)} API key(s), "
+        f"CORS origins {s.collector_cors or 'none'}"
+    )
+    run(application, host or s.collector_host, port or s.collector_port, log_level.lower(),
+        banner)
 
 
 @collector_app.command("new-key")
