@@ -12,6 +12,7 @@
   if (w.privacyPipeline && w.privacyPipeline.version) return;  // loaded twice: keep the first
   var VERSION = '1.0.0';
   var MAX_BODY = 60000;  // bytes: keepalive fetch and sendBeacon carry at most 64 KiB in flight
+  var BEACON_BODY = 16000;  // smaller beacons waste less of that shared quota at the end
   var EVENTS = '/v1/events', CONSENT = '/v1/consent';
   var cfg = null, user = null, queue = [], busy = {}, waiters = [];
   var timer = 0, inflight = false, retryAt = 0, attempt = 0, lastTcf = '';
@@ -63,14 +64,14 @@
   }
 
   /* The next batch: ready events of one endpoint, in order, within count and byte bounds. */
-  function take(limit) {
+  function take(limit, maxBytes) {
     var out = [], path = null, size = 2;
     for (var i = 0; i < queue.length && out.length < limit; i++) {
       var e = queue[i];
       if (!ready(e)) continue;
       var p = pathOf(e), n = new Blob([JSON.stringify(e)]).size + 1;
       if (path && p !== path) continue;
-      if (out.length && size + n > MAX_BODY) break;
+      if (out.length && size + n > maxBytes) break;
       path = p; size += n; out.push(e);
     }
     return out.length ? { path: path, events: out, body: JSON.stringify(out) } : null;
@@ -117,7 +118,7 @@
     if (!cfg || inflight) return;
     var wait = retryAt - Date.now();
     if (wait > 0) { timer = w.setTimeout(pump, wait); return; }
-    var batch = take(cfg.batchSize);
+    var batch = take(cfg.batchSize, MAX_BODY);
     if (!batch) return settle();
     inflight = true;
     batch.events.forEach(function (e) { busy[e.event_id] = 1; });
@@ -138,9 +139,9 @@
 
   /* The page is going away or hidden: hand every ready event to sendBeacon, in chunks. */
   function beacon() {
-    if (!cfg || !nav.sendBeacon) return;
+    if (!cfg || !nav.sendBeacon || nav.onLine === false) return;  // offline: kept for next load
     var batch;
-    while ((batch = take(cfg.batchSize))) {
+    while ((batch = take(cfg.batchSize, BEACON_BODY))) {
       if (!nav.sendBeacon(url(batch.path), batch.body)) break;  // quota: left for next load
       drop(batch.events);
     }
