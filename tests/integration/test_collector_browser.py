@@ -334,3 +334,18 @@ def test_503_is_retried_after_retry_after_and_4xx_is_not(
     time.sleep(1.5)
     assert [status for _, status in site.front.posts] == [401]  # never retried
     assert stored_queue(browser) == []
+
+
+def test_docs_render_offline_from_the_collectors_own_assets(
+    browser: webdriver.Chrome, site: Site
+) -> None:
+    browser.get(site.collector + "/docs")
+    deadline = time.monotonic() + WAIT_S
+    while not browser.execute_script("return document.querySelectorAll('.opblock').length"):
+        assert time.monotonic() < deadline, "Swagger UI did not render the API"
+        time.sleep(0.1)
+    loaded = browser.execute_script(
+        "return performance.getEntriesByType('resource').map(e => e.name)")
+    assert loaded and all(u.startswith(site.collector + "/") for u in loaded), loaded
+    text = browser.find_element("tag name", "body").text
+    assert "/v1/events" in text and "/v1/consent" in text
