@@ -178,7 +178,7 @@
       maxQueue: o.maxQueue || 500
     };
     load();
-    identify(o.userId);
+    identify(o.userId || user);  // identify() may have been called before init()
     if (first) {
       doc.addEventListener('visibilitychange', function () {
         if (doc.visibilityState === 'hidden') beacon();
