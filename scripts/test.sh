@@ -15,6 +15,8 @@ if ! flock -w 1800 9; then
 fi
 
 bash scripts/setup.sh
+# Headless Chromium + chromedriver for the browser tests (Debian packages; skipped if present).
+bash scripts/setup-browser.sh
 
 export PRIVACY_PIPELINE_BOOTSTRAP_SERVERS=${TEST_BOOTSTRAP_SERVERS:-127.0.0.1:19092}
 export PRIVACY_PIPELINE_DATA_DIR=$ROOT/build/test-data

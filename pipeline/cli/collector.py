@@ -53,16 +53,18 @@ def serve(
         )
     names = application.state.collector.topics.by_schema().values()
     took = preflight.check(s, preflight.service_specs(s, [], names))
-    where = (host or s.collector_host, port or s.collector_port)
     state = application.state.collector
     serve_collector_metrics(state.metrics, lambda: state.producer.ready, s.metrics_host,
                             s.collector_metrics_port)
-    preflight.announce(
-        f"collector: serves http://{where[0]}:{where[1]}, {len(application.state.collector.keys)}"
-        f" API keys, produces to {len(set(names))} topics at {s.bootstrap_servers} "
-        f"(checked in {took:.2f} s), metrics on {s.metrics_host}:{s.collector_metrics_port}"
+    # The one start-up line (logged by the server once bound, after the listen address).
+    banner = (
+        f"Kafka {s.bootstrap_servers}, topic prefix {s.topic_prefix!r}, "
+        f"{len(state.keys)} API key(s), {len(set(names))} topics checked in {took:.2f} s, "
+        f"CORS origins {s.collector_cors or 'none'}, "
+        f"metrics on {s.metrics_host}:{s.collector_metrics_port}"
     )
-    run(application, where[0], where[1], log_level(level))
+    run(application, host or s.collector_host, port or s.collector_port, log_level(level),
+        banner)
 
 
 @collector_app.command("new-key")

@@ -7,20 +7,20 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any, Final
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import Response
+from fastapi_offline import FastAPIOffline
 
 from pipeline import kafka
-from pipeline.collector import openapi
+from pipeline.collector import handlers, openapi, tracker
 from pipeline.collector.auth import KeyStore
 from pipeline.collector.intake import CollectorTopics
 from pipeline.collector.metrics import CollectorMetrics
 from pipeline.collector.middleware import ObserveMiddleware
 from pipeline.collector.producer import EventProducer
 from pipeline.collector.ratelimit import RateLimiter
-from pipeline.collector.routes import Problem, problem_response, router
+from pipeline.collector.routes import router
 from pipeline.collector.state import BrokerHealth, CollectorState
 from pipeline.settings import Settings
 
@@ -32,6 +32,7 @@ _LINGER_MS: Final = 10
 _BATCH_BYTES: Final = 256 * 1024
 _BOOTSTRAP_BOUND_S: Final = 5.0
 _PROBE_TIMEOUT_S: Final = 2.0
+DOCS_ASSETS: Final = "/docs/assets"
 
 DESCRIPTION: Final = (
     "Apps send batches of events (JSON arrays, at most 500 events or 1 MiB) with an API key. "
@@ -127,18 +128,16 @@ def create_app(
         yield
         await asyncio.to_thread(event_producer.close)
 
-    app = FastAPI(
+    # /docs from Swagger UI assets the fastapi-offline package ships (no CDN: works offline).
+    app = FastAPIOffline(
         title="privacy-pipeline collector", version="1", description=DESCRIPTION,
-        lifespan=lifespan, redoc_url=None,
+        lifespan=lifespan, redoc_url=None, static_url=DOCS_ASSETS,
     )
     app.state.collector = state
     app.include_router(router)
 
-    async def on_problem(_request: Request, exc: Exception) -> Response:
-        assert isinstance(exc, Problem)  # noqa: S101 (registered for Problem only)
-        return problem_response(exc)
-
-    app.add_exception_handler(Problem, on_problem)
+    app.include_router(tracker.router)
+    handlers.install(app)
     origins = _cors_origins(settings)
     if origins:
         app.add_middleware(

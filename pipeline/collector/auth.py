@@ -137,3 +137,12 @@ def presented_key(headers: Mapping[str, str]) -> str | None:
             return value.strip()
     key = headers.get("x-api-key")
     return key.strip() if key and key.strip() else None
+
+
+def query_key(query: Mapping[str, str]) -> str | None:
+    """The key from the ``?key=`` query parameter, used by browser trackers (sendBeacon).
+
+    What such a request may carry is limited by :mod:`pipeline.collector.browser`.
+    """
+    key = query.get("key")
+    return key.strip() if key and key.strip() else None

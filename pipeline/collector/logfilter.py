@@ -29,11 +29,18 @@ def redact(text: str) -> str:
     return _PATTERN.sub(REDACTED, text)
 
 
+OWN_ADDRESSES: Final = "collector_own_addresses"
+"""``extra`` flag of the start-up line: it names the server's own addresses, not a client's,
+so it is written as is (``extra={OWN_ADDRESSES: True}``; never set on a request's record)."""
+
+
 class RedactingFilter(logging.Filter):
     """Rewrites each record's message (and traceback text) through :func:`redact`."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         """Redact in place; always keeps the record."""
+        if getattr(record, OWN_ADDRESSES, False) is True and not record.exc_info:
+            return True
         record.msg = redact(record.getMessage())
         record.args = None
         if record.exc_info and not record.exc_text:
@@ -43,12 +50,23 @@ class RedactingFilter(logging.Filter):
         return True
 
 
+class DropUvicornBanner(logging.Filter):
+    """Drops uvicorn's "running on" line: redacted it is useless; the collector logs its own."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Keep every record but the banner."""
+        return not str(record.msg).startswith("Uvicorn running on")
+
+
 def log_config(level: str = "INFO") -> dict[str, Any]:
     """A :func:`logging.config.dictConfig` for the server: one stderr handler, redacted."""
     return {
         "version": 1,
         "disable_existing_loggers": False,
-        "filters": {"redact": {"()": RedactingFilter}},
+        "filters": {
+            "redact": {"()": RedactingFilter},
+            "no_banner": {"()": DropUvicornBanner},
+        },
         "formatters": {
             "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
         },
@@ -56,7 +74,7 @@ def log_config(level: str = "INFO") -> dict[str, Any]:
             "stderr": {
                 "class": "logging.StreamHandler",
                 "formatter": "plain",
-                "filters": ["redact"],
+                "filters": ["no_banner", "redact"],
                 "stream": "ext://sys.stderr",
             }
         },

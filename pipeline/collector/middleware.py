@@ -22,7 +22,8 @@ LOG_KEY: Final = "collector.log"
 """Scope key where handlers leave the (id-free) facts of a batch for the access line."""
 
 ROUTES: Final = frozenset(
-    {"/v1/events", "/v1/consent", "/healthz", "/metrics", "/openapi.json", "/docs"}
+    {"/v1/events", "/v1/consent", "/healthz", "/metrics", "/openapi.json", "/docs",
+     "/v1/tracker.js", "/v1/tracker.mjs"}
 )
 
 

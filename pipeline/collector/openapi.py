@@ -73,8 +73,14 @@ COMPONENTS: Final = {
 SECURITY_SCHEMES: Final = {
     "bearerKey": {"type": "http", "scheme": "bearer", "description": "Authorization: Bearer <key>"},
     "headerKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
+    "queryKey": {
+        "type": "apiKey", "in": "query", "name": "key",
+        "description": "Browser trackers (sendBeacon): navigation, geolocation and consent only.",
+    },
 }
-SECURITY: Final[list[dict[str, list[str]]]] = [{"bearerKey": []}, {"headerKey": []}]
+SECURITY: Final[list[dict[str, list[str]]]] = [
+    {"bearerKey": []}, {"headerKey": []}, {"queryKey": []}
+]
 
 _RETRY_AFTER: Final = {
     "Retry-After": {"description": "Seconds to wait.", "schema": {"type": "integer"}}
@@ -97,8 +103,9 @@ def batch_responses() -> dict[int | str, dict[str, Any]]:
         202: _json("BatchResult", "Every accepted event is acknowledged by Kafka."),
         400: _json("Problem", "Malformed JSON, not an array, or no valid event (see rejected)."),
         401: _json("Problem", "Missing or wrong API key."),
+        403: _json("Problem", "A rights/1 event sent with the key in the URL (?key=)."),
         413: _json("Problem", f"Body over 1 MiB or more than {MAX_EVENTS} events."),
-        415: _json("Problem", "Content-Type is not application/json."),
+        415: _json("Problem", "Content-Type is not application/json or text/plain (UTF-8)."),
         429: _json("Problem", "This key's event rate is exceeded.", _RETRY_AFTER),
         503: _json("Problem", "Kafka unavailable; retry the whole batch later.", _RETRY_AFTER),
     }

@@ -3,9 +3,10 @@
 Metrics are not served here: they live on the separate, local metrics port
 (:func:`pipeline.collector.metrics.serve_collector_metrics`), not on the public port.
 
-A batch goes: API key (401) → content type (415) → size (413) → JSON array (400/413) →
-rate limit (429) → per-event validation → Kafka, waiting for every acknowledgement (503 if
-not) → 202 with the index and reason of each rejected event.
+A batch goes: API key in a header or ``?key=`` (401) → content type, JSON or text/plain (415)
+→ size (413) → JSON array (400/413) → rate limit (429) → per-event validation → a ``?key=``
+request carries only navigation, geolocation and consent events (403) → Kafka, waiting for every
+acknowledgement (503 if not) → 202 with the index and reason of each rejected event.
 """
 
 from __future__ import annotations
@@ -20,7 +21,12 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from pipeline.collector import openapi
-from pipeline.collector.auth import ApiKey, presented_key
+from pipeline.collector.auth import ApiKey, presented_key, query_key
+from pipeline.collector.browser import (
+    JSON_MEDIA_TYPES,
+    forbidden_by_query_key,
+    query_key_message,
+)
 from pipeline.collector.exceptions import KafkaUnavailable
 from pipeline.collector.intake import (
     CONSENT_SCHEMAS,
@@ -70,24 +76,30 @@ def _state(request: Request) -> CollectorState:
     return state
 
 
-def _authenticate(state: CollectorState, request: Request) -> ApiKey:
-    key = state.keys.authenticate(presented_key(request.headers))
+def _authenticate(state: CollectorState, request: Request) -> tuple[ApiKey, bool]:
+    """The caller's key, and whether it came in the URL (``?key=``) rather than a header."""
+    presented = presented_key(request.headers)
+    in_url = presented is None
+    key = state.keys.authenticate(presented or query_key(request.query_params))
     if key is None:
         raise Problem(
             401,
             "unauthorized",
-            "missing or wrong API key: send 'Authorization: Bearer <key>' or 'X-API-Key: <key>'",
+            "missing or wrong API key: send 'Authorization: Bearer <key>' or 'X-API-Key: <key>' "
+            "(browser trackers: '?key=<key>')",
             {"WWW-Authenticate": "Bearer"},
         )
-    return key
+    return key, in_url
 
 
 def _check_content_type(request: Request) -> None:
     media, _, params = request.headers.get("content-type", "").partition(";")
     charset = params.strip().lower().removeprefix("charset=").strip('"')
-    if media.strip().lower() != "application/json" or charset not in ("", "utf-8"):
+    if media.strip().lower() not in JSON_MEDIA_TYPES or charset not in ("", "utf-8"):
         raise Problem(
-            415, "unsupported_media_type", "send the batch as 'Content-Type: application/json'"
+            415, "unsupported_media_type",
+            "send the batch as a JSON array with 'Content-Type: application/json' "
+            "(or text/plain, as sendBeacon does), in UTF-8",
         )
 
 
@@ -113,17 +125,31 @@ async def _read_body(request: Request) -> bytes:
 def _parse(body: bytes) -> Sequence[msgspec.Raw]:
     try:
         items = decode_batch(body)
-    except msgspec.ValidationError:
-        raise Problem(400, "not_an_array", "the body must be a JSON array of events") from None
-    except msgspec.DecodeError as exc:
-        detail = str(exc).removeprefix("JSON is malformed: ")
-        raise Problem(400, "malformed_json", f"the body is not valid JSON: {detail}") from None
+    except (msgspec.ValidationError, msgspec.DecodeError):
+        raise _not_a_batch(body) from None
     if len(items) > MAX_EVENTS:
         raise Problem(
             413, "too_many_events",
             f"the batch has {len(items)} events, over the limit of {MAX_EVENTS}; split it",
         )
     return items
+
+
+def _not_a_batch(body: bytes) -> Problem:
+    """Why ``body`` is not a batch: not JSON at all (say where), or JSON of another type."""
+    if not body.strip():
+        return Problem(400, "malformed_json", "the body is empty: send a JSON array of events")
+    try:
+        value = msgspec.json.decode(body)
+    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        detail = str(exc).removeprefix("JSON is malformed: ")
+        return Problem(400, "malformed_json", f"the body is not valid JSON ({detail}): send a "
+                       "JSON array of events")
+    kind = {dict: "an object", str: "a string", bool: "a boolean"}.get(type(value), "a number")
+    if value is None:
+        kind = "null"
+    return Problem(400, "not_an_array", f"the body is JSON but {kind}, not an array: send a "
+                   "JSON array of events, e.g. [{...}]")
 
 
 def _rate_limit(state: CollectorState, key: ApiKey, count: int) -> None:
@@ -163,11 +189,13 @@ def _rejections(intake: Intake) -> list[dict[str, Any]]:
 
 async def _ingest(request: Request, allowed: frozenset[str]) -> Response:
     state = _state(request)
-    key = _authenticate(state, request)
+    key, in_url = _authenticate(state, request)
     _check_content_type(request)
     items = _parse(await _read_body(request))
     _rate_limit(state, key, len(items))
     intake = build_intake(items, allowed, state.topics_by_schema, _edge(state, request))
+    if in_url and (schema := forbidden_by_query_key(r.schema for r in intake.records)):
+        raise Problem(403, "key_in_url_not_allowed", query_key_message(schema))
     accepted, rejected = len(intake.records), _rejections(intake)
     request.scope[LOG_KEY] = {
         "app": key.app, "events": len(items), "accepted": accepted, "rejected": len(rejected)

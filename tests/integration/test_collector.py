@@ -242,13 +242,16 @@ def test_size_type_and_syntax_errors(collector: Collector) -> None:
     answer = collector.post("/v1/events", [nav("u", i) for i in range(501)])
     assert answer.status_code == 413 and "500" in answer.json()["message"]
     answer = collector.http.post("/v1/events", content=b"[]",
-                                 headers={"Content-Type": "text/plain"})
+                                 headers={"Content-Type": "application/x-www-form-urlencoded"})
     assert answer.status_code == 415 and "application/json" in answer.json()["message"]
     answer = collector.http.post("/v1/events", content=b'[{"a":', headers={
         "Content-Type": "application/json"})
     assert answer.status_code == 400 and answer.json()["error"] == "malformed_json"
     answer = collector.post("/v1/events", {"events": []})
     assert answer.status_code == 400 and answer.json()["error"] == "not_an_array"
+    answer = collector.http.post("/v1/events", content=b"true x", headers={
+        "Content-Type": "application/json"})
+    assert answer.status_code == 400 and answer.json()["error"] == "malformed_json"
     assert collector.post("/v1/events", []).json() == {"accepted": 0, "rejected": []}
 
 
@@ -353,7 +356,7 @@ def test_kafka_lost_after_connecting_is_503_within_the_bound(topics: CollectorTo
 def test_metrics_count_requests_events_and_reasons(collector: Collector) -> None:
     batch = [nav("u-m", 0), nav("u-m", 1) | {"lat": 1}, geo("u-m", 2) | {"lat": 95}]
     assert collector.post("/v1/events", batch).status_code == 202
-    collector.http.post("/v1/events", content=b"[]", headers={"Content-Type": "text/plain"})
+    collector.http.post("/v1/events", content=b"[]", headers={"Content-Type": "text/csv"})
     text = httpx.get(f"{collector.metrics_url}/metrics", timeout=WAIT_S).text
     assert 'collector_events_accepted_total{schema="navigation/1"} 1.0' in text
     assert 'collector_events_rejected_total{reason="unknown_field"} 1.0' in text
