@@ -1,8 +1,10 @@
 """HTTP routes of the collector: ``POST /v1/events``, ``POST /v1/consent``, health, metrics.
 
-A batch goes: API key (401) → content type (415) → size (413) → JSON array (400/413) →
-rate limit (429) → per-event validation → Kafka, waiting for every acknowledgement (503 if
-not) → 202 with the index and reason of each rejected event.
+A batch goes: API key (401) → scope of the endpoint (403) → content type (415) → size (413)
+→ JSON array (400/413) → rate limit (429; every request costs at least one token, refused
+ones included) → per-event validation, scope (403 for the whole batch: nothing produced) and
+subject token (per-event rejection) → Kafka, waiting for every acknowledgement (503 if not)
+→ 202 with the index and reason of each rejected event.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from pipeline.collector import openapi
-from pipeline.collector.auth import ApiKey, presented_key
+from pipeline.collector.auth import SCHEMA_SCOPES, ApiKey, presented_key
 from pipeline.collector.exceptions import KafkaUnavailable
 from pipeline.collector.intake import (
     CONSENT_SCHEMAS,
@@ -30,6 +32,8 @@ from pipeline.collector.intake import (
 from pipeline.collector.metrics import CONTENT_TYPE
 from pipeline.collector.middleware import LOG_KEY
 from pipeline.collector.state import MAX_BODY_BYTES, MAX_EVENTS, RETRY_AFTER_S, CollectorState
+from pipeline.collector.subject import HEADER as SUBJECT_HEADER
+from pipeline.collector.subject import SubjectCheck, check_request
 
 router = APIRouter()
 
@@ -80,6 +84,26 @@ def _authenticate(state: CollectorState, request: Request) -> ApiKey:
     return key
 
 
+def _check_endpoint_scope(key: ApiKey, allowed: frozenset[str]) -> None:
+    needed = {SCHEMA_SCOPES[schema] for schema in allowed}
+    if not needed & key.scopes:
+        raise Problem(
+            403, "forbidden_scope",
+            f"this API key has no {' or '.join(sorted(needed))} scope; nothing was accepted",
+        )
+
+
+def _forbidden(forbidden: dict[str, list[int]]) -> Problem:
+    scopes = " and ".join(f"'{scope}'" for scope in sorted(forbidden))
+    indices = sorted(i for found in forbidden.values() for i in found)
+    return Problem(
+        403, "forbidden_scope",
+        f"this API key lacks the {scopes} scope needed by events {indices[:20]}; nothing of "
+        "the batch was accepted (rights/1 needs a 'rights' key, the DPO's back office's)",
+        extra={"accepted": 0, "forbidden": indices},
+    )
+
+
 def _check_content_type(request: Request) -> None:
     media, _, params = request.headers.get("content-type", "").partition(";")
     charset = params.strip().lower().removeprefix("charset=").strip('"')
@@ -116,6 +140,10 @@ def _parse(body: bytes) -> Sequence[msgspec.Raw]:
     except msgspec.DecodeError as exc:
         detail = str(exc).removeprefix("JSON is malformed: ")
         raise Problem(400, "malformed_json", f"the body is not valid JSON: {detail}") from None
+    except RecursionError:
+        # No event nests more than two levels; a parser refusal is the client's error.
+        raise Problem(400, "too_deep", "the body is nested too deeply; no event nests "
+                      "more than a few levels") from None
     if len(items) > MAX_EVENTS:
         raise Problem(
             413, "too_many_events",
@@ -125,7 +153,7 @@ def _parse(body: bytes) -> Sequence[msgspec.Raw]:
 
 
 def _rate_limit(state: CollectorState, key: ApiKey, count: int) -> None:
-    wait = state.limiter.acquire(key.key_id, count)
+    wait = state.limiter.acquire(key.key_id, max(1, count))  # an empty batch is a request too
     if wait > 0:
         raise Problem(
             429, "rate_limited",
@@ -134,9 +162,28 @@ def _rate_limit(state: CollectorState, key: ApiKey, count: int) -> None:
         )
 
 
-def _edge(state: CollectorState, request: Request) -> Edge:
-    ip = request.client.host if state.keep_ip and request.client else None
-    return Edge(client_ip=ip, gpc=request.headers.get("sec-gpc", "").strip() == "1")
+def _client_ip(state: CollectorState, request: Request) -> str | None:
+    if not state.keep_ip or request.client is None:
+        return None
+    forwarded = request.headers.getlist("x-forwarded-for")
+    return state.client_address.resolve(request.client.host, forwarded)
+
+
+def _subject(
+    state: CollectorState, request: Request, allowed: frozenset[str]
+) -> SubjectCheck | None:
+    if state.subject is None or not allowed & CONSENT_SCHEMAS:
+        return None
+    return check_request(state.subject, request.headers.get(SUBJECT_HEADER))
+
+
+def _edge(state: CollectorState, request: Request, key: ApiKey, allowed: frozenset[str]) -> Edge:
+    return Edge(
+        client_ip=_client_ip(state, request),
+        gpc=request.headers.get("sec-gpc", "").strip() == "1",
+        scopes=key.scopes,
+        subject=_subject(state, request, allowed),
+    )
 
 
 async def _produce(state: CollectorState, intake: Intake) -> None:
@@ -159,17 +206,34 @@ def _rejections(intake: Intake) -> list[dict[str, Any]]:
     return [{"index": r.index, "reason": r.reason, "field": r.field} for r in intake.rejected]
 
 
+async def _admit(
+    state: CollectorState, request: Request, key: ApiKey, allowed: frozenset[str]
+) -> Sequence[msgspec.Raw]:
+    """The batch's items, rate limited; a request refused on the way still costs a token."""
+    try:
+        _check_endpoint_scope(key, allowed)
+        _check_content_type(request)
+        items = _parse(await _read_body(request))
+    except Problem:
+        _rate_limit(state, key, 1)
+        raise
+    _rate_limit(state, key, len(items))
+    return items
+
+
 async def _ingest(request: Request, allowed: frozenset[str]) -> Response:
     state = _state(request)
     key = _authenticate(state, request)
-    _check_content_type(request)
-    items = _parse(await _read_body(request))
-    _rate_limit(state, key, len(items))
-    intake = build_intake(items, allowed, state.topics_by_schema, _edge(state, request))
+    items = await _admit(state, request, key, allowed)
+    edge = _edge(state, request, key, allowed)
+    intake = build_intake(items, allowed, state.topics_by_schema, edge)
     accepted, rejected = len(intake.records), _rejections(intake)
     request.scope[LOG_KEY] = {
         "app": key.app, "events": len(items), "accepted": accepted, "rejected": len(rejected)
     }
+    if intake.forbidden:
+        request.scope[LOG_KEY]["accepted"] = 0
+        raise _forbidden(intake.forbidden)
     for rejection in intake.rejected:
         state.metrics.rejected.labels(rejection.label).inc()
     if not intake.records and rejected:
