@@ -16,7 +16,7 @@ from processors import tables
 from processors.context import Runtime
 from processors.engine import Engine
 from processors.fence import KafkaFence
-from processors.messages import Msg
+from processors.messages import Msg, subject_verified
 from processors.outbox import Outbox
 from processors.store import Store
 from processors.topics import inputs, output
@@ -79,6 +79,7 @@ async def ingest(stream: Any) -> None:
                 e.message.offset,
                 e.message.key,
                 e.message.value,
+                subject_verified(e.message.headers),
             )
             for e in _owned(events)
         ]
