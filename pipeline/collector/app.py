@@ -41,7 +41,9 @@ log = logging.getLogger(__name__)
 DESCRIPTION: Final = (
     "Apps send batches of events (JSON arrays, at most 500 events or 1 MiB) with an API key. "
     "202 means Kafka acknowledged every accepted event; rejected events are listed with their "
-    "index and reason. On 503 or 429, retry the whole batch after Retry-After."
+    "index and reason. On 503 or 429, retry the whole batch after Retry-After. Keys are "
+    "scoped: `events` (navigation, geolocation), `consent` (consent/1), `rights` (rights/1, the "
+    "DPO's back office); 403 when a batch needs a scope its key lacks."
 )
 
 

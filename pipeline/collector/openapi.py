@@ -53,6 +53,8 @@ _PROBLEM: Final = {
         "message": {"type": "string", "description": "What happened and what to do."},
         "accepted": {"type": "integer", "minimum": 0},
         "rejected": {"type": "array", "items": {"$ref": _REF.format(name="Rejection")}},
+        "forbidden": {"type": "array", "items": {"type": "integer", "minimum": 0},
+                      "description": "403: indices of events the key has no scope for."},
     },
     "required": ["error", "message"],
 }
@@ -70,9 +72,31 @@ COMPONENTS: Final = {
     "Health": _HEALTH,
 }
 
+SCOPES_TEXT: Final = (
+    "Each key has scopes (`collector new-key APP --scopes ...`): `events` sends navigation/1 and "
+    "geolocation/1, `consent` sends consent/1, `rights` sends rights/1 (the DPO's back office "
+    "only, never an app). Default `events,consent`. A batch holding a valid event the key has "
+    "no scope for is refused whole with 403; nothing of it is produced."
+)
 SECURITY_SCHEMES: Final = {
-    "bearerKey": {"type": "http", "scheme": "bearer", "description": "Authorization: Bearer <key>"},
-    "headerKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
+    "bearerKey": {"type": "http", "scheme": "bearer",
+                  "description": f"Authorization: Bearer <key>. {SCOPES_TEXT}"},
+    "headerKey": {"type": "apiKey", "in": "header", "name": "X-API-Key",
+                  "description": SCOPES_TEXT},
+}
+SUBJECT_TOKEN: Final = {
+    "name": "X-Subject-Token",
+    "in": "header",
+    "required": False,
+    "schema": {"type": "string", "maxLength": 8192},
+    "description": (
+        "The logged-in user's ID token (a JWT of the identity provider). Required when the "
+        "collector binds consent to subjects (PRIVACY_PIPELINE_COLLECTOR_SUBJECT_JWKS): then a "
+        "consent/1 or rights/1 event is accepted only when the token verifies (signature from "
+        "the JWKS, asymmetric algorithm, exp, iss, aud) and its `sub` equals the event's "
+        "`user_id`; otherwise the event is rejected with its index and reason. Accepted "
+        "consent is recorded as subject-verified."
+    ),
 }
 SECURITY: Final[list[dict[str, list[str]]]] = [{"bearerKey": []}, {"headerKey": []}]
 
@@ -97,6 +121,8 @@ def batch_responses() -> dict[int | str, dict[str, Any]]:
         202: _json("BatchResult", "Every accepted event is acknowledged by Kafka."),
         400: _json("Problem", "Malformed JSON, not an array, or no valid event (see rejected)."),
         401: _json("Problem", "Missing or wrong API key."),
+        403: _json("Problem", "The key lacks the scope of an event of the batch (nothing "
+                   "produced; `forbidden` lists their indices)."),
         413: _json("Problem", f"Body over 1 MiB or more than {MAX_EVENTS} events."),
         415: _json("Problem", "Content-Type is not application/json."),
         429: _json("Problem", "This key's event rate is exceeded.", _RETRY_AFTER),

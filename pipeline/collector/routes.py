@@ -265,10 +265,18 @@ async def post_events(request: Request) -> Response:
     status_code=202,
     summary="Send a batch of consent/1 and rights/1 events",
     responses=openapi.batch_responses(),
-    openapi_extra={**openapi.request_body(openapi.CONSENT_BODY), "security": openapi.SECURITY},
+    openapi_extra={
+        **openapi.request_body(openapi.CONSENT_BODY),
+        "security": openapi.SECURITY,
+        "parameters": [openapi.SUBJECT_TOKEN],
+    },
 )
 async def post_consent(request: Request) -> Response:
-    """Like ``/v1/events``; a ``Sec-GPC: 1`` header is recorded as ``gpc: true`` on consent/1."""
+    """Like ``/v1/events``; a ``Sec-GPC: 1`` header is recorded as ``gpc: true`` on consent/1.
+
+    consent/1 needs the ``consent`` scope, rights/1 the ``rights`` scope; with subject binding
+    on, each event needs an ``X-Subject-Token`` whose ``sub`` is its ``user_id``.
+    """
     return await _ingest(request, CONSENT_SCHEMAS)
 
 

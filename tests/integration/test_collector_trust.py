@@ -183,3 +183,17 @@ def test_empty_batches_exhaust_the_rate_limit(settings: Settings, topics: Collec
                    for _ in range(6)]
     assert statuses == [202] * 5 + [429] * 2
     assert refused == [400] * 5 + [429]  # refused requests cost a token too
+
+
+def test_openapi_documents_scopes_and_the_subject_token(
+    settings: Settings, topics: CollectorTopics
+) -> None:
+    with collector(settings, topics) as http:
+        doc = http.get("/openapi.json").json()
+    consent_post = doc["paths"]["/v1/consent"]["post"]
+    assert "403" in consent_post["responses"] and "403" in doc["paths"]["/v1/events"]["post"][
+        "responses"]
+    assert [p["name"] for p in consent_post["parameters"]] == ["X-Subject-Token"]
+    for scheme in doc["components"]["securitySchemes"].values():
+        assert all(scope in scheme["description"] for scope in ("`events`", "`consent`",
+                                                                "`rights`"))
