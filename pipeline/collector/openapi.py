@@ -88,14 +88,15 @@ SUBJECT_TOKEN: Final = {
     "name": "X-Subject-Token",
     "in": "header",
     "required": False,
-    "schema": {"type": "string", "maxLength": 8192},
+    # No maxLength: without subject binding the header is ignored, whatever its length.
+    "schema": {"type": "string"},
     "description": (
         "The logged-in user's ID token (a JWT of the identity provider). Required when the "
         "collector binds consent to subjects (PRIVACY_PIPELINE_COLLECTOR_SUBJECT_JWKS): then a "
         "consent/1 or rights/1 event is accepted only when the token verifies (signature from "
         "the JWKS, asymmetric algorithm, exp, iss, aud) and its `sub` equals the event's "
-        "`user_id`; otherwise the event is rejected with its index and reason. Accepted "
-        "consent is recorded as subject-verified."
+        "`user_id`; otherwise (tokens over 8192 characters included) the event is rejected "
+        "with its index and reason. Accepted consent is recorded as subject-verified."
     ),
 }
 SECURITY: Final[list[dict[str, list[str]]]] = [{"bearerKey": []}, {"headerKey": []}]
