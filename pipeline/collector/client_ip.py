@@ -30,9 +30,12 @@ def _address(text: str | None) -> Address | None:
         address = ipaddress.ip_address(text.strip())
     except ValueError:
         return None
-    # An IPv4 client seen through an IPv6 socket is the IPv4 address.
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        return address.ipv4_mapped
+    if isinstance(address, ipaddress.IPv6Address):
+        # An IPv4 client seen through an IPv6 socket is the IPv4 address.
+        if address.ipv4_mapped is not None:
+            return address.ipv4_mapped
+        # A zone id ("%eth0", any text after '%') is local and client-chosen: never written.
+        return ipaddress.IPv6Address(address.packed)
     return address
 
 

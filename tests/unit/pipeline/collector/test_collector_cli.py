@@ -68,3 +68,18 @@ def test_new_key_scopes_default_and_explicit() -> None:
 def test_new_key_refuses_an_unknown_scope() -> None:
     line = one_line_error(run_cli("collector", "new-key", "web", "--scopes", "events,admin"))
     assert "events, consent, rights" in line
+
+
+def test_subject_binding_misconfigured_is_a_one_line_error(tmp_path: Path) -> None:
+    line = one_line_error(run_cli(
+        "collector", "--port", "1",
+        PRIVACY_PIPELINE_COLLECTOR_KEYS="web:" + "0" * 64,
+        PRIVACY_PIPELINE_COLLECTOR_SUBJECT_JWKS=str(tmp_path / "missing.json"),
+    ))
+    assert "PRIVACY_PIPELINE_COLLECTOR_SUBJECT_ISSUER" in line
+    line = one_line_error(run_cli(
+        "collector", "--port", "1",
+        PRIVACY_PIPELINE_COLLECTOR_KEYS="web:" + "0" * 64,
+        PRIVACY_PIPELINE_COLLECTOR_TRUSTED_PROXIES="10.0.0.0/8,proxy.local",
+    ))
+    assert "PRIVACY_PIPELINE_COLLECTOR_TRUSTED_PROXIES" in line

@@ -35,3 +35,8 @@ def test_the_peer_is_parsed_too() -> None:
     assert ClientAddress().resolve("testclient", []) is None
     assert ClientAddress().resolve(None, []) is None
     assert ClientAddress().resolve("::ffff:198.51.100.4", []) == "198.51.100.4"
+    assert ClientAddress().resolve("fe80::1%eth0", []) == "fe80::1"
+
+
+def test_a_zone_id_is_text_and_never_written() -> None:
+    assert PROXIES.resolve("10.1.2.3", ["fe80::1%" + "x" * 100]) == "fe80::1"
