@@ -23,6 +23,7 @@ from pipeline.collector.auth import KeyStore, hash_key, new_key
 from pipeline.settings import Settings
 from tests.integration.pipeline_harness import PipelineEnv, collect, pipeline_env, send_json
 from tests.integration.test_collector import WAIT_S, running, wait_healthy
+from tests.integration.test_worker import _wait_ready as wait_worker_ready
 from tests.subject_tokens import AUDIENCE, ISSUER, IdentityProvider
 
 APP_KEY, DPO_KEY = new_key(), new_key()
@@ -59,6 +60,9 @@ def test_verified_consent_reaches_the_ledger_and_the_export(
     at = datetime.now(UTC) - timedelta(seconds=60)
     with pipeline_env(tmp_path, settings) as env:
         env.start("worker", "--id", "1", log_name="worker-1")
+        probe = env.producer()
+        wait_worker_ready(env, probe)  # the worker's tables are up before consent arrives
+        probe.close()
         s = dataclasses.replace(
             env.settings, collector_subject_jwks=idp.write_jwks(tmp_path / "jwks.json"),
             collector_subject_issuer=ISSUER, collector_subject_audience=AUDIENCE)
