@@ -4,6 +4,10 @@ The export reads the worker's own state where it is durable, the changelog topic
 faust tables (consent state and history, events held in the grace window, erasure
 tombstone, rights audit), on the one partition the user's key hashes to. It needs no running
 worker and sees exactly what a restarted worker would recover.
+
+Subject verification shows in the export: ``consent.verified`` says, per purpose, whether the
+last transition applied came with a subject token the collector verified, and each rights
+request carries ``verified``. Every transition's flag is also on ``pipeline.decisions.v1``.
 """
 
 from __future__ import annotations

@@ -7,6 +7,7 @@ default). Every field's docstring names its environment variable.
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
 import re
 from collections.abc import Callable, Mapping
@@ -73,6 +74,13 @@ def _shard(raw: str) -> str:
     if not (sep and index.isdigit() and count.isdigit() and int(index) < int(count)):
         raise ValueError("must be INDEX/COUNT with 0 <= INDEX < COUNT, e.g. 0/1 or 1/3")
     return raw.strip()
+
+
+def _networks(raw: str) -> str:
+    for part in raw.split(","):
+        if part.strip():
+            ipaddress.ip_network(part.strip(), strict=False)  # ValueError names the bad one
+    return raw
 
 
 @dataclasses.dataclass(frozen=True)
@@ -148,6 +156,24 @@ class Settings:
 
     Env: ``PRIVACY_PIPELINE_COLLECTOR_PRODUCE_TIMEOUT_S``.
     """
+
+    collector_subject_jwks: Path | None = _env("COLLECTOR_SUBJECT_JWKS", None, Path)
+    """JWKS file of the identity provider the apps log users in with; when set, consent/1 and
+    rights/1 need an ``X-Subject-Token`` JWT whose ``sub`` is the event's ``user_id``.
+    Env: ``PRIVACY_PIPELINE_COLLECTOR_SUBJECT_JWKS``."""
+
+    collector_subject_issuer: str = _env("COLLECTOR_SUBJECT_ISSUER", "")
+    """Expected ``iss`` of subject tokens (required with the JWKS).
+    Env: ``PRIVACY_PIPELINE_COLLECTOR_SUBJECT_ISSUER``."""
+
+    collector_subject_audience: str = _env("COLLECTOR_SUBJECT_AUDIENCE", "")
+    """Expected ``aud`` of subject tokens (required with the JWKS).
+    Env: ``PRIVACY_PIPELINE_COLLECTOR_SUBJECT_AUDIENCE``."""
+
+    collector_trusted_proxies: str = _env("COLLECTOR_TRUSTED_PROXIES", "", _networks)
+    """Addresses or CIDR networks of reverse proxies whose ``X-Forwarded-For`` is believed,
+    comma separated (empty: none; the socket peer is the client).
+    Env: ``PRIVACY_PIPELINE_COLLECTOR_TRUSTED_PROXIES``."""
 
     kek: str = _env("KEK", "file")
     """Key-encryption-key backend of the keyring: ``file`` (``<data_dir>/keys/master.key``) or

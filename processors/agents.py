@@ -16,7 +16,7 @@ from processors import tables
 from processors.context import Runtime
 from processors.engine import Engine
 from processors.fence import KafkaFence
-from processors.messages import Msg
+from processors.messages import Msg, subject_verified
 from processors.metrics import METRICS
 from processors.outbox import Outbox
 from processors.store import Store
@@ -81,6 +81,7 @@ async def ingest(stream: Any) -> None:
                 e.message.offset,
                 e.message.key,
                 e.message.value,
+                subject_verified(e.message.headers),
             )
             for e in owned
         ]

@@ -208,6 +208,7 @@ class Engine:
         effect = apply_consent(self.store.state(user), event, policy)
         # History older than the lateness bound can never decide an event again.
         effect.state.prune(self.rt.clock() - self.rt.bounds.lateness_s)
+        effect.state.verified.update(dict.fromkeys(effect.transitions, m.verified))
         self.store.put_state(user, effect.state)
         subject = self._subject(event)
         for purpose, transition in effect.transitions.items():
@@ -221,6 +222,7 @@ class Engine:
                     "day": day_of(event.occurred_at),
                     "transition": transition,
                     "subject": subject,
+                    "verified": m.verified,
                 },
             )
         outcomes: dict[str, str] = dict.fromkeys(effect.transitions, "applied")
@@ -246,6 +248,7 @@ class Engine:
             "at": event.occurred_at.isoformat(),
             "purposes": list(event.purposes or ()),
             "outcome": "applied",
+            "verified": m.verified,
         }
         self.store.append_audit(self._subject(event), record)
         outcome = {"all": f"rights_{event.right}"}

@@ -16,7 +16,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaTimeoutError
 from kafka import KafkaAdminClient
 
-from processors.messages import Msg
+from processors.messages import Msg, subject_verified
 from processors.metrics import METRICS
 
 _READ_TIMEOUT_MS = 1000
@@ -122,7 +122,7 @@ class KafkaFence:
             for tp, records in batch.items():
                 end = tps[tp][1]
                 out[tp].extend(
-                    Msg(topic, tp.partition, r.offset, r.key, r.value)
+                    Msg(topic, tp.partition, r.offset, r.key, r.value, subject_verified(r.headers))
                     for r in records
                     if r.offset < end
                 )

@@ -67,6 +67,8 @@ class ConsentState(msgspec.Struct, forbid_unknown_fields=False):
     objections: dict[str, float] = msgspec.field(default_factory=dict)
     first_ts: float | None = None
     """Time of the user's first consent record (drives the grace window)."""
+    verified: dict[str, bool] = msgspec.field(default_factory=dict)
+    """Per purpose: whether the last transition applied came with a verified subject token."""
 
     def as_of(self, purpose: str, ts: float) -> bool | None:
         """Consent for ``purpose`` at ``ts`` (None: nothing said by then)."""

@@ -70,17 +70,25 @@ def serve(
 @collector_app.command("new-key")
 def new_key(
     app_name: Annotated[str, typer.Argument(metavar="APP", help="Name of the app (a-z0-9._-).")],
+    scopes: Annotated[
+        str,
+        typer.Option(
+            help="What the key may send, comma separated: events (navigation, geolocation), "
+            "consent (consent/1), rights (rights/1: the DPO's back office only, never an app)."
+        ),
+    ] = "events,consent",
     fmt: FormatOption = "table",
 ) -> None:
     """Print a fresh API key for APP (shown once) and the hash entry to configure."""
     auth.check_app_name(app_name)
+    granted = auth.parse_scopes(scopes, sep=",")
     key = auth.new_key()
     if check_format(fmt) != "table":
         # For scripts: the key and the entry as one row (the key is still shown only once).
-        emit(Rows(("app", "key", "entry"), [(app_name, key, f"{app_name}:{auth.hash_key(key)}")]),
-             fmt)
+        entry = auth.format_entry(app_name, auth.hash_key(key), granted)
+        emit(Rows(("app", "key", "entry"), [(app_name, key, entry)]), fmt)
         return
     typer.echo(f"API key for {app_name} (shown once; give it to the app, store no copy):")
     typer.echo(key)
     typer.echo("Entry for PRIVACY_PIPELINE_COLLECTOR_KEYS (comma separated) or the keys file:")
-    typer.echo(f"{app_name}:{auth.hash_key(key)}")
+    typer.echo(auth.format_entry(app_name, auth.hash_key(key), granted))

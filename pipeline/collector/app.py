@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any, Final
@@ -15,6 +16,7 @@ from fastapi_offline import FastAPIOffline
 from pipeline import kafka
 from pipeline.collector import handlers, openapi, tracker
 from pipeline.collector.auth import KeyStore
+from pipeline.collector.client_ip import ClientAddress, parse_networks
 from pipeline.collector.intake import CollectorTopics
 from pipeline.collector.metrics import CollectorMetrics
 from pipeline.collector.middleware import ObserveMiddleware
@@ -22,6 +24,7 @@ from pipeline.collector.producer import EventProducer
 from pipeline.collector.ratelimit import RateLimiter
 from pipeline.collector.routes import router
 from pipeline.collector.state import BrokerHealth, CollectorState
+from pipeline.collector.subject import SubjectVerifier
 from pipeline.settings import Settings
 
 # Short linger: every request waits for its acks, so a long one adds latency; 10 ms lets the
@@ -34,10 +37,14 @@ _BOOTSTRAP_BOUND_S: Final = 5.0
 _PROBE_TIMEOUT_S: Final = 2.0
 DOCS_ASSETS: Final = "/docs/assets"
 
+log = logging.getLogger(__name__)
+
 DESCRIPTION: Final = (
     "Apps send batches of events (JSON arrays, at most 500 events or 1 MiB) with an API key. "
     "202 means Kafka acknowledged every accepted event; rejected events are listed with their "
-    "index and reason. On 503 or 429, retry the whole batch after Retry-After."
+    "index and reason. On 503 or 429, retry the whole batch after Retry-After. Keys are "
+    "scoped: `events` (navigation, geolocation), `consent` (consent/1), `rights` (rights/1, the "
+    "DPO's back office); 403 when a batch needs a scope its key lacks."
 )
 
 
@@ -108,6 +115,7 @@ def create_app(
 
     Raises:
         KeyConfigError: the configured keys cannot be read.
+        SubjectConfigError: the subject-token JWKS, issuer or audience is unusable.
         ConfigError: the policy file is invalid.
     """
     event_producer = producer or default_producer(settings)
@@ -120,10 +128,18 @@ def create_app(
         topics=topics or CollectorTopics.with_prefix(settings.topic_prefix),
         keep_ip=policy_keeps_ip(settings) if keep_ip is None else keep_ip,
         health=BrokerHealth(probe or (lambda: kafka.probe(settings, _PROBE_TIMEOUT_S))),
+        client_address=ClientAddress(parse_networks(settings.collector_trusted_proxies)),
+        subject=SubjectVerifier.from_settings(settings),
     )
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if state.subject is None:
+            log.warning(
+                "consent and rights are not bound to an authenticated subject: any key with "
+                "the consent scope can answer for any user_id (set %s)",
+                settings.env_names()["collector_subject_jwks"],
+            )
         event_producer.start()
         yield
         await asyncio.to_thread(event_producer.close)
@@ -142,7 +158,7 @@ def create_app(
     if origins:
         app.add_middleware(
             CORSMiddleware, allow_origins=origins, allow_methods=["GET", "POST"],
-            allow_headers=["Authorization", "X-API-Key", "Content-Type"],
+            allow_headers=["Authorization", "X-API-Key", "Content-Type", "X-Subject-Token"],
             expose_headers=["Retry-After"], max_age=600,
         )
     app.add_middleware(ObserveMiddleware, metrics=metrics)

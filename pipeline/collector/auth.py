@@ -1,10 +1,15 @@
 """API keys of the apps that call the collector: stored as SHA-256 hashes only.
 
 A key is a high-entropy random string made by :func:`new_key` (``collector new-key APP``);
-only ``app:sha256hex`` entries are configured, through ``PRIVACY_PIPELINE_COLLECTOR_KEYS``
-(comma separated) and/or the file named by ``PRIVACY_PIPELINE_COLLECTOR_KEYS_FILE`` (one entry
-per line, ``#`` comments). A presented key is hashed and compared with every entry in constant
-time. Keys are never logged; only the app name is.
+only ``app:sha256hex[:scope+scope]`` entries are configured, through
+``PRIVACY_PIPELINE_COLLECTOR_KEYS`` (comma separated) and/or the file named by
+``PRIVACY_PIPELINE_COLLECTOR_KEYS_FILE`` (one entry per line, ``#`` comments). A presented key
+is hashed and compared with every entry in constant time. Keys are never logged; only the app
+name is.
+
+Scopes say what a key may send: ``events`` (navigation/1, geolocation/1), ``consent``
+(consent/1), ``rights`` (rights/1, the DPO's back office only). An entry without scopes (the
+format before scopes existed) has ``events+consent``, which is also ``new-key``'s default.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import re
 import secrets
 from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import Final
 
 from pipeline.collector.exceptions import KeyConfigError
 from pipeline.settings import Settings
@@ -23,6 +29,18 @@ from pipeline.settings import Settings
 KEY_PREFIX = "ppk_"
 _APP_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _HASH_RE = re.compile(r"^[0-9a-f]{64}$")
+
+SCOPES: Final = ("events", "consent", "rights")
+"""Every scope, in the order entries spell them."""
+DEFAULT_SCOPES: Final = frozenset({"events", "consent"})
+"""Scopes of a key whose entry names none (and the default of ``new-key``)."""
+SCHEMA_SCOPES: Final = {
+    "navigation/1": "events",
+    "geolocation/1": "events",
+    "consent/1": "consent",
+    "rights/1": "rights",
+}
+"""The scope a key needs to send each schema."""
 
 
 def new_key() -> str:
@@ -48,27 +66,58 @@ def check_app_name(app: str) -> str:
     return app
 
 
+def parse_scopes(text: str, sep: str = "+") -> frozenset[str]:
+    """The scopes named in ``text`` (``events+consent``; ``sep`` ``,`` on the command line).
+
+    Raises:
+        KeyConfigError: a name is not a scope, or none is given.
+    """
+    names = {part.strip().lower() for part in text.split(sep) if part.strip()}
+    unknown = sorted(names - set(SCOPES))
+    if unknown or not names:
+        raise KeyConfigError(
+            f"invalid scopes {text!r}: use one or more of {', '.join(SCOPES)} "
+            f"(e.g. events{sep}consent)"
+        )
+    return frozenset(names)
+
+
+def format_entry(app: str, digest: str, scopes: frozenset[str]) -> str:
+    """The configuration entry ``app:sha256hex:scope+scope`` (scopes in :data:`SCOPES` order)."""
+    return f"{app}:{digest}:{'+'.join(s for s in SCOPES if s in scopes)}"
+
+
 @dataclasses.dataclass(frozen=True)
 class ApiKey:
-    """Who called: the app name and a short id of the key (used for rate limiting)."""
+    """Who called: the app name, a short id of the key (for rate limiting), its scopes."""
 
     app: str
     key_id: str
+    scopes: frozenset[str] = DEFAULT_SCOPES
 
 
-def _parse_entry(entry: str, source: str) -> tuple[str, str]:
-    app, sep, digest = entry.strip().partition(":")
+Entry = tuple[str, str] | tuple[str, str, frozenset[str]]
+"""``(app, sha256hex)`` (default scopes) or ``(app, sha256hex, scopes)``."""
+
+
+def _parse_entry(entry: str, source: str) -> tuple[str, str, frozenset[str]]:
+    app, sep, rest = entry.strip().partition(":")
+    digest, has_scopes, scopes = rest.partition(":")
     digest = digest.strip().lower()
     if not sep or not _HASH_RE.match(digest):
         raise KeyConfigError(
-            f"{source}: an entry is not 'app:sha256hex' (64 hex digits); "
+            f"{source}: an entry is not 'app:sha256hex[:scopes]' (64 hex digits); "
             "make one with `privacy-pipeline collector new-key APP`"
         )
-    return check_app_name(app.strip()), digest
+    try:
+        granted = parse_scopes(scopes) if has_scopes else DEFAULT_SCOPES
+    except KeyConfigError as exc:
+        raise KeyConfigError(f"{source}: {exc}") from None
+    return check_app_name(app.strip()), digest, granted
 
 
-def parse_entries(text: str, source: str) -> list[tuple[str, str]]:
-    """Parse ``app:sha256hex`` entries separated by commas or newlines (``#`` starts a comment).
+def parse_entries(text: str, source: str) -> list[tuple[str, str, frozenset[str]]]:
+    """Parse ``app:sha256hex[:scopes]`` entries separated by commas or newlines (``#`` comments).
 
     Args:
         text: the variable's value or the file's content.
@@ -88,8 +137,11 @@ def parse_entries(text: str, source: str) -> list[tuple[str, str]]:
 class KeyStore:
     """The configured key hashes; :meth:`authenticate` maps a presented key to its app."""
 
-    def __init__(self, entries: Iterable[tuple[str, str]]) -> None:
-        self._entries = [(app, bytes.fromhex(digest)) for app, digest in entries]
+    def __init__(self, entries: Iterable[Entry]) -> None:
+        self._entries = [
+            (e[0], bytes.fromhex(e[1]), e[2] if len(e) == 3 else DEFAULT_SCOPES)
+            for e in entries
+        ]
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -102,7 +154,8 @@ class KeyStore:
             KeyConfigError: an entry is malformed or the file cannot be read.
         """
         env = settings.env_names()
-        entries = parse_entries(settings.collector_keys, env["collector_keys"])
+        entries: list[Entry] = []
+        entries += parse_entries(settings.collector_keys, env["collector_keys"])
         path: Path | None = settings.collector_keys_file
         if path is not None:
             try:
@@ -121,10 +174,10 @@ class KeyStore:
             return None
         digest = hashlib.sha256(presented.encode("utf-8")).digest()
         found: ApiKey | None = None
-        for app, stored in self._entries:
+        for app, stored, scopes in self._entries:
             # No early exit: the time taken must not depend on which entry matched.
             if hmac.compare_digest(digest, stored):
-                found = ApiKey(app=app, key_id=stored.hex()[:12])
+                found = ApiKey(app=app, key_id=stored.hex()[:12], scopes=scopes)
         return found
 
 

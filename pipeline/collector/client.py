@@ -131,7 +131,7 @@ class CollectorClient:
             Accepted count and the rejected events, indexed into ``events``.
 
         Raises:
-            CollectorRequestFailed: a batch was refused for good (401, 413, 415, malformed)
+            CollectorRequestFailed: a batch was refused for good (401, 403, 413, 415, malformed)
                 or still failed after ``max_attempts``; earlier batches were delivered.
         """
         by_path: dict[str, list[int]] = {"/v1/events": [], "/v1/consent": []}

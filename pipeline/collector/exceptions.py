@@ -13,6 +13,14 @@ class KeyConfigError(ConfigError):
     """The API-key configuration (variable or file) cannot be read; the message says where."""
 
 
+class SubjectConfigError(ConfigError):
+    """The subject-token settings (JWKS file, issuer, audience) are unusable; says which."""
+
+
+class SubjectTokenError(CollectorError):
+    """A subject token is missing or does not verify; the message is the client's reason."""
+
+
 class KafkaUnavailable(CollectorError):
     """Kafka did not acknowledge a batch in time; the HTTP layer answers 503 + Retry-After."""
 

@@ -1,8 +1,10 @@
 """From the items of one HTTP batch to Kafka records and per-item rejections.
 
-Each item is validated by the pipeline's one validator (:mod:`schemas.validator`), then
-adjusted at the edge (client ip attached or removed, ``Sec-GPC`` recorded on consent) and
-re-encoded, so what reaches Kafka is exactly the contract form of a valid event.
+Each item is validated by the pipeline's one validator (:mod:`schemas.validator`), checked
+against the key's scopes and (for consent/rights, when configured) the request's subject
+token, adjusted at the edge (client ip attached or removed, ``Sec-GPC`` recorded on consent),
+re-encoded and validated again, so what reaches Kafka is exactly the contract form of a valid
+event: the collector never acknowledges an event the worker would dead-letter.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from typing import Final, NamedTuple
 import msgspec
 
 from pipeline import topics as contract
+from pipeline.collector.auth import SCHEMA_SCOPES, SCOPES
+from pipeline.collector.subject import SubjectCheck
 from schemas import validator
 from schemas.events import EVENT_TYPES, App, Consent, Event
 from schemas.exceptions import InvalidEvent
@@ -22,6 +26,9 @@ EVENT_SCHEMAS: Final = frozenset({"navigation/1", "geolocation/1"})
 """Schemas accepted by ``POST /v1/events``."""
 CONSENT_SCHEMAS: Final = frozenset({"consent/1", "rights/1"})
 """Schemas accepted by ``POST /v1/consent``."""
+VERIFIED_HEADER: Final = "pp-subject-verified"
+"""Kafka header on every consent-topic record: ``1`` when the collector verified the subject
+token binding the event to its ``user_id``, else ``0``. Only the collector sets it."""
 
 
 def _known_fields() -> frozenset[str]:
@@ -61,19 +68,30 @@ class CollectorTopics:
 
 @dataclasses.dataclass(frozen=True)
 class Edge:
-    """What the collector adds to events: the client ip (``None``: remove any) and GPC."""
+    """What the collector knows of the request: client ip (``None``: remove any), GPC, the
+    key's scopes and the subject token's check (``None``: subject binding is off)."""
 
     client_ip: str | None
     gpc: bool
+    scopes: frozenset[str] = frozenset(SCOPES)
+    subject: SubjectCheck | None = None
 
 
 class Record(NamedTuple):
-    """One Kafka record: topic, key (the user id) and the event's contract JSON."""
+    """One Kafka record: topic, key (the user id), the event's contract JSON and, for the
+    consent topic, whether the subject was verified (``None``: no header)."""
 
     topic: str
     key: bytes
     value: bytes
     schema: str
+    verified: bool | None = None
+
+    def headers(self) -> list[tuple[str, bytes]] | None:
+        """Kafka headers of the record (the collector's own, never the client's)."""
+        if self.verified is None:
+            return None
+        return [(VERIFIED_HEADER, b"1" if self.verified else b"0")]
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -92,6 +110,8 @@ class Intake:
 
     records: list[Record] = dataclasses.field(default_factory=list)
     rejected: list[Rejection] = dataclasses.field(default_factory=list)
+    forbidden: dict[str, list[int]] = dataclasses.field(default_factory=dict)
+    """Indices of valid events whose scope the key lacks, by scope (the batch gets 403)."""
 
 
 def reason_label(exc: InvalidEvent) -> str:
@@ -120,6 +140,36 @@ def _wrong_endpoint(index: int, schema: str) -> Rejection:
     return Rejection(index, reason, "schema", "wrong_endpoint")
 
 
+def _subject_bound(event: Event, index: int, edge: Edge) -> Rejection | None:
+    if edge.subject is None or event.schema not in CONSENT_SCHEMAS:
+        return None
+    reason = edge.subject.reason(event.user_id)
+    if reason is None:
+        return None
+    field = "user_id" if reason.startswith("user_id") else None
+    return Rejection(index, reason, field, "subject_unverified")
+
+
+def _route(
+    event: Event, index: int, edge: Edge, topics: Mapping[str, str]
+) -> Record | Rejection:
+    """The event's record (with the edge's additions, validated again as the worker will
+    validate it), or why it is refused."""
+    refused = _subject_bound(event, index, edge)
+    if refused is not None:
+        return refused
+    event = _adjust(event, edge)
+    value = validator.encode(event)
+    try:
+        validator.decode(value)
+    except InvalidEvent as exc:
+        reason = f"{exc.reason} (after the collector added ip/gpc)"
+        return Rejection(index, reason, exc.field, reason_label(exc))
+    schema = event.schema
+    verified = (edge.subject is not None) if schema in CONSENT_SCHEMAS else None
+    return Record(topics[schema], event.user_id.encode(), value, schema, verified)
+
+
 def build_intake(
     items: Iterable[msgspec.Raw],
     allowed: frozenset[str],
@@ -132,10 +182,11 @@ def build_intake(
         items: the raw JSON of each batch item, in order.
         allowed: schemas this endpoint accepts; others are rejected with the right endpoint.
         topics: topic by schema (:meth:`CollectorTopics.by_schema`).
-        edge: the client ip to attach (or ``None``) and whether ``Sec-GPC: 1`` was sent.
+        edge: client ip, ``Sec-GPC``, the key's scopes and the subject token's check.
 
     Returns:
-        Records in batch order and rejections with their batch index and precise reason.
+        Records in batch order, rejections with their batch index and precise reason, and
+        the valid events the key has no scope for (the caller refuses the whole batch).
     """
     out = Intake()
     for index, raw in enumerate(items):
@@ -148,9 +199,14 @@ def build_intake(
         if schema not in allowed:
             out.rejected.append(_wrong_endpoint(index, schema))
             continue
-        event = _adjust(event, edge)
-        value = validator.encode(event)
-        out.records.append(Record(topics[schema], event.user_id.encode(), value, schema))
+        if SCHEMA_SCOPES[schema] not in edge.scopes:
+            out.forbidden.setdefault(SCHEMA_SCOPES[schema], []).append(index)
+            continue
+        routed = _route(event, index, edge, topics)
+        if isinstance(routed, Rejection):
+            out.rejected.append(routed)
+        else:
+            out.records.append(routed)
     return out
 
 
@@ -158,6 +214,7 @@ def decode_batch(body: bytes) -> Sequence[msgspec.Raw]:
     """Split a JSON array body into its items' raw JSON (each validated later on its own).
 
     Raises:
-        msgspec.DecodeError: not JSON; msgspec.ValidationError: JSON but not an array.
+        msgspec.DecodeError: not JSON; msgspec.ValidationError: JSON but not an array;
+        RecursionError: nested deeper than the parser's recursion limit.
     """
     return msgspec.json.decode(body, type=list[msgspec.Raw])

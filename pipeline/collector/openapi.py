@@ -53,6 +53,8 @@ _PROBLEM: Final = {
         "message": {"type": "string", "description": "What happened and what to do."},
         "accepted": {"type": "integer", "minimum": 0},
         "rejected": {"type": "array", "items": {"$ref": _REF.format(name="Rejection")}},
+        "forbidden": {"type": "array", "items": {"type": "integer", "minimum": 0},
+                      "description": "403: indices of events the key has no scope for."},
     },
     "required": ["error", "message"],
 }
@@ -70,13 +72,36 @@ COMPONENTS: Final = {
     "Health": _HEALTH,
 }
 
+SCOPES_TEXT: Final = (
+    "Each key has scopes (`collector new-key APP --scopes ...`): `events` sends navigation/1 and "
+    "geolocation/1, `consent` sends consent/1, `rights` sends rights/1 (the DPO's back office "
+    "only, never an app). Default `events,consent`. A batch holding a valid event the key has "
+    "no scope for is refused whole with 403; nothing of it is produced."
+)
 SECURITY_SCHEMES: Final = {
-    "bearerKey": {"type": "http", "scheme": "bearer", "description": "Authorization: Bearer <key>"},
-    "headerKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
+    "bearerKey": {"type": "http", "scheme": "bearer",
+                  "description": f"Authorization: Bearer <key>. {SCOPES_TEXT}"},
+    "headerKey": {"type": "apiKey", "in": "header", "name": "X-API-Key",
+                  "description": SCOPES_TEXT},
     "queryKey": {
         "type": "apiKey", "in": "query", "name": "key",
         "description": "Browser trackers (sendBeacon): navigation, geolocation and consent only.",
     },
+}
+SUBJECT_TOKEN: Final = {
+    "name": "X-Subject-Token",
+    "in": "header",
+    "required": False,
+    # No maxLength: without subject binding the header is ignored, whatever its length.
+    "schema": {"type": "string"},
+    "description": (
+        "The logged-in user's ID token (a JWT of the identity provider). Required when the "
+        "collector binds consent to subjects (PRIVACY_PIPELINE_COLLECTOR_SUBJECT_JWKS): then a "
+        "consent/1 or rights/1 event is accepted only when the token verifies (signature from "
+        "the JWKS, asymmetric algorithm, exp, iss, aud) and its `sub` equals the event's "
+        "`user_id`; otherwise (tokens over 8192 characters included) the event is rejected "
+        "with its index and reason. Accepted consent is recorded as subject-verified."
+    ),
 }
 SECURITY: Final[list[dict[str, list[str]]]] = [
     {"bearerKey": []}, {"headerKey": []}, {"queryKey": []}
@@ -103,7 +128,9 @@ def batch_responses() -> dict[int | str, dict[str, Any]]:
         202: _json("BatchResult", "Every accepted event is acknowledged by Kafka."),
         400: _json("Problem", "Malformed JSON, not an array, or no valid event (see rejected)."),
         401: _json("Problem", "Missing or wrong API key."),
-        403: _json("Problem", "A rights/1 event sent with the key in the URL (?key=)."),
+        403: _json("Problem", "The key lacks the scope of an event of the batch (nothing "
+                   "produced; `forbidden` lists their indices), or a rights/1 event was sent "
+                   "with the key in the URL (?key=)."),
         413: _json("Problem", f"Body over 1 MiB or more than {MAX_EVENTS} events."),
         415: _json("Problem", "Content-Type is not application/json or text/plain (UTF-8)."),
         429: _json("Problem", "This key's event rate is exceeded.", _RETRY_AFTER),

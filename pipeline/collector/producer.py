@@ -183,7 +183,7 @@ def _send_all(producer: Any, records: Sequence[Record], acks: _BatchAcks) -> Non
             count = counts[record.topic] = len(producer.partitions_for(record.topic))
         future = producer.send(
             record.topic, value=record.value, key=record.key,
-            partition=key_hash(record.key) % count,
+            partition=key_hash(record.key) % count, headers=record.headers(),
         )
         future.add_callback(acks.acked)
         future.add_errback(acks.failed)

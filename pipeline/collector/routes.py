@@ -1,12 +1,14 @@
 """HTTP routes of the collector: ``POST /v1/events``, ``POST /v1/consent``, health.
 
+A batch goes: API key in a header or ``?key=`` (401) → scope of the endpoint (403) → content
+type, JSON or text/plain (415) → size (413) → JSON array (400/413) → rate limit (429; every
+request costs at least one token, refused ones included) → per-event validation, scope (403 for
+the whole batch: nothing produced) and subject token (per-event rejection) → a ``?key=`` request
+carries only navigation, geolocation and consent events (403) → Kafka, waiting for every
+acknowledgement (503 if not) → 202 with the index and reason of each rejected event.
+
 Metrics are not served here: they live on the separate, local metrics port
 (:func:`pipeline.collector.metrics.serve_collector_metrics`), not on the public port.
-
-A batch goes: API key in a header or ``?key=`` (401) → content type, JSON or text/plain (415)
-→ size (413) → JSON array (400/413) → rate limit (429) → per-event validation → a ``?key=``
-request carries only navigation, geolocation and consent events (403) → Kafka, waiting for every
-acknowledgement (503 if not) → 202 with the index and reason of each rejected event.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from pipeline.collector import openapi
-from pipeline.collector.auth import ApiKey, presented_key, query_key
+from pipeline.collector.auth import SCHEMA_SCOPES, ApiKey, presented_key, query_key
 from pipeline.collector.browser import (
     JSON_MEDIA_TYPES,
     forbidden_by_query_key,
@@ -38,6 +40,8 @@ from pipeline.collector.intake import (
 )
 from pipeline.collector.middleware import LOG_KEY
 from pipeline.collector.state import MAX_BODY_BYTES, MAX_EVENTS, RETRY_AFTER_S, CollectorState
+from pipeline.collector.subject import HEADER as SUBJECT_HEADER
+from pipeline.collector.subject import SubjectCheck, check_request
 
 router = APIRouter()
 
@@ -92,6 +96,26 @@ def _authenticate(state: CollectorState, request: Request) -> tuple[ApiKey, bool
     return key, in_url
 
 
+def _check_endpoint_scope(key: ApiKey, allowed: frozenset[str]) -> None:
+    needed = {SCHEMA_SCOPES[schema] for schema in allowed}
+    if not needed & key.scopes:
+        raise Problem(
+            403, "forbidden_scope",
+            f"this API key has no {' or '.join(sorted(needed))} scope; nothing was accepted",
+        )
+
+
+def _forbidden(forbidden: dict[str, list[int]]) -> Problem:
+    scopes = " and ".join(f"'{scope}'" for scope in sorted(forbidden))
+    indices = sorted(i for found in forbidden.values() for i in found)
+    return Problem(
+        403, "forbidden_scope",
+        f"this API key lacks the {scopes} scope needed by events {indices[:20]}; nothing of "
+        "the batch was accepted (rights/1 needs a 'rights' key, the DPO's back office's)",
+        extra={"accepted": 0, "forbidden": indices},
+    )
+
+
 def _check_content_type(request: Request) -> None:
     media, _, params = request.headers.get("content-type", "").partition(";")
     charset = params.strip().lower().removeprefix("charset=").strip('"')
@@ -127,6 +151,8 @@ def _parse(body: bytes) -> Sequence[msgspec.Raw]:
         items = decode_batch(body)
     except (msgspec.ValidationError, msgspec.DecodeError):
         raise _not_a_batch(body) from None
+    except RecursionError:
+        raise _too_deep() from None
     if len(items) > MAX_EVENTS:
         raise Problem(
             413, "too_many_events",
@@ -135,12 +161,20 @@ def _parse(body: bytes) -> Sequence[msgspec.Raw]:
     return items
 
 
+def _too_deep() -> Problem:
+    # No event nests more than two levels; a parser refusal is the client's error.
+    return Problem(400, "too_deep", "the body is nested too deeply; no event nests more than a "
+                   "few levels")
+
+
 def _not_a_batch(body: bytes) -> Problem:
     """Why ``body`` is not a batch: not JSON at all (say where), or JSON of another type."""
     if not body.strip():
         return Problem(400, "malformed_json", "the body is empty: send a JSON array of events")
     try:
         value = msgspec.json.decode(body)
+    except RecursionError:
+        return _too_deep()
     except (msgspec.DecodeError, msgspec.ValidationError) as exc:
         detail = str(exc).removeprefix("JSON is malformed: ")
         return Problem(400, "malformed_json", f"the body is not valid JSON ({detail}): send a "
@@ -153,7 +187,7 @@ def _not_a_batch(body: bytes) -> Problem:
 
 
 def _rate_limit(state: CollectorState, key: ApiKey, count: int) -> None:
-    wait = state.limiter.acquire(key.key_id, count)
+    wait = state.limiter.acquire(key.key_id, max(1, count))  # an empty batch is a request too
     if wait > 0:
         raise Problem(
             429, "rate_limited",
@@ -162,9 +196,28 @@ def _rate_limit(state: CollectorState, key: ApiKey, count: int) -> None:
         )
 
 
-def _edge(state: CollectorState, request: Request) -> Edge:
-    ip = request.client.host if state.keep_ip and request.client else None
-    return Edge(client_ip=ip, gpc=request.headers.get("sec-gpc", "").strip() == "1")
+def _client_ip(state: CollectorState, request: Request) -> str | None:
+    if not state.keep_ip or request.client is None:
+        return None
+    forwarded = request.headers.getlist("x-forwarded-for")
+    return state.client_address.resolve(request.client.host, forwarded)
+
+
+def _subject(
+    state: CollectorState, request: Request, allowed: frozenset[str]
+) -> SubjectCheck | None:
+    if state.subject is None or not allowed & CONSENT_SCHEMAS:
+        return None
+    return check_request(state.subject, request.headers.get(SUBJECT_HEADER))
+
+
+def _edge(state: CollectorState, request: Request, key: ApiKey, allowed: frozenset[str]) -> Edge:
+    return Edge(
+        client_ip=_client_ip(state, request),
+        gpc=request.headers.get("sec-gpc", "").strip() == "1",
+        scopes=key.scopes,
+        subject=_subject(state, request, allowed),
+    )
 
 
 async def _produce(state: CollectorState, intake: Intake) -> None:
@@ -187,19 +240,36 @@ def _rejections(intake: Intake) -> list[dict[str, Any]]:
     return [{"index": r.index, "reason": r.reason, "field": r.field} for r in intake.rejected]
 
 
+async def _admit(
+    state: CollectorState, request: Request, key: ApiKey, allowed: frozenset[str]
+) -> Sequence[msgspec.Raw]:
+    """The batch's items, rate limited; a request refused on the way still costs a token."""
+    try:
+        _check_endpoint_scope(key, allowed)
+        _check_content_type(request)
+        items = _parse(await _read_body(request))
+    except Problem:
+        _rate_limit(state, key, 1)
+        raise
+    _rate_limit(state, key, len(items))
+    return items
+
+
 async def _ingest(request: Request, allowed: frozenset[str]) -> Response:
     state = _state(request)
     key, in_url = _authenticate(state, request)
-    _check_content_type(request)
-    items = _parse(await _read_body(request))
-    _rate_limit(state, key, len(items))
-    intake = build_intake(items, allowed, state.topics_by_schema, _edge(state, request))
+    items = await _admit(state, request, key, allowed)
+    edge = _edge(state, request, key, allowed)
+    intake = build_intake(items, allowed, state.topics_by_schema, edge)
     if in_url and (schema := forbidden_by_query_key(r.schema for r in intake.records)):
         raise Problem(403, "key_in_url_not_allowed", query_key_message(schema))
     accepted, rejected = len(intake.records), _rejections(intake)
     request.scope[LOG_KEY] = {
         "app": key.app, "events": len(items), "accepted": accepted, "rejected": len(rejected)
     }
+    if intake.forbidden:
+        request.scope[LOG_KEY]["accepted"] = 0
+        raise _forbidden(intake.forbidden)
     for rejection in intake.rejected:
         state.metrics.rejected.labels(rejection.label).inc()
     if not intake.records and rejected:
@@ -231,10 +301,18 @@ async def post_events(request: Request) -> Response:
     status_code=202,
     summary="Send a batch of consent/1 and rights/1 events",
     responses=openapi.batch_responses(),
-    openapi_extra={**openapi.request_body(openapi.CONSENT_BODY), "security": openapi.SECURITY},
+    openapi_extra={
+        **openapi.request_body(openapi.CONSENT_BODY),
+        "security": openapi.SECURITY,
+        "parameters": [openapi.SUBJECT_TOKEN],
+    },
 )
 async def post_consent(request: Request) -> Response:
-    """Like ``/v1/events``; a ``Sec-GPC: 1`` header is recorded as ``gpc: true`` on consent/1."""
+    """Like ``/v1/events``; a ``Sec-GPC: 1`` header is recorded as ``gpc: true`` on consent/1.
+
+    consent/1 needs the ``consent`` scope, rights/1 the ``rights`` scope; with subject binding
+    on, each event needs an ``X-Subject-Token`` whose ``sub`` is its ``user_id``.
+    """
     return await _ingest(request, CONSENT_SCHEMAS)
 
 

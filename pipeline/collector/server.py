@@ -47,6 +47,9 @@ def make_server(
 ) -> uvicorn.Server:
     """A uvicorn server for ``app``: no access log of uvicorn's (it prints client ips).
 
+    uvicorn's proxy-header handling is off (by default it believes ``X-Forwarded-For`` from
+    loopback): the app believes forwarded headers only from its configured trusted proxies.
+
     Args:
         app: the collector app (:func:`pipeline.collector.app.create_app`).
         host: address to listen on.
@@ -69,6 +72,8 @@ def make_server(
             server_header=False,
             log_level=log_level,
             lifespan="on",
+            proxy_headers=False,
+            forwarded_allow_ips="",
         ),
         banner,
     )

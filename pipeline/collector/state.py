@@ -9,10 +9,12 @@ from collections.abc import Callable
 from typing import Final
 
 from pipeline.collector.auth import KeyStore
+from pipeline.collector.client_ip import ClientAddress
 from pipeline.collector.intake import CollectorTopics
 from pipeline.collector.metrics import CollectorMetrics
 from pipeline.collector.producer import EventProducer
 from pipeline.collector.ratelimit import RateLimiter
+from pipeline.collector.subject import SubjectVerifier
 
 MAX_EVENTS: Final = 500
 """Most events in one batch."""
@@ -52,6 +54,9 @@ class CollectorState:
     topics: CollectorTopics
     keep_ip: bool
     health: BrokerHealth
+    client_address: ClientAddress = dataclasses.field(default_factory=ClientAddress)
+    subject: SubjectVerifier | None = None
+    """Verifies ``X-Subject-Token`` for consent/rights; ``None``: subject binding is off."""
     topics_by_schema: dict[str, str] = dataclasses.field(init=False)
 
     def __post_init__(self) -> None:

@@ -23,13 +23,14 @@ from schemathesis.config import SchemathesisConfig
 from schemathesis.specs.openapi.checks import negative_data_rejection
 
 from pipeline.collector.app import create_app
-from pipeline.collector.auth import KeyStore, hash_key, new_key
+from pipeline.collector.auth import SCOPES, KeyStore, hash_key, new_key
 from pipeline.collector.intake import CollectorTopics
 from pipeline.collector.server import make_server
 from pipeline.settings import Settings
 
 WAIT_S = 20.0
 KEY = new_key()
+ALL_SCOPES = frozenset(SCOPES)  # every schema reaches validation, rights/1 included
 CASES: dict[str, int] = {}
 
 
@@ -38,7 +39,7 @@ def collector_url(settings: Settings, new_topic: Callable[..., str]) -> Iterator
     topics = CollectorTopics(new_topic(partitions=2), new_topic(partitions=2),
                              new_topic(partitions=2))
     s = dataclasses.replace(settings, collector_rate=1e6, collector_burst=1_000_000)
-    app = create_app(s, topics=topics, keys=KeyStore([("fuzz", hash_key(KEY))]))
+    app = create_app(s, topics=topics, keys=KeyStore([("fuzz", hash_key(KEY), ALL_SCOPES)]))
     server = make_server(app, "127.0.0.1", 0, "warning", configure_logging=False)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -61,7 +62,7 @@ OPERATIONS = [("/v1/events", "POST", MODES), ("/v1/consent", "POST", MODES),
 EXAMPLES = 100
 # Schema-invalid requests must be refused with a documented 4xx: 413 (over maxItems or 1 MiB)
 # is one, besides schemathesis's defaults.
-REFUSED = [400, 401, 413, 415, 422]
+REFUSED = [400, 401, 403, 413, 415, 422]
 CONFIG = SchemathesisConfig.from_dict(
     {"checks": {"negative_data_rejection": {"expected-statuses": REFUSED}}}
 )

@@ -7,11 +7,14 @@ from pathlib import Path
 import pytest
 
 from pipeline.collector.auth import (
+    DEFAULT_SCOPES,
     KeyStore,
     check_app_name,
+    format_entry,
     hash_key,
     new_key,
     parse_entries,
+    parse_scopes,
     presented_key,
 )
 from pipeline.collector.exceptions import KeyConfigError
@@ -93,3 +96,28 @@ def test_presented_key_from_bearer_or_x_api_key() -> None:
     assert presented_key({"authorization": "Basic abc"}) is None
     assert presented_key({"authorization": "Bearer "}) is None
     assert presented_key({}) is None
+
+
+def test_entries_carry_scopes_and_old_entries_keep_events_and_consent() -> None:
+    k1, k2, k3 = new_key(), new_key(), new_key()
+    text = (f"web:{hash_key(k1)}\n"
+            f"dpo:{hash_key(k2)}:rights\n"
+            f"app:{hash_key(k3)}:events+consent+rights")
+    store = KeyStore(parse_entries(text, "test"))
+    web, dpo, full = store.authenticate(k1), store.authenticate(k2), store.authenticate(k3)
+    assert web is not None and web.scopes == DEFAULT_SCOPES == {"events", "consent"}
+    assert dpo is not None and dpo.scopes == {"rights"}
+    assert full is not None and full.scopes == {"events", "consent", "rights"}
+
+
+@pytest.mark.parametrize("scopes", ["", "admin", "events+admin", "events,consent"])
+def test_unknown_scopes_are_a_config_error(scopes: str) -> None:
+    with pytest.raises(KeyConfigError, match="scopes"):
+        parse_entries(f"web:{hash_key(new_key())}:{scopes}", "test")
+
+
+def test_entries_round_trip_through_the_documented_format() -> None:
+    digest = hash_key(new_key())
+    entry = format_entry("web", digest, parse_scopes("rights,events", sep=","))
+    assert entry == f"web:{digest}:events+rights"
+    assert parse_entries(entry, "test") == [("web", digest, frozenset({"events", "rights"}))]

@@ -53,3 +53,33 @@ def test_malformed_key_configuration_is_a_one_line_error(tmp_path: Path) -> None
     keys.write_text("web:not-a-hash\n")
     line = one_line_error(run_cli("collector", PRIVACY_PIPELINE_COLLECTOR_KEYS_FILE=str(keys)))
     assert str(keys) in line and "not-a-hash" not in line
+
+
+def test_new_key_scopes_default_and_explicit() -> None:
+    default = run_cli("collector", "new-key", "mm-web").stdout.strip().splitlines()[-1]
+    assert default.endswith(":events+consent")
+    done = run_cli("collector", "new-key", "dpo-office", "--scopes", "rights")
+    assert done.returncode == 0, done.stderr
+    key = next(line for line in done.stdout.splitlines() if line.startswith("ppk_"))
+    found = KeyStore(parse_entries(done.stdout.strip().splitlines()[-1], "t")).authenticate(key)
+    assert found is not None and found.scopes == {"rights"}
+
+
+def test_new_key_refuses_an_unknown_scope() -> None:
+    line = one_line_error(run_cli("collector", "new-key", "web", "--scopes", "events,admin"))
+    assert "events, consent, rights" in line
+
+
+def test_subject_binding_misconfigured_is_a_one_line_error(tmp_path: Path) -> None:
+    line = one_line_error(run_cli(
+        "collector", "--port", "1",
+        PRIVACY_PIPELINE_COLLECTOR_KEYS="web:" + "0" * 64,
+        PRIVACY_PIPELINE_COLLECTOR_SUBJECT_JWKS=str(tmp_path / "missing.json"),
+    ))
+    assert "PRIVACY_PIPELINE_COLLECTOR_SUBJECT_ISSUER" in line
+    line = one_line_error(run_cli(
+        "collector", "--port", "1",
+        PRIVACY_PIPELINE_COLLECTOR_KEYS="web:" + "0" * 64,
+        PRIVACY_PIPELINE_COLLECTOR_TRUSTED_PROXIES="10.0.0.0/8,proxy.local",
+    ))
+    assert "PRIVACY_PIPELINE_COLLECTOR_TRUSTED_PROXIES" in line

@@ -16,6 +16,7 @@ from pipeline.collector.intake import (
     decode_batch,
     reason_label,
 )
+from pipeline.collector.subject import SubjectCheck
 from schemas.exceptions import InvalidEvent
 
 TOPICS = CollectorTopics("nav", "geo", "consent").by_schema()
@@ -117,3 +118,39 @@ def test_default_topics_are_the_contract_ones_under_the_prefix() -> None:
         "consent/1": "privacy.consent.v1", "rights/1": "privacy.consent.v1",
     }
     assert CollectorTopics.with_prefix("t1.").navigation == "t1.app.navigation.v1"
+
+
+def test_valid_events_outside_the_key_scopes_are_listed_as_forbidden() -> None:
+    edge = Edge(client_ip=None, gpc=False, scopes=frozenset({"events", "consent"}))
+    out = build_intake(items(consent(0), rights(1), nav(2), rights(3)), CONSENT_SCHEMAS, TOPICS,
+                       edge)
+    assert out.forbidden == {"rights": [1, 3]}
+    assert [r.schema for r in out.records] == ["consent/1"]  # the route refuses the batch
+    assert [r.index for r in out.rejected] == [2]  # wrong endpoint, as before
+    rights_key = Edge(client_ip=None, gpc=False, scopes=frozenset({"rights"}))
+    out = build_intake(items(consent(0), rights(1)), CONSENT_SCHEMAS, TOPICS, rights_key)
+    assert out.forbidden == {"consent": [0]} and [r.schema for r in out.records] == ["rights/1"]
+
+
+def test_an_event_the_enrichment_makes_invalid_is_rejected_not_produced() -> None:
+    # Whatever the edge adds is validated again, as the worker will validate it.
+    out = build_intake(items(nav(0), nav(1)), EVENT_SCHEMAS, TOPICS, Edge("9" * 65, gpc=False))
+    assert not out.records
+    assert [(r.index, r.field) for r in out.rejected] == [(0, "ip"), (1, "ip")]
+    assert "after the collector added" in out.rejected[0].reason
+
+
+def test_consent_records_carry_the_collectors_verification_header() -> None:
+    bound = Edge(None, False, subject=SubjectCheck("u0"))
+    out = build_intake(items(consent(0), consent(1), rights(0)), CONSENT_SCHEMAS, TOPICS, bound)
+    assert [(r.index, r.field, r.label) for r in out.rejected] == [
+        (1, "user_id", "subject_unverified")
+    ]
+    assert [r.headers() for r in out.records] == [[("pp-subject-verified", b"1")]] * 2
+    failed = Edge(None, False, subject=SubjectCheck(None, "subject token expired"))
+    out = build_intake(items(consent(0), rights(0)), CONSENT_SCHEMAS, TOPICS, failed)
+    assert not out.records and {r.reason for r in out.rejected} == {"subject token expired"}
+    unbound = build_intake(items(consent(0)), CONSENT_SCHEMAS, TOPICS, NO_EDGE)
+    assert unbound.records[0].headers() == [("pp-subject-verified", b"0")]
+    events = build_intake(items(nav(0)), EVENT_SCHEMAS, TOPICS, bound)
+    assert events.records[0].headers() is None  # events are not about consent

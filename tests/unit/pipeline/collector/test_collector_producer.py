@@ -32,7 +32,9 @@ class FakeKafka:
     def partitions_for(self, topic: str) -> set[int]:
         return set(range(6))
 
-    def send(self, topic: str, value: bytes, key: bytes, partition: int) -> Future:
+    def send(
+        self, topic: str, value: bytes, key: bytes, partition: int, headers: Any = None
+    ) -> Future:
         time.sleep(self.block_s)
         self.sent.append((topic, key, partition))
         future = Future()
