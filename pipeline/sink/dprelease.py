@@ -112,6 +112,13 @@ def release_cutoff(now: datetime, release_after_hours: int) -> date:
     return (now - timedelta(hours=release_after_hours)).date()
 
 
+def release_instant(now: datetime, release_after_hours: int) -> datetime:
+    """Records written before this instant count in the days :func:`release_cutoff` releases
+    (later ones are late for them); the sink releases once it consumed them all."""
+    cutoff = release_cutoff(now, release_after_hours)
+    return datetime(cutoff.year, cutoff.month, cutoff.day) + timedelta(hours=release_after_hours)
+
+
 def _noised(bounded: pa.Table, cal: Calibration, noise: Noise) -> pa.Table:
     users = noise(bounded.column("users").to_pylist(), cal.sigma_users)
     counts = noise(bounded.column("counts").to_pylist(), cal.sigma_counts)
