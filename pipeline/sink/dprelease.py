@@ -2,7 +2,8 @@
 
 * ``dp_contrib_<table>``: per (user of the day, row) the user's views, for the days not yet
   released. The user key is a 128-bit hash of (table, day, pseudonym), never the pseudonym.
-* A day of a table is released once, when it ended ``release_after_hours`` ago: each user's
+* A day of a table is released once, when it ended ``release_after_hours`` ago (and the
+  runner has committed every record written before then, see ``Sink._release``): each user's
   rows are cut to ``max_cells_per_day`` (kept in an order fixed by a hash of the user key and
   the row, independent of everyone else's data) and their views to ``max_views_per_day``;
   noise is added (:mod:`pipeline.sink.dp`); rows whose noisy user count reaches the threshold
