@@ -2,7 +2,8 @@
 
 * ``dp_contrib_<table>``: per (user of the day, row) the user's views, for the days not yet
   released. The user key is a 128-bit hash of (table, day, pseudonym), never the pseudonym.
-* A day of a table is released once, when it ended ``release_after_hours`` ago: each user's
+* A day of a table is released once, when it ended ``release_after_hours`` ago (and the
+  runner has committed every record written before then, see ``Sink._release``): each user's
   rows are cut to ``max_cells_per_day`` (kept in an order fixed by a hash of the user key and
   the row, independent of everyone else's data) and their views to ``max_views_per_day``;
   noise is added (:mod:`pipeline.sink.dp`); rows whose noisy user count reaches the threshold
@@ -110,6 +111,13 @@ class Release:
 def release_cutoff(now: datetime, release_after_hours: int) -> date:
     """Days before this one are complete: they ended at least ``release_after_hours`` ago."""
     return (now - timedelta(hours=release_after_hours)).date()
+
+
+def release_instant(now: datetime, release_after_hours: int) -> datetime:
+    """Records written before this instant count in the days :func:`release_cutoff` releases
+    (later ones are late for them); the sink releases once it consumed them all."""
+    cutoff = release_cutoff(now, release_after_hours)
+    return datetime(cutoff.year, cutoff.month, cutoff.day) + timedelta(hours=release_after_hours)
 
 
 def _noised(bounded: pa.Table, cal: Calibration, noise: Noise) -> pa.Table:

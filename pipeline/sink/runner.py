@@ -22,7 +22,7 @@ import duckdb
 
 from pipeline.sink.batch import Decoded, RawBatch
 from pipeline.sink.config import SinkConfig
-from pipeline.sink.dprelease import release_due
+from pipeline.sink.dprelease import release_due, release_instant
 from pipeline.sink.exceptions import PublishError, SinkError
 from pipeline.sink.ingest import BatchResult, Clock, apply_batch
 from pipeline.sink.metrics import SinkMetrics
@@ -228,15 +228,24 @@ class Sink:
         """Publish ``analytics.duckdb`` now (merging shard exports when sharded)."""
         self._drain()
         started = time.monotonic()
-        pub = self.config.publication
-        for r in release_due(self.conn, pub.dp, self.now(), pub.release_after_hours):
+        self._release()
+        publish_from_shard(self.conn, self.config.data_dir, self.config.shard, self.config.k,
+                           self.config.publication, analytics=self.config.analytics)
+        self.stats.publications += 1
+        self.metrics.published(time.monotonic() - started)
+
+    def _release(self) -> None:
+        """dp tables: release complete days, once everything written before their release
+        instant (and the backlog found at start) is committed; until then they wait."""
+        pub, now = self.config.publication, self.now()
+        if pub.dp and not self.source.consumed_until(
+                release_instant(now, pub.release_after_hours)):
+            log.debug("dp release waits for the sink to catch up")
+            return
+        for r in release_due(self.conn, pub.dp, now, pub.release_after_hours):
             if r.days:
                 log.info("dp release of %s: %d days, %d rows above the threshold",
                          r.table, len(r.days), r.rows_released)
-        publish_from_shard(self.conn, self.config.data_dir, self.config.shard, self.config.k,
-                           pub, analytics=self.config.analytics)
-        self.stats.publications += 1
-        self.metrics.published(time.monotonic() - started)
 
     def retention(self) -> None:
         """Close windows, expire aggregates and keys (one pass)."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 from kafka import TopicPartition
@@ -40,6 +41,8 @@ class KafkaSource:
         self._positions: dict[tuple[str, int], int] = dict(offsets)
         self._assigned: set[TopicPartition] = set()
         self._missing: list[str] = []
+        self._backlog: dict[TopicPartition, int] = {}
+        """End offset of each partition when it was assigned: the backlog found at start."""
 
     @property
     def assigned(self) -> frozenset[TopicPartition]:
@@ -70,6 +73,9 @@ class KafkaSource:
                 self._consumer.seek(tp, stored)
         log.info("sink shard %s reads %d partitions of %d topics", self._shard, len(wanted),
                  len({tp.topic for tp in wanted}))
+        new = sorted(wanted - self._assigned)
+        if new:
+            self._backlog.update(self._consumer.end_offsets(new))
         self._assigned = wanted
         return True
 
@@ -114,6 +120,32 @@ class KafkaSource:
             if high is not None and position is not None:
                 out[(tp.topic, tp.partition)] = max(0, int(high) - position)
         return out
+
+    def _position(self, tp: TopicPartition) -> int:
+        stored = self._positions.get((tp.topic, tp.partition))
+        if stored is None:
+            return int(self._consumer.beginning_offsets([tp])[tp])
+        return stored
+
+    def consumed_until(self, instant: datetime) -> bool:
+        """Whether every message written before ``instant`` (naive UTC), and the whole backlog
+        found when the partitions were assigned, is committed (dp: a day may be released)."""
+        if not self._assigned:
+            return False
+        ms = int(instant.replace(tzinfo=UTC).timestamp() * 1000)
+        found = self._consumer.offsets_for_times(dict.fromkeys(self._assigned, ms))
+        ends = None
+        for tp in self._assigned:
+            target = self._backlog.get(tp, 0)
+            hit = found.get(tp)
+            if hit is None:  # every message is older than instant: all of them
+                ends = ends or self._consumer.end_offsets(sorted(self._assigned))
+                target = max(target, int(ends[tp]))
+            else:
+                target = max(target, int(hit.offset))
+            if self._position(tp) < target:
+                return False
+        return True
 
     def close(self) -> None:
         """Close the consumer (no offsets to commit: they live in DuckDB)."""

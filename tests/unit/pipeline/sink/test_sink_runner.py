@@ -50,6 +50,12 @@ class ListSource:
     def known_lags(self) -> dict[tuple[str, int], int]:
         return {}
 
+    consumed = True
+    """What ``consumed_until`` answers (dp releases wait for it)."""
+
+    def consumed_until(self, instant: datetime) -> bool:
+        return self.consumed
+
     def close(self) -> None:
         pass
 
@@ -106,13 +112,17 @@ def test_a_dp_sink_keeps_contributions_and_releases_complete_days(tmp_path: Path
                         publication=pub)
     conn = open_state(config.db_path)
     clock = {"now": datetime(2026, 11, 26, 12)}
-    sink = Sink(config, conn, ListSource([_poll(0, 300, 150)]),  # type: ignore[arg-type]
-                now=lambda: clock["now"])
+    source = ListSource([_poll(0, 300, 150)])
+    sink = Sink(config, conn, source, now=lambda: clock["now"])  # type: ignore[arg-type]
     sink.run(threading.Event(), once=True)
     # the records' day (2026-11-26) is not over: kept per user, nothing released yet
     assert conn.execute("SELECT count(*) FROM dp_contrib_navigation_daily").fetchall() == [(150,)]
     assert conn.execute("SELECT count(*) FROM dp_ledger").fetchall() == [(0,)]
     clock["now"] = datetime(2026, 11, 27, 3)  # the day ended 3 hours ago (release after 2)
+    source.consumed = False  # but records written before 02:00 are still in the topics
+    sink.publish()
+    assert conn.execute("SELECT count(*) FROM dp_ledger").fetchall() == [(0,)]
+    source.consumed = True
     sink.publish()
     assert conn.execute("SELECT count(*) FROM dp_contrib_navigation_daily").fetchall() == [(0,)]
     assert conn.execute("SELECT tbl, CAST(day AS VARCHAR) FROM dp_ledger").fetchall() == [
