@@ -26,6 +26,7 @@ from processors.decide import Outcome, awaits_first_consent, decide, time_outcom
 from processors.messages import Msg
 from processors.outbox import Outbox
 from processors.records import Shared, day_of, sanitize, shared_of
+from processors.refs import decision_ref
 from processors.state import ConsentState
 from processors.store import Erasure, Held, Store
 from schemas.events import Consent, Geolocation, Navigation, Rights
@@ -217,7 +218,7 @@ class Engine:
                 m.partition,
                 {
                     "kind": "consent",
-                    "event_id": event.event_id,
+                    "event_id": self._ref(event),
                     "purpose": purpose,
                     "day": day_of(event.occurred_at),
                     "transition": transition,
@@ -289,6 +290,11 @@ class Engine:
             return None
         found = self.store.erasure(user)
         return found if found is not None and not found.targets else None
+
+    def _ref(self, event: Any) -> str | None:
+        """The decision record's event id: ledger-keyed, never the raw id (processors.refs)."""
+        now = datetime.fromtimestamp(self.rt.clock(), UTC)
+        return decision_ref(self.rt.ring, event.event_id, event.occurred_at, now)
 
     def _subject(self, event: Consent | Rights) -> str:
         """The consent-ledger pseudonym of the event's user (never the raw id)."""
@@ -489,7 +495,7 @@ class Engine:
             partition,
             {
                 "kind": "event",
-                "event_id": event_id,
+                "event_id": self._ref(event),
                 "stream": stream,
                 "day": day or day_of(event.occurred_at),
                 "outcomes": outcomes,

@@ -1,7 +1,8 @@
 """Privacy-safe records: what one event becomes for one purpose (DESIGN.md section 5).
 
 Every field is treated as the policy says: identifiers pseudonymised under the purpose's key
-or encrypted under it, times coarsened to the hour, coordinates to a geohash cell, screens
+or encrypted under it, the event id keyed under it too (never the raw id: it would join the
+purposes' records), times coarsened to the hour, coordinates to a geohash cell, screens
 stripped of query strings and generalised when they reveal health information. Nothing else
 leaves: a field the policy does not keep is absent from the record.
 """
@@ -16,6 +17,7 @@ from typing import Any, Protocol
 import pygeohash
 
 from pipeline.policy import Policy, Purpose
+from processors.refs import event_ref
 from schemas.events import Geolocation, Navigation
 
 # Identifier fields that may be encrypted or pseudonymised besides user_id.
@@ -97,7 +99,8 @@ def sanitize(
     name, at, fields = purpose.name, event.occurred_at, purpose.fields
     common = shared or shared_of(event, policy)
     record: dict[str, Any] = {
-        "event_id": event.event_id,
+        # Keyed per purpose (processors.refs): the raw id would join the purposes' records.
+        "event_id": event_ref(ring, name, event.event_id, at),
         "purpose": name,
         "stream": common.stream,
         "hour": common.hour,

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from pipeline.bench.refs import DecisionRefs
 from pipeline.bench.watch import DecisionWatcher
 from pipeline.bench.workload import Workload, consent_message
 
@@ -49,14 +50,15 @@ class WithdrawalProber:
     """Sends the workload's withdrawals, one every ``interval`` seconds, in a thread."""
 
     def __init__(self, producer: Any, topic: str, workload: Workload, interval: float,
-                 purposes: list[str]) -> None:
+                 purposes: list[str], refs: DecisionRefs) -> None:
         self._producer = producer
+        self._refs = refs
         self._topic = topic
         self._workload = workload
         self._interval = interval
         self._purposes = purposes
         self.acked: dict[str, float] = {}
-        """withdrawal event id -> wall-clock time Kafka acknowledged it."""
+        """withdrawal's decision id -> wall-clock time Kafka acknowledged it."""
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="withdrawal-prober", daemon=True)
         self.error: BaseException | None = None
@@ -92,7 +94,7 @@ class WithdrawalProber:
                                      timestamp_ms=msg.timestamp_ms)
         self._producer.flush(timeout=_ACK_TIMEOUT_S)
         future.get(timeout=_ACK_TIMEOUT_S)
-        self.acked[f"{user}-withdraw"] = time.time()
+        self.acked[self._refs.ref(f"{user}-withdraw", at)] = time.time()
         self._workload.withdrawals.append(msg)
 
     def latencies(self, watcher: DecisionWatcher) -> list[float]:

@@ -22,6 +22,7 @@ from kafka import TopicPartition
 
 from pipeline.bench.exceptions import BenchError, StageTimeout
 from pipeline.bench.procstats import Sampler
+from pipeline.bench.refs import DecisionRefs
 from pipeline.bench.sandbox import Sandbox
 from pipeline.bench.watch import DecisionWatcher
 from pipeline.kafka import make_admin, make_producer
@@ -112,9 +113,10 @@ def verify_sample(box: Sandbox, users: int, proc: subprocess.Popen[bytes]) -> in
                           value=_VIEW.format(i=i, at=at).encode())
         producer.flush(timeout=60)
         producer.close(timeout=10)
-        ids = {f"mem-v-{i}" for i in sample}
-        watcher.wait(ids, 0, 300.0, lambda: None if proc.poll() is None else "worker exited")
-        got = {r.event_id: (r.outcomes or {}).get("audience_measurement")
+        refs = DecisionRefs(box.settings)  # decisions carry keyed ids, not the raw event_id
+        ids = {refs.ref(f"mem-v-{i}", datetime.fromisoformat(at)): f"mem-v-{i}" for i in sample}
+        watcher.wait(set(ids), 0, 300.0, lambda: None if proc.poll() is None else "worker exited")
+        got = {ids[r.event_id]: (r.outcomes or {}).get("audience_measurement")
                for r in watcher.records if r.event_id in ids}
     want = {f"mem-v-{i}": "kept" if grants(i) else "dropped_no_consent" for i in sample}
     return sum(got.get(k) == v for k, v in want.items())

@@ -22,7 +22,7 @@ from pipeline.bench.procstats import Usage, stop
 from pipeline.kafka import make_admin
 from pipeline.policy import load_policy
 from pipeline.settings import Settings
-from pipeline.topics import ensure_topics, pipeline_specs, with_prefix
+from pipeline.topics import all_specs, ensure_topics, with_prefix
 
 CLI = [sys.executable, "-m", "pipeline.cli"]
 _CLI_TIMEOUT_S = 120.0
@@ -81,7 +81,8 @@ class Sandbox:
         purposes = load_policy(self.settings.policy).purposes
         admin = make_admin(self.settings)
         try:
-            specs = with_prefix(pipeline_specs(self.settings, purposes), self.prefix)
+            # The worker changelogs too: the worker never creates topics (preflight refuses).
+            specs = with_prefix(all_specs(self.settings, purposes), self.prefix)
             ensure_topics(admin, specs)
         finally:
             admin.close()

@@ -25,6 +25,7 @@ from pipeline.bench.compare import (
 from pipeline.bench.exceptions import BenchError, StageTimeout
 from pipeline.bench.latency import Latency, WithdrawalProber, summarize
 from pipeline.bench.procstats import Sampler, Usage, reap
+from pipeline.bench.refs import DecisionRefs
 from pipeline.bench.report import Stage
 from pipeline.bench.sandbox import Sandbox
 from pipeline.bench.watch import DecisionWatcher
@@ -108,7 +109,9 @@ def workers_stage(box: Sandbox, workload: Workload, reporter: Reporter, count: i
                   purposes: list[str]) -> tuple[Stage, Latency]:
     """Start ``count`` workers on the backlog, inject withdrawals, wait for every decision."""
     reporter.begin(f"workers ×{count}", workload.size)
-    ids, invalid = workload.valid_ids(), workload.invalid_count()
+    refs = DecisionRefs(box.settings)  # decisions carry keyed ids, never the raw event_id
+    ids = refs.of_values(m.value for m in workload.messages() if m.malformed is None)
+    invalid = workload.invalid_count()
     with DecisionWatcher(box.settings, box.topic(DECISIONS)) as watcher:
         start = time.perf_counter()
         procs = [box.start("worker", "--id", str(i), log_name=f"worker-{i}")
@@ -116,7 +119,8 @@ def workers_stage(box: Sandbox, workload: Workload, reporter: Reporter, count: i
         samplers = [Sampler(p.pid) for p in procs]
         alive = _alive(box, procs)
         producer = make_producer(box.settings, linger_ms=0)
-        prober = WithdrawalProber(producer, box.topic(CONSENT), workload, probe_interval, purposes)
+        prober = WithdrawalProber(producer, box.topic(CONSENT), workload, probe_interval, purposes,
+                                  refs)
         try:
             _wait_first(watcher, alive)
             prober.start()

@@ -1,7 +1,8 @@
 """Follow ``pipeline.decisions.v1``: which events were decided, when, and how.
 
 A background thread reads the decisions topic from its start (no consumer group) and keeps,
-per event id, the time its first decision arrived, and the sources of dead-lettered input.
+per decision id (the ledger-keyed event id, :mod:`pipeline.bench.refs`), the time its first
+decision arrived, and the sources of dead-lettered input.
 Stages wait on it with a bound; latency probes read the arrival times.
 """
 
@@ -52,9 +53,9 @@ class DecisionWatcher:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="decision-watcher", daemon=True)
         self.seen_at: dict[str, float] = {}
-        """event id -> monotonic time its first ``kind: event`` decision was read."""
+        """decision id -> monotonic time its first ``kind: event`` decision was read."""
         self.stamped: dict[str, int] = {}
-        """event id -> Kafka timestamp (ms, the worker's clock at send) of that decision."""
+        """decision id -> Kafka timestamp (ms, the worker's clock at send) of that decision."""
         self.invalid: set[str] = set()
         """``source`` of every dead-lettered input record."""
         self.records: list[Decision] = []
@@ -113,7 +114,7 @@ class DecisionWatcher:
             self.last_at = now
 
     def decided(self) -> int:
-        """How many distinct event ids were decided so far."""
+        """How many distinct decision ids were decided so far."""
         with self._lock:
             return len(self.seen_at)
 

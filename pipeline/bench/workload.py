@@ -13,19 +13,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-import msgspec
-
 from pipeline.policy import Policy
 from pipeline.simulator import Message, SimulationConfig, Traffic, compute_truth, generate
 from pipeline.simulator.clock import default_hours, default_start, to_ms
 from pipeline.simulator.model import CONSENT
-
-
-class _Id(msgspec.Struct):
-    event_id: str
-
-
-_ID = msgspec.json.Decoder(_Id)
 
 
 def consent_message(user: str, event_id: str, at: datetime, purposes: dict[str, bool],
@@ -62,10 +53,6 @@ class Workload:
     def messages(self) -> list[Message]:
         """Every message in production order (for the oracle)."""
         return [*self.grants, *self.traffic.messages, *self.withdrawals]
-
-    def valid_ids(self) -> set[str]:
-        """Event ids of the valid messages (each must get a decision)."""
-        return {_ID.decode(m.value).event_id for m in self.messages() if m.malformed is None}
 
     def invalid_count(self) -> int:
         """Messages the pipeline must dead-letter."""

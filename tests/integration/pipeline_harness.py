@@ -199,10 +199,37 @@ def input_topics(env: PipelineEnv) -> dict[str, str]:
     return {t: env.topic(t) for t in (NAVIGATION, GEOLOCATION, CONSENT)}
 
 
-def expected_inputs(messages: Any) -> tuple[set[str], int]:
-    """Event ids of the valid simulated messages, and the number of malformed ones."""
-    ids = {json.loads(m.value)["event_id"] for m in messages if m.malformed is None}
+def expected_inputs(messages: Any, env: PipelineEnv) -> tuple[set[str], int]:
+    """Decision ids of the valid simulated messages, and the number of malformed ones.
+
+    Decisions carry the event id keyed under the consent-ledger key (never the raw id): the
+    ids are computed with the test's keyring, as the worker computes them.
+    """
+    from pipeline.bench.refs import DecisionRefs
+
+    refs = DecisionRefs(env.settings)
+    ids = refs.of_values(m.value for m in messages if m.malformed is None)
     return ids, sum(m.malformed is not None for m in messages)
+
+
+def sanitized_refs(env: PipelineEnv, purpose: str, messages: Any) -> set[str]:
+    """The ids ``purpose``'s sanitized records of the valid ``messages`` carry (where the
+    purpose has a live key for the event's time): keyed per purpose, as the worker keys them."""
+    import keys
+    from keys.exceptions import KeysError
+    from processors.refs import event_ref
+    from schemas.validator import decode
+
+    ring = keys.open_keyring(env.settings, load_policy(env.settings.policy).key_specs())
+    out: set[str] = set()
+    for m in messages:
+        if m.malformed is None:
+            event = decode(m.value)
+            try:
+                out.add(event_ref(ring, purpose, event.event_id, event.occurred_at))
+            except KeysError:
+                continue
+    return out
 
 
 def worker_alive(env: PipelineEnv, *procs: subprocess.Popen[bytes]) -> Callable[[], str | None]:

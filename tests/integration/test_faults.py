@@ -43,6 +43,7 @@ from tests.integration.pipeline_harness import (
     pipeline_env,
     pipeline_env_with,
     run_sink,
+    sanitized_refs,
     sink_differences,
     worker_alive,
 )
@@ -121,7 +122,7 @@ def read_topic(env: PipelineEnv, name: str) -> list[dict[str, Any]]:
 
 def _kill_mid_stream(env: PipelineEnv, traffic: Traffic, workers: int, store: str) -> None:
     env.env["PRIVACY_PIPELINE_WORKER_STORE"] = store
-    ids, invalid = expected_inputs(traffic.messages)
+    ids, invalid = expected_inputs(traffic.messages, env)
     with DecisionWatcher(env.settings, env.topic(DECISIONS)) as watcher:
         # Produced before the workers start: the oracle decides an event by a first consent
         # that occurred up to 30 s after it, so the pipeline must have that consent in Kafka
@@ -224,7 +225,7 @@ def test_sink_killed_mid_batch_then_restarted(env: PipelineEnv) -> None:
     offsets strictly between nothing and everything (they landed mid-run)."""
     now = datetime.now(UTC)
     traffic = simulate(now, SEED + 4)
-    ids, invalid = expected_inputs(traffic.messages)
+    ids, invalid = expected_inputs(traffic.messages, env)
     with DecisionWatcher(env.settings, env.topic(DECISIONS)) as watcher:
         worker = env.start("worker", "--id", "1", log_name="worker-1")
         send(env, traffic.messages, traffic.config)
@@ -277,12 +278,12 @@ def test_purpose_key_rotated_during_a_run(env: PipelineEnv) -> None:
                 assert rotated.returncode == 0, rotated.stderr
                 time.sleep(2.5)  # > the keyring refresh interval of running workers
             send(env, part, traffic.config)
-            ids, invalid = expected_inputs(part)
+            ids, invalid = expected_inputs(part, env)
             watcher.wait(ids, invalid, WAIT_S, worker_alive(env, worker))
     run_sink(env)
     assert_equal_to_truth(env, truth(traffic.messages, now))
     new = _key_ids(env, "geolocation") - before
-    second_ids = expected_inputs(second)[0]
+    second_ids = sanitized_refs(env, "geolocation", second)
     records = read_topic(env, sanitized("geolocation"))
     used = {(r["event_id"] in second_ids, _token_key(r["enc"]["coords"])) for r in records}
     assert {k for late, k in used if late} <= {k.lower() for k in new} != set()
@@ -336,14 +337,14 @@ def test_epoch_destroyed_during_a_run(tmp_path: Path, settings: Settings) -> Non
                     assert (cut - timedelta(days=1)).date().isoformat() in done.stdout, done
                     time.sleep(2.5)  # > the keyring refresh interval of running workers
                 send(env, traffic.messages, traffic.config)
-                ids, invalid = expected_inputs(traffic.messages)
+                ids, invalid = expected_inputs(traffic.messages, env)
                 watcher.wait(ids, invalid, WAIT_S, worker_alive(env, worker))
         run_sink(env)
 
         records = read_topic(env, sanitized("geolocation"))
         boundary = cut.strftime("%Y-%m-%dT%H:00:00Z")
         old = [r for r in records if r["hour"] < boundary]
-        later_ids = expected_inputs(later.messages)[0]
+        later_ids = sanitized_refs(env, "geolocation", later.messages)
         new = [r for r in records if r["event_id"] in later_ids]
         assert old, "no geolocation record under the epoch to destroy: raise the event count"
         assert new and all(r["hour"] >= boundary for r in new)

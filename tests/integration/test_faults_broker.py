@@ -47,14 +47,15 @@ def test_broker_stopped_and_restarted_during_a_run(settings: Settings, tmp_path:
             batches = list(traffic.batches())
             first = [m for b in batches[: len(batches) // 2] for m in b]
             second = [m for b in batches[len(batches) // 2 :] for m in b]
-            ids, invalid = expected_inputs(traffic.messages)
+            ids, invalid = expected_inputs(traffic.messages, env)
             with DecisionWatcher(env.settings, env.topic(DECISIONS)) as watcher:
                 worker = env.start("worker", "--id", "1", log_name="worker-1")
                 sink = env.start("sink", "--log-level", "warning", log_name="sink")
                 alive = worker_alive(env, worker, sink)
                 send(env, first, traffic.config)
                 deadline = time.monotonic() + WAIT_S
-                while watcher.decided() < len(expected_inputs(first)[0]) // 3:
+                third = len(expected_inputs(first, env)[0]) // 3
+                while watcher.decided() < third:
                     assert alive() is None and time.monotonic() < deadline, alive()
                     time.sleep(0.02)
                 assert broker.stop(mine).pid is not None

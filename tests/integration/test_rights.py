@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from pipeline.bench.refs import DecisionRefs
 from pipeline.settings import Settings
 from tests.integration.pipeline_harness import PipelineEnv, collect, pipeline_env, send_json
 
@@ -149,13 +150,16 @@ def test_tc_strings_are_read_whole_or_refused_with_a_reason(env: PipelineEnv) ->
     send_json(producer, env.topic("app.navigation.v1"), navs)
     send_json(producer, env.topic("app.geolocation.v1"), [geo])
     producer.close()
+    refs = DecisionRefs(env.settings)  # decisions carry the ledger-keyed event id
+    raw = {refs.ref(e["event_id"], datetime.fromisoformat(e["occurred_at"])): e["event_id"]
+           for e in [*consents, *navs, geo]}
     consumer = env.consumer("pipeline.decisions.v1")
     want = {"t-cut", "t-sf1", "t-n", "t-g"}
     try:
-        records = collect(consumer, lambda rs: want <= _outcomes(rs).keys(), timeout=120)
+        records = collect(consumer, lambda rs: want <= _outcomes(rs, raw).keys(), timeout=120)
     finally:
         consumer.close()
-    outcomes = _outcomes(records)
+    outcomes = _outcomes(records, raw)
     assert want <= outcomes.keys(), env.log_text("worker-1")[-3000:]
     assert outcomes["t-cut"] == {
         "personalisation": "applied",
@@ -167,5 +171,7 @@ def test_tc_strings_are_read_whole_or_refused_with_a_reason(env: PipelineEnv) ->
     assert outcomes["t-g"]["geolocation"] == "dropped_withdrawn"  # special feature 1 opted out
 
 
-def _outcomes(records: list[dict[str, Any]]) -> dict[str, dict[str, str]]:
-    return {r["event_id"]: r["outcomes"] for r in records if r.get("kind") == "event"}
+def _outcomes(records: list[dict[str, Any]], raw: dict[str, str]) -> dict[str, dict[str, str]]:
+    """Raw event id -> outcomes, for the decisions of the events ``raw`` knows."""
+    return {raw[r["event_id"]]: r["outcomes"] for r in records
+            if r.get("kind") == "event" and r.get("event_id") in raw}

@@ -15,6 +15,7 @@ from processors.context import Runtime, TopicNames
 from processors.engine import Engine
 from processors.messages import Msg
 from processors.outbox import Outbox
+from processors.refs import decision_ref
 from processors.store import Store
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
@@ -109,9 +110,14 @@ class Harness:
                 out.extend(decoded.get("records", [decoded]))
         return out
 
+    def ref(self, event_id: str) -> str | None:
+        """The keyed id decision records carry for raw ``event_id`` (FakeRing: epoch-free)."""
+        return decision_ref(self.engine.rt.ring, event_id, NOW, NOW)
+
     def outcomes(self, event_id: str) -> dict[str, str]:
+        ref = self.ref(event_id)
         for r in self.records(self.names.decisions):
-            if r["kind"] == "event" and r["event_id"] == event_id:
+            if r["kind"] == "event" and r["event_id"] == ref:
                 return dict(r["outcomes"])
         raise AssertionError(f"no decision for {event_id}")
 

@@ -15,6 +15,7 @@ from processors import agents
 from processors.context import Runtime
 from processors.engine import Engine
 from processors.outbox import Outbox
+from processors.refs import decision_ref
 from processors.store import Store
 from tests.unit.processors.conftest import APP, NOW, FakeRing, NoGapFence, at
 
@@ -64,7 +65,8 @@ def test_agent_decides_batches_through_the_engine(policy: Any, monkeypatch: Any)
 
     asyncio.run(scenario())
     decisions = [r for t, _, v in sent if t == rt.names.decisions for r in json.loads(v)["records"]]
-    [event] = [r for r in decisions if r["kind"] == "event" and r["event_id"] == "e1"]
+    [event] = [r for r in decisions if r["kind"] == "event"
+                and r["event_id"] == decision_ref(rt.ring, "e1", NOW, NOW)]
     assert event["outcomes"]["audience_measurement"] == "kept"
     kept = [t for t, _, _ in sent if t == rt.names.sanitized("audience_measurement")]
     assert kept

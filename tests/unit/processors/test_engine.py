@@ -65,7 +65,8 @@ def test_out_of_order_consent_is_last_writer_wins_by_occurred_at(harness, nav, c
 def test_grace_window_holds_until_first_consent(harness, nav, consent):
     e = harness.produce(NAV, nav("e1", "u1", -0.1))  # 6 s ago, no consent record yet
     harness.run(e)
-    assert not [r for r in harness.records("pipeline.decisions.v1") if r.get("event_id") == "e1"]
+    decisions = harness.records("pipeline.decisions.v1")
+    assert not [r for r in decisions if r.get("event_id") == harness.ref("e1")]
     c = harness.produce(CON, consent("c1", "u1", 0, audience_measurement=True))
     harness.run(c)
     assert harness.outcomes("e1")["audience_measurement"] == "kept"
@@ -74,7 +75,8 @@ def test_grace_window_holds_until_first_consent(harness, nav, consent):
 def test_grace_window_expires_to_default_deny(harness, nav):
     harness.run(harness.produce(NAV, nav("e1", "u1", 0)))
     harness.tick(advance_s=10)
-    assert not [r for r in harness.records("pipeline.decisions.v1") if r.get("event_id") == "e1"]
+    decisions = harness.records("pipeline.decisions.v1")
+    assert not [r for r in decisions if r.get("event_id") == harness.ref("e1")]
     harness.tick(advance_s=25)
     assert harness.outcomes("e1")["audience_measurement"] == "dropped_no_consent"
 
@@ -235,7 +237,9 @@ def test_no_live_key_drops_fail_closed_before_consent(harness, nav, consent):
 
 def _decided(harness) -> list[str]:
     decisions = harness.records("pipeline.decisions.v1")
-    return [r["event_id"] for r in decisions if r["kind"] == "event" and r["stream"] != "consent"]
+    raw = {harness.ref(f"e{i}"): f"e{i}" for i in range(10)}  # decisions carry keyed ids
+    return [raw[r["event_id"]] for r in decisions
+            if r["kind"] == "event" and r["stream"] != "consent"]
 
 
 def test_records_the_stream_skipped_are_read_directly(harness, nav, consent):
