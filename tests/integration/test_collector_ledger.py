@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 import msgspec
 
+from pipeline.bench.refs import DecisionRefs
 from pipeline.collector.app import create_app
 from pipeline.collector.auth import KeyStore, hash_key, new_key
 from pipeline.settings import Settings
@@ -80,12 +81,15 @@ def test_verified_consent_reaches_the_ledger_and_the_export(
         send_json(producer, env.topic("privacy.consent.v1"), [_consent("c-direct", other, at)])
         producer.close()
 
+        # Decisions carry keyed ids, never the raw event id: computed with the run's keyring.
+        refs = DecisionRefs(env.settings)
+        names = {refs.ref("c-verified", at): "c-verified", refs.ref("c-direct", at): "c-direct"}
         consumer = env.consumer("pipeline.decisions.v1")
-        want = {"c-verified", "c-direct"}
-        records = collect(consumer, lambda rs: want <= {
+        records = collect(consumer, lambda rs: names.keys() <= {
             r["event_id"] for r in rs if r.get("kind") == "consent"}, timeout=180)
         consumer.close()
-        flags = {r["event_id"]: r["verified"] for r in records if r.get("kind") == "consent"}
+        flags = {names[r["event_id"]]: r["verified"] for r in records
+                 if r.get("kind") == "consent" and r["event_id"] in names}
         assert flags == {"c-verified": True, "c-direct": False}, env.log_text("worker-1")[-3000:]
 
         data = _export(env, me, tmp_path / "export.json")
