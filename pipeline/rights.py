@@ -9,6 +9,7 @@ worker and sees exactly what a restarted worker would recover.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -22,12 +23,13 @@ from pipeline.policy import Policy
 from pipeline.policy.fields import LEDGER
 from pipeline.settings import Settings
 from processors.context import TopicNames
+from processors.held import Held, user_of_key
 from processors.state import loads
-from processors.store import Held
+from processors.store import AuditTrail
 
 RIGHTS = ("erasure", "objection", "access", "portability", "rectification")
-_HELD = msgspec.json.Decoder(list[Held])
-_AUDIT = msgspec.json.Decoder(list[dict[str, Any]])
+_HELD = msgspec.json.Decoder(Held)
+_AUDIT = msgspec.json.Decoder(AuditTrail | list[dict[str, Any]])
 
 
 def request(
@@ -64,22 +66,32 @@ def changelog(settings: Settings, table: str) -> str:
 
 def latest_value(settings: Settings, topic: str, key: bytes) -> bytes | None:
     """The last value written for ``key`` on its partition of ``topic`` (None: none/deleted)."""
+    return latest_values(settings, topic, key, lambda k: k == key).get(key)
+
+
+def latest_values(
+    settings: Settings, topic: str, user: bytes, match: Callable[[bytes], bool]
+) -> dict[bytes, bytes]:
+    """The last value of every key ``match`` accepts on ``user``'s partition (deleted: absent)."""
     consumer = make_consumer(settings, enable_auto_commit=False, group_id=None)
     try:
         parts = consumer.partitions_for_topic(topic)
         if not parts:
-            return None
-        tp = TopicPartition(topic, (murmur2(key) & 0x7FFFFFFF) % len(parts))
+            return {}
+        tp = TopicPartition(topic, (murmur2(user) & 0x7FFFFFFF) % len(parts))
         consumer.assign([tp])
         end = consumer.end_offsets([tp])[tp]
         consumer.seek_to_beginning(tp)
-        value: bytes | None = None
+        values: dict[bytes, bytes] = {}
         while consumer.position(tp) < end:
             for records in consumer.poll(timeout_ms=1000).values():
                 for r in records:
-                    if r.key == key:
-                        value = r.value
-        return value
+                    if r.key is not None and match(r.key):
+                        if r.value is None:
+                            values.pop(r.key, None)
+                        else:
+                            values[r.key] = r.value
+        return values
     finally:
         consumer.close()
 
@@ -91,7 +103,9 @@ def export(
     at = now or datetime.now(UTC)
     key = user.encode()
     raw_state = latest_value(settings, changelog(settings, "consent"), key)
-    raw_held = latest_value(settings, changelog(settings, "held"), key)
+    raw_held = latest_values(
+        settings, changelog(settings, "held_event"), key, lambda k: user_of_key(k) == key
+    )
     raw_erased = latest_value(settings, changelog(settings, "erased"), key)
     out: dict[str, Any] = {
         "exported_at": at.isoformat(),
@@ -102,8 +116,8 @@ def export(
     }
     if raw_state is not None:
         out["consent"] = msgspec.to_builtins(loads(raw_state))
-    if raw_held is not None:
-        out["held_events"] = [msgspec.json.decode(h.value) for h in _HELD.decode(raw_held)]
+    held = [_HELD.decode(raw_held[k]) for k in sorted(raw_held)]  # sequence order
+    out["held_events"] = [msgspec.json.decode(h.value) for h in held]
     if raw_erased is not None:
         out["erased_at"] = datetime.fromtimestamp(
             msgspec.json.decode(raw_erased), UTC
@@ -122,7 +136,9 @@ def _audit(settings: Settings, policy: Policy, ring: Any, user: str, at: datetim
             continue
         raw = latest_value(settings, topic, subject.encode())
         if raw is not None:
-            records.extend(_AUDIT.decode(raw))
+            trail = _AUDIT.decode(raw)
+            # A bounded trail keeps the latest requests; older ones are only counted.
+            records.extend(trail if isinstance(trail, list) else trail.records)
     return sorted(records, key=lambda r: str(r.get("at")))
 
 
