@@ -22,14 +22,15 @@ from pipeline.kafka import make_consumer, make_producer
 from pipeline.policy import Policy
 from pipeline.policy.fields import LEDGER
 from pipeline.settings import Settings
+from processors.audit import AuditIndex
 from processors.context import TopicNames
 from processors.held import Held, user_of_key
 from processors.state import loads
-from processors.store import AuditTrail
 
 RIGHTS = ("erasure", "objection", "access", "portability", "rectification")
 _HELD = msgspec.json.Decoder(Held)
-_AUDIT = msgspec.json.Decoder(AuditTrail | list[dict[str, Any]])
+_AUDIT = msgspec.json.Decoder(AuditIndex | list[dict[str, Any]])
+_RECORD = msgspec.json.Decoder(dict[str, Any])
 
 
 def request(
@@ -128,18 +129,27 @@ def export(
 
 def _audit(settings: Settings, policy: Policy, ring: Any, user: str, at: datetime) -> list[Any]:
     records: list[Any] = []
-    topic = changelog(settings, "rights_audit")
     for epoch_day in _epoch_days(ring, policy, at):
         try:
             subject = ring.pseudonym(LEDGER, user, epoch_day)
         except KeysError:  # epoch never keyed or already destroyed: nothing to find under it
             continue
-        raw = latest_value(settings, topic, subject.encode())
-        if raw is not None:
-            trail = _AUDIT.decode(raw)
-            # A bounded trail keeps the latest requests; older ones are only counted.
-            records.extend(trail if isinstance(trail, list) else trail.records)
+        records.extend(_subject_audit(settings, subject.encode()))
     return sorted(records, key=lambda r: str(r.get("at")))
+
+
+def _subject_audit(settings: Settings, subject: bytes) -> list[Any]:
+    """A subject's kept rights requests: one entry each, or a list written before the bound."""
+    raw = latest_value(settings, changelog(settings, "rights_audit"), subject)
+    found = None if raw is None else _AUDIT.decode(raw)
+    if isinstance(found, list):
+        return list(found)
+    if found is None:
+        return []
+    entries = latest_values(settings, changelog(settings, "rights_audit_entry"), subject,
+                            lambda k: user_of_key(k) == subject)
+    # Only the latest requests are kept (older ones are counted in the index, not exported).
+    return [_RECORD.decode(entries[k]) for k in sorted(entries)]
 
 
 def _epoch_days(ring: Any, policy: Policy, now: datetime) -> list[datetime]:

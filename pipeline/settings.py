@@ -157,7 +157,7 @@ class Settings:
     """Most raw event bytes of one user held in the grace window.
     Env: ``PRIVACY_PIPELINE_WORKER_HELD_MAX_BYTES``."""
 
-    worker_history_max: int = _env("WORKER_HISTORY_MAX", 32, _positive_int)
+    worker_history_max: int = _env("WORKER_HISTORY_MAX", 16, _positive_int)
     """Most consent changes kept per user and purpose.
     Env: ``PRIVACY_PIPELINE_WORKER_HISTORY_MAX``."""
 

@@ -116,7 +116,9 @@ async def _changelogs_known() -> None:
     producer = app.producer._ensure_producer()
     # Every batch: a metadata refresh made while another worker was still creating the
     # changelogs can drop a topic the producer knew. A known topic costs no request.
-    for table in (tables.consent, tables.held, tables.erased, tables.audit, tables.held_events):
+    every = (tables.consent, tables.held, tables.erased, tables.audit, tables.held_events,
+             tables.audit_entries)
+    for table in every:
         await producer.partitions_for(table.changelog_topic.get_topic_name())
     _metadata_ready = True
 

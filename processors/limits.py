@@ -24,7 +24,7 @@ class Limits:
     """Most events of one user held in the grace window; later ones are decided at once."""
     held_max_bytes: int = 256 * KIB
     """Most raw event bytes of one user held in the grace window."""
-    history_max: int = 32
+    history_max: int = 16
     """Most consent changes kept per user and purpose (inside the lateness window)."""
     audit_max: int = 100
     """Most rights requests kept in one subject's audit trail (older ones are counted)."""

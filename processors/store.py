@@ -17,6 +17,7 @@ from typing import Any
 
 import msgspec
 
+from processors.audit import AuditLog, AuditTrail
 from processors.exceptions import StateTooLarge
 from processors.held import Held, HeldEvents
 from processors.limits import Limits, check_size
@@ -39,16 +40,8 @@ class Erasure(msgspec.Struct):
     targets: dict[str, int] = msgspec.field(default_factory=dict)
 
 
-class AuditTrail(msgspec.Struct):
-    """One subject's rights requests: the latest ones, and how many older ones were dropped."""
-
-    records: list[dict[str, Any]] = msgspec.field(default_factory=list)
-    omitted: int = 0
-
-
 _ENC = msgspec.json.Encoder()
 _ERASURE_DEC = msgspec.json.Decoder(Erasure)
-_AUDIT_DEC = msgspec.json.Decoder(AuditTrail | list[dict[str, Any]])
 
 
 class Store:
@@ -61,6 +54,7 @@ class Store:
         erased: MutableMapping[bytes, bytes],
         audit: MutableMapping[bytes, bytes],
         held_events: MutableMapping[bytes, bytes] | None = None,
+        audit_entries: MutableMapping[bytes, bytes] | None = None,
         limits: Limits | None = None,
     ) -> None:
         self.limits = limits or Limits()
@@ -70,7 +64,7 @@ class Store:
         self._states: OrderedDict[str, ConsentState | None] = OrderedDict()
         self.holds = HeldEvents(held, {} if held_events is None else held_events, self.limits)
         self._erased = erased
-        self._audit = audit
+        self.audits = AuditLog(audit, {} if audit_entries is None else audit_entries, self.limits)
 
     def state(self, user: str) -> ConsentState | None:
         """The user's consent state, or None when the pipeline knows nothing of them."""
@@ -146,33 +140,12 @@ class Store:
 
     def audit(self, subject: str) -> list[dict[str, Any]]:
         """Rights requests of one consent-ledger subject (a pseudonym, never the raw id)."""
-        return self.audit_trail(subject).records
+        return self.audits.trail(subject).records
 
     def audit_trail(self, subject: str) -> AuditTrail:
         """The subject's kept rights requests and the count of older ones dropped."""
-        raw = self._audit.get(subject.encode())
-        found = None if raw is None else _AUDIT_DEC.decode(raw)
-        if isinstance(found, list):  # written before the trail was bounded
-            return AuditTrail(found)
-        return found or AuditTrail()
+        return self.audits.trail(subject)
 
     def append_audit(self, subject: str, record: dict[str, Any]) -> None:
-        """Add one rights request to the subject's trail, keeping the latest ones.
-
-        At most ``audit_max`` requests, and as many as fit the value bound; the dropped older
-        ones are counted (``omitted``), so the trail still says how many requests there were.
-        """
-        trail = self.audit_trail(subject)
-        trail.records.append(record)
-        cut = len(trail.records) - self.limits.audit_max
-        if cut > 0:
-            del trail.records[:cut]
-            trail.omitted += cut
-        key = subject.encode()
-        value = _ENC.encode(trail)
-        while len(key) + len(value) > self.limits.value_max_bytes and len(trail.records) > 1:
-            del trail.records[0]
-            trail.omitted += 1
-            value = _ENC.encode(trail)
-        check_size("rights_audit", key, value, self.limits.value_max_bytes)
-        self._audit[key] = value
+        """Add one rights request to the subject's trail (bounded, see :mod:`processors.audit`)."""
+        self.audits.append(subject, record)

@@ -97,7 +97,8 @@ class KeyPartitioned(MutableMapping[bytes, bytes]):
 
 
 class UserPartitioned(KeyPartitioned):
-    """A table of :func:`processors.held.event_key` keys, filed under the user's partition.
+    """A table of :func:`processors.held.event_key` keys, filed under the owner's partition
+    (the user's for held events; the subject's, as its audit index, for rights requests).
 
     Declared without ``use_partitioner``: faust then sends each changelog write to the
     partition of the current event, which :meth:`_partition_of` sets to the user's, and reads
@@ -153,13 +154,20 @@ held_events = _table(
     "held_event", "Events held in the grace window, one key each.", use_partitioner=False
 )
 erased = _table("erased", "Erasures per user: pending ones and tombstones (time only).")
-audit = _table("rights_audit", "Rights requests per consent-ledger subject (no raw id).")
+audit = _table("rights_audit", "Rights audit index per consent-ledger subject (no raw id).")
+audit_entries = _table(
+    "rights_audit_entry", "Rights requests, one key each (no raw id).", use_partitioner=False
+)
 
 
-def store_tables() -> tuple[
-    KeyPartitioned, KeyPartitioned, KeyPartitioned, KeyPartitioned, KeyPartitioned
-]:
-    """The five tables, wrapped so every write is filed under its key's (user's) partition."""
+_KP = KeyPartitioned
+
+
+def store_tables() -> tuple[_KP, _KP, _KP, _KP, _KP, _KP]:
+    """The six tables, wrapped so every write is filed under its key's (owner's) partition.
+
+    In :class:`~processors.store.Store`'s argument order.
+    """
     n = settings.partitions
     return (
         KeyPartitioned(consent, n),
@@ -167,4 +175,5 @@ def store_tables() -> tuple[
         KeyPartitioned(erased, n),
         KeyPartitioned(audit, n),
         UserPartitioned(held_events, n),
+        UserPartitioned(audit_entries, n),
     )

@@ -49,10 +49,7 @@ class Recorded(MutableMapping[bytes, bytes]):
 class Tables:
     def __init__(self) -> None:
         self.consent, self.held, self.erased = Recorded(), Recorded(), Recorded()
-        self.audit, self.events = Recorded(), Recorded()
-
-    def all(self) -> list[Recorded]:
-        return [self.consent, self.held, self.erased, self.audit, self.events]
+        self.audit, self.events, self.entries = Recorded(), Recorded(), Recorded()
 
 
 def make(policy: Any, limits: Limits, tables: Tables | None = None) -> tuple[Harness, Tables]:
@@ -68,7 +65,7 @@ def make(policy: Any, limits: Limits, tables: Tables | None = None) -> tuple[Har
 
     rt = Runtime(policy=policy, ring=FakeRing(), names=TopicNames(""), clock=lambda: clock[0])
     t = tables
-    store = Store(t.consent, t.held, t.erased, t.audit, t.events, limits=limits)
+    store = Store(t.consent, t.held, t.erased, t.audit, t.events, t.entries, limits=limits)
     fence = NoGapFence()
     return Harness(Engine(rt, store, Outbox(send), fence), fence, sent, clock), tables
 
@@ -218,14 +215,20 @@ def test_rights_audit_keeps_the_latest_requests_and_counts_the_rest(policy):
     trail = h.engine.store.audit_trail(subject.decode())
     assert len(trail.records) == 50 and trail.omitted == 450
     assert trail.records[-1]["event_id"] == "r499"
-    assert max(t.audit.writes) < 50 * 200
+    assert [r["event_id"] for r in trail.records] == [f"r{i}" for i in range(450, 500)]
+    # One small write per request (its entry, then the index), never the whole trail again.
+    assert len(t.entries.writes) == 500 and max(t.entries.writes) < 300
+    assert max(t.audit.writes) < 100
+    assert len(t.entries) == 50
 
 
 def test_audit_trail_written_as_a_list_before_is_still_read(policy):
-    store = Store({}, {}, {}, {b"s": json.dumps([{"right": "access"}]).encode()})
-    assert store.audit("s") == [{"right": "access"}]
+    old = [{"right": "access", "n": i} for i in range(5)]
+    store = Store({}, {}, {}, {b"s": json.dumps(old).encode()}, limits=Limits(audit_max=3))
+    assert store.audit("s") == old
     store.append_audit("s", {"right": "erasure"})
-    assert [r["right"] for r in store.audit("s")] == ["access", "erasure"]
+    trail = store.audit_trail("s")
+    assert [r.get("n") for r in trail.records] == [3, 4, None] and trail.omitted == 3
 
 
 # -- size bound and permanent failures ----------------------------------------------------------
