@@ -29,10 +29,13 @@ import msgspec
 import pytest
 from kafka import TopicPartition
 
+import keys
 from pipeline.bench.watch import DecisionWatcher
 from pipeline.collector.app import create_app
 from pipeline.collector.auth import KeyStore, hash_key, new_key
 from pipeline.collector.intake import CollectorTopics
+from pipeline.policy import load_policy
+from pipeline.rights import export
 from pipeline.settings import Settings
 from processors.audit import AuditIndex
 from processors.held import HeldIndex
@@ -260,3 +263,11 @@ def test_hostile_load_keeps_state_bounded_and_the_worker_up(env: PipelineEnv) ->
             kept[key] = value
     assert len(kept) == audit_max  # the older entries were deleted, not only forgotten
     assert json.loads(kept[max(kept)])["event_id"] == "ask-4999"
+
+    # The DPO's export reads the bounded trail: the latest requests, from the changelogs.
+    policy = load_policy(env.settings.policy)
+    ring = keys.open_keyring(env.settings, policy.key_specs())
+    exported = export(env.settings, policy, ring, "asker")
+    assert len(exported["rights_requests"]) == audit_max
+    assert {r["event_id"] for r in exported["rights_requests"]} == {
+        f"ask-{i}" for i in range(5_000 - audit_max, 5_000)}
