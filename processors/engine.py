@@ -401,7 +401,10 @@ class Engine:
         """Hold one event: one small table write, whatever the user held before."""
         deadline = now + self.rt.bounds.grace_s
         held = Held(m.topic, m.partition, m.offset, m.value or b"", deadline)
-        if self.store.holds.add(user, held):
+        added = self.store.holds.add(user, held)
+        if added == "already":  # decided again after a retry: held once
+            return
+        if added == "first":
             # One heap entry per user with held events: its oldest deadline.
             heapq.heappush(self._deadlines, (deadline, user))
         self._held += 1

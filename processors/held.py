@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Iterator, MutableMapping
+from typing import Literal
 
 import msgspec
 
@@ -39,6 +40,9 @@ class HeldIndex(msgspec.Struct, array_like=True):
     partition: int
     head: float
     """Deadline of the oldest held event (rebuilds the engine's deadline heap on restart)."""
+    last: dict[str, int] = msgspec.field(default_factory=dict)
+    """Offset of the latest event held, per input ``topic:partition``: a batch decided again
+    after a retry holds nothing twice (holds of one partition come in offset order)."""
 
     @property
     def count(self) -> int:
@@ -46,9 +50,15 @@ class HeldIndex(msgspec.Struct, array_like=True):
         return self.next - self.first
 
 
+Added = Literal["first", "added", "already"]
+
 _ENC = msgspec.json.Encoder()
 _HELD_DEC = msgspec.json.Decoder(Held)
 _INDEX_DEC = msgspec.json.Decoder(HeldIndex)
+
+
+def _source(held: Held) -> str:
+    return f"{held.topic}:{held.partition}"
 
 
 def event_key(user: str, seq: int) -> bytes:
@@ -98,24 +108,30 @@ class HeldEvents:
             and idx.size + size <= self.limits.held_max_bytes
         )
 
-    def add(self, user: str, held: Held) -> bool:
-        """Hold one event (the caller checked :meth:`room_for`); True if it is the first.
+    def add(self, user: str, held: Held) -> Added:
+        """Hold one event (the caller checked :meth:`room_for`).
+
+        Returns ``first`` when the user had nothing held, ``added`` otherwise, ``already`` when
+        the event was held before (nothing written).
 
         The event is written before the index: a crash in between leaves a key the index does
-        not name yet, which the next hold overwrites.
+        not name yet, which the next hold overwrites. An event already held is not held again.
         """
         idx = self.index(user)
         first = idx is None
         if idx is None:
             idx = HeldIndex(0, 0, 0, held.partition, held.deadline)
+        elif held.offset <= idx.last.get(_source(held), -1):
+            return "already"
         key = event_key(user, idx.next)
         value = _ENC.encode(held)
         check_size("held_event", key, value, self.limits.value_max_bytes)
         self._events[key] = value
         idx.next += 1
         idx.size += len(held.value)
+        idx.last[_source(held)] = held.offset
         self._put_index(user, idx)
-        return first
+        return "first" if first else "added"
 
     def take_due(self, user: str, before: float | None = None) -> list[Held]:
         """Remove and return the user's held events due at ``before`` (all when None), oldest

@@ -150,6 +150,28 @@ def test_erasure_removes_every_held_event(policy, nav):
     assert len(t.events) == 0 and len(t.held) == 0
 
 
+def test_a_batch_decided_again_after_a_retry_holds_nothing_twice(policy, nav):
+    h, t = make(policy, Limits())
+    msgs = [h.produce(NAV, nav(f"e{i}", "u1", -0.01)) for i in range(5)]
+    h.run(*msgs)
+    h.engine.reset()  # as after a transient failure: positions from the committed offsets
+    h.run(*msgs)
+    assert len(t.events) == 5
+    h.tick(advance_s=60)
+    assert len([r for r in h.records(DECISIONS) if r["kind"] == "event"]) == 5
+
+
+def test_events_of_one_user_on_two_partitions_are_all_held(policy, nav):
+    # A producer keying by something else than the user id: offsets of two partitions.
+    h, t = make(policy, Limits())
+    first = [h.produce(NAV, nav(f"a{i}", "u1", -0.01), partition=0) for i in range(3)]
+    other = [h.produce(NAV, nav(f"b{i}", "u1", -0.01), partition=1) for i in range(2)]
+    h.run(*first, *other)
+    assert len(t.events) == 5
+    h.tick(advance_s=60)
+    assert sorted(decided(h)) == ["a0", "a1", "a2", "b0", "b1"]
+
+
 def test_held_events_survive_a_restart(policy, nav):
     h, t = make(policy, Limits())
     h.run(*[h.produce(NAV, nav(f"e{i}", f"u{i % 3}", -0.01)) for i in range(9)])
