@@ -29,6 +29,7 @@ from processors.state import loads
 
 RIGHTS = ("erasure", "objection", "access", "portability", "rectification")
 _HELD = msgspec.json.Decoder(Held)
+_HELD_LIST = msgspec.json.Decoder(list[Held])
 _AUDIT = msgspec.json.Decoder(AuditIndex | list[dict[str, Any]])
 _RECORD = msgspec.json.Decoder(dict[str, Any])
 
@@ -118,6 +119,9 @@ def export(
     if raw_state is not None:
         out["consent"] = msgspec.to_builtins(loads(raw_state))
     held = [_HELD.decode(raw_held[k]) for k in sorted(raw_held)]  # sequence order
+    index = latest_value(settings, changelog(settings, "held"), key)
+    if index is not None and index.startswith(b"["):  # a list not yet moved (older version)
+        held = _HELD_LIST.decode(index) + held
     out["held_events"] = [msgspec.json.decode(h.value) for h in held]
     if raw_erased is not None:
         out["erased_at"] = datetime.fromtimestamp(

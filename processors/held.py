@@ -31,8 +31,12 @@ class Held(msgspec.Struct, array_like=True):
     deadline: float
 
 
-class HeldIndex(msgspec.Struct, array_like=True):
-    """Where a user's held events are: sequence range, raw bytes, partition, first deadline."""
+class HeldIndex(msgspec.Struct):
+    """Where a user's held events are: sequence range, raw bytes, partition, first deadline.
+
+    A JSON object, so a user's list of held events written before (a JSON array, in the same
+    table) is told apart and moved to keys of their own when first read (:meth:`index`).
+    """
 
     first: int
     next: int
@@ -54,7 +58,7 @@ Added = Literal["first", "added", "already"]
 
 _ENC = msgspec.json.Encoder()
 _HELD_DEC = msgspec.json.Decoder(Held)
-_INDEX_DEC = msgspec.json.Decoder(HeldIndex)
+_INDEX_DEC = msgspec.json.Decoder(HeldIndex | list[Held])
 
 
 def _source(held: Held) -> str:
@@ -91,7 +95,26 @@ class HeldEvents:
     def index(self, user: str) -> HeldIndex | None:
         """The user's index, or None when nothing of theirs is held."""
         raw = self._index.get(user.encode())
-        return None if raw is None else _INDEX_DEC.decode(raw)
+        found = None if raw is None else _INDEX_DEC.decode(raw)
+        return self._migrate(user, found) if isinstance(found, list) else found
+
+    def _migrate(self, user: str, items: list[Held]) -> HeldIndex | None:
+        """Move a list of held events written before the bound to keys of their own, once.
+
+        Every event is kept (such a list is bounded by the broker's message size): an upgrade
+        loses no held event.
+        """
+        if not items:
+            del self._index[user.encode()]
+            return None
+        idx = HeldIndex(0, 0, 0, items[0].partition, items[0].deadline)
+        for held in items:
+            self._events[event_key(user, idx.next)] = _ENC.encode(held)
+            idx.next += 1
+            idx.size += len(held.value)
+            idx.last[_source(held)] = max(held.offset, idx.last.get(_source(held), -1))
+        self._put_index(user, idx)
+        return idx
 
     def peek(self, user: str, seq: int) -> Held | None:
         """The held event of ``user`` at sequence number ``seq``, if any."""
@@ -170,8 +193,13 @@ class HeldEvents:
     def users(self) -> Iterator[tuple[str, HeldIndex]]:
         """Every user with held events and their index (to rebuild the deadline heap)."""
         for key, raw in list(self._index.items()):
-            if raw is not None:
-                yield key.decode(), _INDEX_DEC.decode(raw)
+            if raw is None:
+                continue
+            user = key.decode()
+            found = _INDEX_DEC.decode(raw)
+            idx = self._migrate(user, found) if isinstance(found, list) else found
+            if idx is not None:
+                yield user, idx
 
     def _put_index(self, user: str, idx: HeldIndex) -> None:
         key = user.encode()

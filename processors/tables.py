@@ -147,9 +147,8 @@ def _table(name: str, help_: str, use_partitioner: bool = True) -> Any:
 
 
 consent = _table("consent", "Consent state per user (history per purpose, objections).")
-# Named anew when holds became one key per event: the old "held" changelog (one list per
-# user) is not read back in the new format.
-held = _table("held_index", "Where each user's events held in the grace window are (bounded).")
+# "held" once held each user's whole list; a list found there is moved to held_event keys.
+held = _table("held", "Where each user's events held in the grace window are (bounded index).")
 held_events = _table(
     "held_event", "Events held in the grace window, one key each.", use_partitioner=False
 )

@@ -242,7 +242,7 @@ def test_hostile_load_keeps_state_bounded_and_the_worker_up(env: PipelineEnv) ->
     final = sizes(logs)
     print(f"changelogs at the end (bytes, largest value): {final}")
     assert all(largest <= bound for _, largest in final.values()), final
-    for key, value in logs["held_index"]:
+    for key, value in logs["held"]:
         if value is not None:
             idx = msgspec.json.decode(value, type=HeldIndex)
             assert idx.next - idx.first <= env.settings.worker_held_max_events, key
