@@ -18,15 +18,21 @@ from faust.stores.base import SerializedStore
 from faust.streams import _current_event
 from kafka.partitioner.default import murmur2
 
-from pipeline.app import app, names, settings
+from pipeline.app import app, settings
 from processors.held import user_of_key
+
+SYNTHETIC_SOURCE = "privacy-pipeline.key-partitioned"
+"""The source topic the table-write stubs name (never a Kafka topic)."""
 
 
 class _Message:
     def __init__(self, partition: int) -> None:
         self.partition = partition
-        # faust checks the source topic's partition count against the changelog's.
-        self.topic = names.navigation
+        # Not a topic the consumer knows: faust then skips its check of the "source topic's"
+        # partition count against the changelog's (tables declared without use_partitioner
+        # run it on every first write). Partitions here are explicit, so the check has nothing
+        # to verify, and it fails when the changelog is not in the consumer's metadata yet.
+        self.topic = SYNTHETIC_SOURCE
 
 
 class _PartitionStub:
