@@ -25,8 +25,9 @@ from typing import Any, Final
 
 import msgspec
 
+from processors.held import Held
 from processors.state import ConsentState
-from processors.store import Erasure, Held
+from processors.store import Erasure
 
 FORMAT: Final = "privacy-pipeline.export/1"
 _AUDIT_FIELDS: Final = ("right", "at", "purposes", "outcome")

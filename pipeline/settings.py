@@ -208,6 +208,30 @@ class Settings:
     worker_batch: int = _env("WORKER_BATCH", 2000, _positive_int)
     """Most input records a worker decides in one batch. Env: ``PRIVACY_PIPELINE_WORKER_BATCH``."""
 
+    # Per-user bounds of the worker's state (issue 11): no input can grow a table value past
+    # what the broker accepts, nor make one hold rewrite an unbounded list.
+    worker_held_max_events: int = _env("WORKER_HELD_MAX_EVENTS", 1000, _positive_int)
+    """Most events of one user held in the grace window; beyond, an event is decided at once
+    (no consent yet: ``dropped_hold_overflow``).
+    Env: ``PRIVACY_PIPELINE_WORKER_HELD_MAX_EVENTS``."""
+
+    worker_held_max_bytes: int = _env("WORKER_HELD_MAX_BYTES", 256 * 1024, _positive_int)
+    """Most raw event bytes of one user held in the grace window.
+    Env: ``PRIVACY_PIPELINE_WORKER_HELD_MAX_BYTES``."""
+
+    worker_history_max: int = _env("WORKER_HISTORY_MAX", 16, _positive_int)
+    """Most consent changes kept per user and purpose.
+    Env: ``PRIVACY_PIPELINE_WORKER_HISTORY_MAX``."""
+
+    worker_audit_max: int = _env("WORKER_AUDIT_MAX", 100, _positive_int)
+    """Most rights requests kept per subject's audit trail (older ones are counted).
+    Env: ``PRIVACY_PIPELINE_WORKER_AUDIT_MAX``."""
+
+    worker_value_max_bytes: int = _env("WORKER_VALUE_MAX_BYTES", 512 * 1024, _positive_int)
+    """Largest table key + value a worker writes to a changelog (under the broker's 1 MiB
+    message limit); an input that would need more is dead-lettered.
+    Env: ``PRIVACY_PIPELINE_WORKER_VALUE_MAX_BYTES``."""
+
     sink_batch_size: int = _env("SINK_BATCH_SIZE", 20000, _positive_int)
     """Most Kafka messages the sink writes in one DuckDB transaction.
     Env: ``PRIVACY_PIPELINE_SINK_BATCH_SIZE``."""

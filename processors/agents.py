@@ -15,7 +15,9 @@ from pipeline.app import app, names, settings
 from processors import tables
 from processors.context import Runtime
 from processors.engine import Engine
+from processors.failures import classify, reason_of
 from processors.fence import KafkaFence
+from processors.limits import Limits
 from processors.messages import Msg, subject_verified
 from processors.metrics import METRICS
 from processors.outbox import Outbox
@@ -64,7 +66,7 @@ def engine() -> Engine:
     _generation = generation
     if _engine is None:
         _fence = KafkaFence(settings.bootstrap_servers, app.conf.id)
-        store = Store(*tables.store_tables())
+        store = Store(*tables.store_tables(), limits=Limits.from_settings(settings))
         _engine = Engine(_runtime(), store, Outbox(_send), _fence)
     return _engine
 
@@ -127,7 +129,9 @@ async def _changelogs_known() -> None:
     producer = app.producer._ensure_producer()
     # Every batch: a metadata refresh made while another worker was still creating the
     # changelogs can drop a topic the producer knew. A known topic costs no request.
-    for table in (tables.consent, tables.held, tables.erased, tables.audit):
+    every = (tables.consent, tables.held, tables.erased, tables.audit, tables.held_events,
+             tables.audit_entries)
+    for table in every:
         await producer.partitions_for(table.changelog_topic.get_topic_name())
     _metadata_ready = True
 
@@ -147,20 +151,25 @@ async def _process(batch: list[Msg]) -> None:
 
     faust acks a ``take_events`` batch even when the loop body raises, so an error escaping
     here would lose the batch at the next commit. Transient broker trouble is retried; if it
-    persists the process exits at once (before any commit) and the batch is read again.
+    persists the process exits at once (before any commit) and the batch is read again. A
+    permanent failure (Kafka refuses a record for good) is narrowed down to its input record,
+    which is dead-lettered (:func:`_isolate`): no input can stop the worker.
     """
     delay = 0.5
     for attempt in range(_RETRIES):
         try:
-            await _changelogs_known()
-            eng = engine()
-            eng.rt.ring.refresh_if_due()
-            await eng.process(batch)
-            await _tables_durable()
+            await _attempt(batch)
             METRICS.liveness.beat()
             METRICS.liveness.contact()
             return
-        except _TRANSIENT as exc:
+        except Exception as exc:
+            kind = classify(exc)
+            if kind == "permanent":
+                await _isolate(batch, exc)
+                return
+            if kind == "fatal":
+                log.exception("batch failed; exiting so that it is processed again after restart")
+                os._exit(70)
             METRICS.liveness.fail("kafka_retrying")
             log.warning("batch failed (%s), retry %d/%d", type(exc).__name__, attempt + 1, _RETRIES)
             if _engine is not None:
@@ -169,10 +178,80 @@ async def _process(batch: list[Msg]) -> None:
                 _engine.reset()
             await asyncio.sleep(delay)
             delay = min(delay * 2, 10.0)
-        except Exception:
-            log.exception("batch failed; exiting so that it is processed again after restart")
-            os._exit(70)
     log.critical("batch failed %d times; exiting so that it is processed again", _RETRIES)
+    os._exit(70)
+
+
+async def _attempt(batch: list[Msg]) -> None:
+    await _changelogs_known()
+    eng = engine()
+    eng.rt.ring.refresh_if_due()
+    await eng.process(batch)
+    await _tables_durable()
+
+
+async def _isolate(batch: list[Msg], exc: BaseException) -> None:
+    """Decide a batch Kafka refused part of one record at a time; dead-letter the culprits.
+
+    The batch is decided again from the committed offsets (outputs of the failed attempt are
+    dropped, the sink removes any sent twice), each record flushed on its own, so a refusal
+    names its input. Each record is tried a bounded number of times: no loop.
+    """
+    log.warning("batch refused for good (%s); deciding it record by record", type(exc).__name__)
+    eng = engine()
+    eng.outbox.discard()
+    eng.reset()
+    for m in batch:
+        await _one(eng, m)
+
+
+async def _one(eng: Engine, m: Msg) -> None:
+    delay = 0.5
+    for attempt in range(_RETRIES):
+        try:
+            await eng.process([m])
+            await _tables_durable()
+            return
+        except Exception as exc:
+            kind = classify(exc)
+            if kind == "permanent":
+                await _reject(eng, m, exc)
+                return
+            if kind == "fatal":
+                log.exception("record failed; exiting so that it is processed again")
+                os._exit(70)
+            log.warning("record failed (%s), retry %d", type(exc).__name__, attempt + 1)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 10.0)
+    log.critical("record failed %d times; exiting so that it is processed again", _RETRIES)
+    os._exit(70)
+
+
+async def _reject(eng: Engine, m: Msg, exc: BaseException) -> None:
+    reason = reason_of(exc)
+    log.warning("input %s dead-lettered: %s", m.source, reason)
+    eng.reject(m, reason)
+    delay = 0.5
+    for attempt in range(_RETRIES):
+        try:
+            await eng.outbox.flush()
+            await _tables_durable()
+            return
+        except Exception as again:
+            kind = classify(again)
+            if kind == "permanent":
+                # The dead letter itself refused (it is bounded: not expected). The record
+                # stays handled; never retried forever.
+                eng.outbox.discard()
+                log.error("dead letter of input %s refused (%s)", m.source, type(again).__name__)
+                return
+            if kind == "fatal":
+                log.exception("dead letter failed; exiting so that it is processed again")
+                os._exit(70)
+            log.warning("dead letter failed (%s), retry %d", type(again).__name__, attempt + 1)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 10.0)
+    log.critical("dead letter failed %d times; exiting so that it is processed again", _RETRIES)
     os._exit(70)
 
 
@@ -187,7 +266,17 @@ async def grace_tick() -> None:
         await engine().tick()
         METRICS.liveness.beat()
         _observe_engine()
-    except _TRANSIENT as exc:  # a timer that raises stops the worker: the next tick retries
+    except Exception as exc:  # a timer that raises stops the worker: the next tick retries
+        kind = classify(exc)
+        if kind == "fatal":
+            raise
+        if kind == "permanent":
+            # Outputs of held events refused for good (bounded, so not expected): dropped,
+            # or every later tick would fail on them again.
+            dropped = _engine.outbox.discard() if _engine is not None else 0
+            log.error("grace tick refused for good (%s); %d outputs dropped",
+                      type(exc).__name__, dropped)
+            return
         METRICS.liveness.fail("kafka_retrying")
         log.warning("grace tick failed (%s); retrying at the next tick", type(exc).__name__)
 

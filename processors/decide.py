@@ -20,6 +20,7 @@ Outcome = Literal[
     "dropped_late",
     "dropped_future",
     "dropped_no_key",
+    "dropped_hold_overflow",
 ]
 
 

@@ -23,12 +23,14 @@ from pipeline.policy.fields import LEDGER
 from processors.consent import apply_consent, apply_objection
 from processors.context import Runtime
 from processors.decide import Outcome, awaits_first_consent, decide, time_outcome
+from processors.exceptions import StateTooLarge
+from processors.held import Held
 from processors.messages import Msg
 from processors.outbox import Outbox
 from processors.records import Shared, day_of, sanitize, shared_of
 from processors.refs import decision_ref
 from processors.state import ConsentState
-from processors.store import Erasure, Held, Store
+from processors.store import Erasure, Store
 from schemas.events import Consent, Geolocation, Navigation, Rights
 from schemas.exceptions import InvalidEvent
 from schemas.validator import decode
@@ -94,7 +96,10 @@ class Engine:
             await self._fence_consent({m.partition for m in events})
             now = self.rt.clock()
             for m in events:
-                self._on_event(m, now)
+                try:
+                    self._on_event(m, now)
+                except StateTooLarge as exc:
+                    self._dead(m, names.stream_of(m.topic), str(exc), None)
         await self.tick()
 
     async def tick(self) -> None:
@@ -117,7 +122,8 @@ class Engine:
         if not self._deadlines or self._deadlines[0][0] > now:
             return set()
         users = {user for deadline, user in self._deadlines if deadline <= now}
-        return {h.partition for user in users for h in self.store.held(user)}
+        found = (self.store.holds.index(user) for user in users)
+        return {idx.partition for idx in found if idx is not None}
 
     # -- positions and fences -------------------------------------------------------------
 
@@ -186,6 +192,16 @@ class Engine:
     # -- consent and rights ---------------------------------------------------------------
 
     async def _on_consent(self, m: Msg) -> None:
+        """Apply one consent or rights record; one whose state would not fit is dead-lettered.
+
+        The size check runs before any write, so a refused record changed nothing.
+        """
+        try:
+            await self._apply_record(m)
+        except StateTooLarge as exc:
+            self._dead(m, "consent", str(exc), None)
+
+    async def _apply_record(self, m: Msg) -> None:
         self._handled(m)
         event = self._decode(m, (Consent, Rights))
         if event is None:
@@ -271,7 +287,8 @@ class Engine:
             self._erase(user, ts)
 
     def _erase(self, user: str, ts: float) -> None:
-        self._held = max(0, self._held - len(self.store.held(user)))
+        idx = self.store.holds.index(user)
+        self._held = max(0, self._held - (idx.count if idx is not None else 0))
         self.store.erase(user, ts)
         self._pending_erasures.pop(user, None)
 
@@ -329,7 +346,11 @@ class Engine:
         if awaits_first_consent(state, ts, now, self.rt.bounds) and any(
             p.consent_required for p in purposes
         ):
-            self._hold(event.user_id, m, now)
+            if self.store.holds.room_for(event.user_id, len(m.value or b"")):
+                self._hold(event.user_id, m, now)
+            else:
+                # Per-user cap reached: decided now, fail-closed, and counted as such.
+                self._decide(m.partition, stream, event, state, overflow=True)
             return
         self._decide(m.partition, stream, event, state)
 
@@ -339,7 +360,9 @@ class Engine:
         stream: str,
         event: Navigation | Geolocation,
         state: ConsentState | None,
+        overflow: bool = False,
     ) -> None:
+        """Decide every purpose of one event; ``overflow``: it could not be held (cap)."""
         rt, ts = self.rt, event.occurred_at.timestamp()
         day = day_of(event.occurred_at)
         outcomes: dict[str, str] = {}
@@ -351,6 +374,8 @@ class Engine:
                 outcomes[purpose.name] = outcome
                 continue
             outcome = decide(state, purpose.name, purpose.consent_required, ts, rt.bounds)
+            if overflow and outcome == "dropped_no_consent":
+                outcome = "dropped_hold_overflow"  # not counted anonymously either: fail closed
             anonymous = (
                 outcome in ("dropped_no_consent", "dropped_withdrawn")
                 and rt.policy.anonymous_counting
@@ -387,11 +412,15 @@ class Engine:
     # -- grace window ---------------------------------------------------------------------
 
     def _hold(self, user: str, m: Msg, now: float) -> None:
+        """Hold one event: one small table write, whatever the user held before."""
         deadline = now + self.rt.bounds.grace_s
-        items = self.store.held(user)
-        items.append(Held(m.topic, m.partition, m.offset, m.value or b"", deadline))
-        self.store.put_held(user, items)
-        heapq.heappush(self._deadlines, (deadline, user))
+        held = Held(m.topic, m.partition, m.offset, m.value or b"", deadline)
+        added = self.store.holds.add(user, held)
+        if added == "already":  # decided again after a retry: held once
+            return
+        if added == "first":
+            # One heap entry per user with held events: its oldest deadline.
+            heapq.heappush(self._deadlines, (deadline, user))
         self._held += 1
         while self._held > self.rt.policy.grace_max_events and self._deadlines:
             # Memory bound: the oldest held events are decided now, as they stand.
@@ -399,11 +428,14 @@ class Engine:
             self._release(oldest)
 
     def _release(self, user: str, before: float | None = None) -> None:
-        items = self.store.held(user)
-        if not items:
+        """Decide the user's held events (those due at ``before``; all when None)."""
+        due = self.store.holds.take_due(user, before)
+        if before is not None:
+            rest = self.store.holds.index(user)
+            if rest is not None:
+                heapq.heappush(self._deadlines, (rest.head, user))
+        if not due:
             return
-        due = [h for h in items if before is None or h.deadline <= before]
-        self.store.put_held(user, [h for h in items if h not in due])
         self._held = max(0, self._held - len(due))
         state = self.store.state(user)
         for h in due:
@@ -420,16 +452,25 @@ class Engine:
         if self._recovered:
             return
         self._recovered = True
-        for user, items in self.store.held_users():
-            for h in items:
-                heapq.heappush(self._deadlines, (h.deadline, user))
-                self._held += 1
+        for user, idx in self.store.holds.users():
+            heapq.heappush(self._deadlines, (idx.head, user))
+            self._held += idx.count
         for user, erasure in self.store.erasures():
             self._erased_users.add(user)
             if erasure.targets:
                 self._pending_erasures[user] = erasure
 
     # -- outputs --------------------------------------------------------------------------
+
+    def reject(self, m: Msg, reason: str) -> None:
+        """Dead-letter an input whose outputs or state Kafka refused for good; move on.
+
+        Its queued outputs are dropped (only its own are queued: the records before it were
+        flushed), it counts as handled, and its dead letter says why.
+        """
+        self.outbox.discard()
+        self._handled(m)
+        self._dead(m, self.rt.names.stream_of(m.topic), reason, None)
 
     def _decode(self, m: Msg, kinds: tuple[type, ...]) -> Any:
         stream = self.rt.names.stream_of(m.topic)

@@ -14,6 +14,8 @@ from typing import Any
 
 import msgspec
 
+from processors.exceptions import OutputTooLarge
+
 Send = Callable[[str, int, bytes], Awaitable[Awaitable[Any]]]
 """``await send(topic, partition, value)`` queues one message and returns an awaitable that
 completes when Kafka acknowledged it (faust's ``Topic.send`` behaves so)."""
@@ -67,6 +69,13 @@ class Outbox:
         """
         self._singles.append((topic, partition, record))
 
+    def discard(self) -> int:
+        """Drop every queued record (outputs of an input being dead-lettered); how many."""
+        dropped = self.pending()
+        self._groups.clear()
+        self._singles.clear()
+        return dropped
+
     def pending(self) -> int:
         """Number of records queued and not yet sent."""
         return sum(len(v) for v in self._groups.values()) + len(self._singles)
@@ -81,10 +90,14 @@ class Outbox:
         groups, self._groups = self._groups, defaultdict(list)
         singles, self._singles = self._singles, []
         try:
-            acks = [await self._send(t, p, _ENCODER.encode(r)) for t, p, r in singles]
+            messages = [(t, p, _ENCODER.encode(r)) for t, p, r in singles]
             for (topic, partition), records in groups.items():
                 for value in encode_groups(records, self._max, self._max_bytes):
-                    acks.append(await self._send(topic, partition, value))
+                    messages.append((topic, partition, value))
+            for topic, _, value in messages:  # all checked before the first is sent
+                if len(value) > self._max_bytes:
+                    raise OutputTooLarge(topic, len(value), self._max_bytes)
+            acks = [await self._send(t, p, v) for t, p, v in messages]
             await asyncio.gather(*acks)
         except BaseException:
             # Not all acknowledged: everything stays queued for the next flush (records sent

@@ -22,6 +22,8 @@ class PurposeHistory(msgspec.Struct, array_like=True, forbid_unknown_fields=Fals
 
     times: list[float] = msgspec.field(default_factory=list)
     granted: list[bool] = msgspec.field(default_factory=list)
+    ever: bool = False
+    """Granted at some time before ``times[0]`` (changes forgotten by :meth:`cap`)."""
 
     def as_of(self, ts: float) -> bool | None:
         """State at ``ts``: True/False, or None when nothing was said by then."""
@@ -31,7 +33,7 @@ class PurposeHistory(msgspec.Struct, array_like=True, forbid_unknown_fields=Fals
     def granted_before(self, ts: float) -> bool:
         """Whether the purpose was granted at any time at or before ``ts``."""
         i = bisect.bisect_right(self.times, ts)
-        return any(self.granted[:i])
+        return self.ever or any(self.granted[:i])
 
     def set(self, ts: float, granted: bool) -> None:
         """Record a change at ``ts``; a second change at the same instant replaces the first."""
@@ -58,6 +60,21 @@ class PurposeHistory(msgspec.Struct, array_like=True, forbid_unknown_fields=Fals
         head = sorted(keep)
         self.times = [self.times[j] for j in head] + self.times[i:]
         self.granted = [self.granted[j] for j in head] + self.granted[i:]
+
+    def cap(self, most: int) -> None:
+        """Keep only the ``most`` latest changes (a user flip-flopping cannot grow the state).
+
+        What is lost: the state in force before the oldest change kept. An event older than
+        it then reads "nothing said" and is dropped (default deny), never kept on a forgotten
+        grant: fail-closed. Whether a grant came before is kept (``ever``), so such an event
+        is labelled ``dropped_withdrawn`` rather than ``dropped_no_consent`` (a drop either way).
+        """
+        cut = len(self.times) - most
+        if cut <= 0:
+            return
+        self.ever = self.ever or any(self.granted[:cut])
+        self.times = self.times[cut:]
+        self.granted = self.granted[cut:]
 
 
 class ConsentState(msgspec.Struct, forbid_unknown_fields=False):
@@ -122,6 +139,15 @@ class ConsentState(msgspec.Struct, forbid_unknown_fields=False):
         """Drop history older than ``horizon`` that no decision can need any more."""
         for history in self.purposes.values():
             history.prune(horizon)
+
+    def cap(self, most: int) -> None:
+        """Keep at most ``most`` changes per purpose (see :meth:`PurposeHistory.cap`).
+
+        Purposes are the policy's (unknown ones are ignored when applied), so the whole state
+        is bounded by purposes x ``most`` changes.
+        """
+        for history in self.purposes.values():
+            history.cap(most)
 
 
 _ENCODER = msgspec.json.Encoder()

@@ -1,5 +1,8 @@
 """Per-user state the processors keep: consent, events held in the grace window, erasures.
 
+Every value is bounded per user (:class:`~processors.limits.Limits`) and checked against the
+bound under the broker's message size before it is written (:func:`~processors.limits.check_size`).
+
 Backed by ``MutableMapping[bytes, bytes]`` tables keyed by the raw user id (the rights audit
 by the consent-ledger pseudonym): faust tables in the
 worker (changelogged to Kafka, so they survive a crash), plain dicts in unit tests. Values are
@@ -14,24 +17,14 @@ from typing import Any
 
 import msgspec
 
+from processors.audit import AuditLog, AuditTrail
+from processors.exceptions import StateTooLarge
+from processors.held import Held, HeldEvents
+from processors.limits import Limits, check_size
 from processors.state import ConsentState, dumps, loads
 
 CACHE_SIZE = 20_000
 """Decoded consent states kept in memory (a few MB; bounded for the worker's memory budget)."""
-
-
-class Held(msgspec.Struct, array_like=True):
-    """An event held until the user's first consent arrives or the grace window ends."""
-
-    topic: str
-    partition: int
-    offset: int
-    value: bytes
-    deadline: float
-
-
-_HELD_ENC = msgspec.json.Encoder()
-_HELD_DEC = msgspec.json.Decoder(list[Held])
 
 
 class Erasure(msgspec.Struct):
@@ -47,8 +40,8 @@ class Erasure(msgspec.Struct):
     targets: dict[str, int] = msgspec.field(default_factory=dict)
 
 
+_ENC = msgspec.json.Encoder()
 _ERASURE_DEC = msgspec.json.Decoder(Erasure)
-_AUDIT_DEC = msgspec.json.Decoder(list[dict[str, Any]])
 
 
 class Store:
@@ -60,14 +53,18 @@ class Store:
         held: MutableMapping[bytes, bytes],
         erased: MutableMapping[bytes, bytes],
         audit: MutableMapping[bytes, bytes],
+        held_events: MutableMapping[bytes, bytes] | None = None,
+        audit_entries: MutableMapping[bytes, bytes] | None = None,
+        limits: Limits | None = None,
     ) -> None:
+        self.limits = limits or Limits()
         self._consent = consent
         # Read-through cache of decoded states: the worker owns its partitions, so it is the
         # only writer; cleared on every rebalance (see :meth:`forget_cached`).
         self._states: OrderedDict[str, ConsentState | None] = OrderedDict()
-        self._held = held
+        self.holds = HeldEvents(held, {} if held_events is None else held_events, self.limits)
         self._erased = erased
-        self._audit = audit
+        self.audits = AuditLog(audit, {} if audit_entries is None else audit_entries, self.limits)
 
     def state(self, user: str) -> ConsentState | None:
         """The user's consent state, or None when the pipeline knows nothing of them."""
@@ -80,8 +77,15 @@ class Store:
         return state
 
     def put_state(self, user: str, state: ConsentState) -> None:
-        """Store the user's consent state."""
-        self._consent[user.encode()] = dumps(state)
+        """Store the user's consent state, capped to the limits' history per purpose."""
+        state.cap(self.limits.history_max)
+        key, value = user.encode(), dumps(state)
+        try:
+            check_size("consent", key, value, self.limits.value_max_bytes)
+        except StateTooLarge:
+            self._states.pop(user, None)  # the cached object was changed in place: re-read
+            raise
+        self._consent[key] = value
         self._remember(user, state)
 
     def _remember(self, user: str, state: ConsentState | None) -> None:
@@ -95,23 +99,12 @@ class Store:
         self._states.clear()
 
     def held(self, user: str) -> list[Held]:
-        """Events of the user held in the grace window (oldest first)."""
-        raw = self._held.get(user.encode())
-        return [] if raw is None else _HELD_DEC.decode(raw)
-
-    def put_held(self, user: str, items: list[Held]) -> None:
-        """Replace the user's held events (an empty list removes the entry)."""
-        key = user.encode()
-        if items:
-            self._held[key] = _HELD_ENC.encode(items)
-        elif key in self._held:
-            del self._held[key]
-
-    def held_users(self) -> Iterator[tuple[str, list[Held]]]:
-        """Every user with held events (to rebuild the deadline index after a restart)."""
-        for key, raw in list(self._held.items()):
-            if raw is not None:
-                yield key.decode(), _HELD_DEC.decode(raw)
+        """Events of the user held in the grace window, oldest first (read-only view)."""
+        idx = self.holds.index(user)
+        if idx is None:
+            return []
+        found = (self.holds.peek(user, seq) for seq in range(idx.first, idx.next))
+        return [h for h in found if h is not None]
 
     def erasure(self, user: str) -> Erasure | None:
         """The user's erasure, pending or applied (None when there is none)."""
@@ -126,16 +119,18 @@ class Store:
 
     def put_erasure(self, user: str, erasure: Erasure) -> None:
         """Record a pending erasure (it applies later through :meth:`erase`)."""
-        self._erased[user.encode()] = _HELD_ENC.encode(erasure)
+        key, value = user.encode(), _ENC.encode(erasure)
+        check_size("erased", key, value, self.limits.value_max_bytes)
+        self._erased[key] = value
 
     def erase(self, user: str, ts: float) -> None:
         """Forget everything about the user and keep only the time of the erasure."""
         key = user.encode()
-        for table in (self._consent, self._held):
-            if key in table:
-                del table[key]
+        if key in self._consent:
+            del self._consent[key]
+        self.holds.drop(user)
         self._states.pop(user, None)
-        self._erased[key] = _HELD_ENC.encode(Erasure(ts))
+        self._erased[key] = _ENC.encode(Erasure(ts))
 
     def forget_tombstone(self, user: str) -> None:
         """Drop an erasure tombstone once no late event can refer to it."""
@@ -145,9 +140,12 @@ class Store:
 
     def audit(self, subject: str) -> list[dict[str, Any]]:
         """Rights requests of one consent-ledger subject (a pseudonym, never the raw id)."""
-        raw = self._audit.get(subject.encode())
-        return [] if raw is None else _AUDIT_DEC.decode(raw)
+        return self.audits.trail(subject).records
+
+    def audit_trail(self, subject: str) -> AuditTrail:
+        """The subject's kept rights requests and the count of older ones dropped."""
+        return self.audits.trail(subject)
 
     def append_audit(self, subject: str, record: dict[str, Any]) -> None:
-        """Add one rights request and its outcome to the subject's audit trail."""
-        self._audit[subject.encode()] = _HELD_ENC.encode([*self.audit(subject), record])
+        """Add one rights request to the subject's trail (bounded, see :mod:`processors.audit`)."""
+        self.audits.append(subject, record)
