@@ -31,7 +31,7 @@ _WAIT_MS = 30_000
 #: The worker's faust app id (after the prefix) and its tables: faust names each table's
 #: changelog ``<app id>-<table>-changelog``. ``topics`` creates them; the worker never does.
 WORKER_APP = "privacy-pipeline"
-WORKER_TABLES = ("consent", "held", "erased", "rights_audit")
+WORKER_TABLES = ("consent", "held", "held_event", "erased", "rights_audit", "rights_audit_entry")
 
 
 def sanitized(purpose: str) -> str:

@@ -142,5 +142,5 @@ def test_topics_command_creates_then_finds(
     assert prefix + topics.changelog("consent") in mine
     assert prefix + topics.sanitized("advertising") in mine
     assert set(counts.values()) == {2}
-    assert "14 created, 0 already present" in first.output
-    assert "0 created, 14 already present" in again.output
+    assert "16 created, 0 already present" in first.output
+    assert "0 created, 16 already present" in again.output

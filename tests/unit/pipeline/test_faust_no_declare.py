@@ -65,3 +65,13 @@ def test_changelog_names_match_the_topics_command() -> None:
     for name in topics.WORKER_TABLES:
         table = faust_app.Table(name, key_type=bytes, value_type=bytes, partitions=6)
         assert table.changelog_topic.get_topic_name() == topics.changelog(name)
+
+
+def test_topics_creates_the_changelog_of_every_worker_table() -> None:
+    """`topics` creates each table's changelog: a table added to the worker without its
+    changelog in ``WORKER_TABLES`` would make the worker's preflight refuse to start."""
+    import processors.tables  # noqa: F401  (declares the worker's tables on the app)
+    from pipeline import topics
+    from pipeline.app import app
+
+    assert set(app.tables) == set(topics.WORKER_TABLES)
