@@ -255,13 +255,21 @@ async def _admit(
     return items
 
 
+def _schemas(intake: Intake) -> list[str]:
+    """Schemas of the batch's valid events, those refused for scope included (a URL key may
+    never carry rights/1, whatever its scopes: the more specific refusal is given)."""
+    refused = {scope for scope in intake.forbidden}
+    return [r.schema for r in intake.records] + [
+        schema for schema, scope in SCHEMA_SCOPES.items() if scope in refused]
+
+
 async def _ingest(request: Request, allowed: frozenset[str]) -> Response:
     state = _state(request)
     key, in_url = _authenticate(state, request)
     items = await _admit(state, request, key, allowed)
     edge = _edge(state, request, key, allowed)
     intake = build_intake(items, allowed, state.topics_by_schema, edge)
-    if in_url and (schema := forbidden_by_query_key(r.schema for r in intake.records)):
+    if in_url and (schema := forbidden_by_query_key(_schemas(intake))):
         raise Problem(403, "key_in_url_not_allowed", query_key_message(schema))
     accepted, rejected = len(intake.records), _rejections(intake)
     request.scope[LOG_KEY] = {

@@ -62,6 +62,8 @@ class _Consumer:
 
     def __init__(self, highwaters: dict[int, int | None]) -> None:
         self.highwaters = highwaters
+        self.requests_allowed = True
+        """Assignment reads the backlog's end offsets once; known_lags must not."""
 
     def partitions_for_topic(self, topic: str) -> set[int]:
         return set(self.highwaters)
@@ -79,11 +81,14 @@ class _Consumer:
         return self.highwaters[tp.partition]
 
     def end_offsets(self, tps: list[TopicPartition]) -> dict[TopicPartition, int]:
-        raise AssertionError("known_lags must not send a request")
+        if not self.requests_allowed:
+            raise AssertionError("known_lags must not send a request")
+        return {tp: 0 for tp in tps}
 
 
 def test_known_lags_send_no_request_and_leave_unknowns_out() -> None:
     consumer = _Consumer({0: 10, 1: None, 2: 7})
     source = KafkaSource(consumer, ["t"], ShardSpec(), {("t", 0): 4, ("t", 1): 3})
     source.refresh()
+    consumer.requests_allowed = False
     assert source.known_lags() == {("t", 0): 6}  # 1: not fetched yet; 2: never committed
