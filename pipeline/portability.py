@@ -30,7 +30,7 @@ from processors.state import ConsentState
 from processors.store import Erasure
 
 FORMAT: Final = "privacy-pipeline.export/1"
-_AUDIT_FIELDS: Final = ("right", "at", "purposes", "outcome")
+_AUDIT_FIELDS: Final = ("right", "at", "purposes", "outcome", "verified")
 _STREAMS: Final = {"navigation/1": "navigation", "geolocation/1": "geolocation"}
 
 
@@ -53,6 +53,9 @@ def consent_section(state: ConsentState) -> dict[str, Any]:
         "first_answer_at": None if state.first_ts is None else _iso(state.first_ts),
         "purposes": purposes,
         "objections": {p: _iso(ts) for p, ts in sorted(state.objections.items())},
+        # Per purpose: whether its last change came with a verified subject token (the
+        # collector's X-Subject-Token check), so the DPO can demonstrate consent (art. 7(1)).
+        "verified": dict(sorted(state.verified.items())),
     }
 
 

@@ -61,7 +61,7 @@ def serve(
         f"Kafka {s.bootstrap_servers}, topic prefix {s.topic_prefix!r}, "
         f"{len(state.keys)} API key(s), {len(set(names))} topics checked in {took:.2f} s, "
         f"CORS origins {s.collector_cors or 'none'}, "
-        f"metrics on {s.metrics_host}:{s.collector_metrics_port}"
+        f"metrics port {s.collector_metrics_port}"
     )
     run(application, host or s.collector_host, port or s.collector_port, log_level(level),
         banner)

@@ -85,7 +85,8 @@ SECURITY_SCHEMES: Final = {
                   "description": SCOPES_TEXT},
     "queryKey": {
         "type": "apiKey", "in": "query", "name": "key",
-        "description": "Browser trackers (sendBeacon): navigation, geolocation and consent only.",
+        "description": "Browser trackers (sendBeacon): the key's `events` and `consent` scopes "
+                       "only (navigation, geolocation, consent); never `rights`.",
     },
 }
 SUBJECT_TOKEN: Final = {

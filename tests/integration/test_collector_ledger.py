@@ -94,5 +94,5 @@ def test_verified_consent_reaches_the_ledger_and_the_export(
 
         data = _export(env, me, tmp_path / "export.json")
         assert data["consent"]["verified"] == {"audience_measurement": True}
-        assert [(r["event_id"], r["verified"]) for r in data["rights_requests"]] == [
-            ("r-verified", True)]
+        assert [(r["right"], r["verified"]) for r in data["rights_requests"]] == [
+            ("access", True)]

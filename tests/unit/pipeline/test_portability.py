@@ -33,7 +33,7 @@ AUDIT = [
     {"right": "erasure", "event_id": "r-2", "at": "2026-11-26T11:30:00+00:00",
      "purposes": [], "outcome": "applied"},
     {"right": "access", "event_id": "r-1", "at": "2026-11-26T11:00:00+00:00",
-     "purposes": [], "outcome": "applied"},
+     "purposes": [], "outcome": "applied", "verified": True},
 ]  # fmt: skip
 
 
@@ -51,7 +51,8 @@ def test_active_subject_gets_state_history_held_times_and_requests() -> None:
                     "held_until": "2026-11-26T12:00:30+00:00"}],
     }  # fmt: skip
     assert doc["rights_requests"] == [
-        {"right": "access", "at": "2026-11-26T11:00:00+00:00", "purposes": [], "outcome": "applied"}
+        {"right": "access", "at": "2026-11-26T11:00:00+00:00", "purposes": [], "outcome": "applied",
+         "verified": True}
     ]
     # Held events give times, never their content (no device id, ip or coordinates).
     text = json.dumps(doc)
