@@ -137,8 +137,8 @@ def test_topics_command_creates_then_finds(
     assert first.exit_code == 0, first.output
     assert again.exit_code == 0, again.output
     # Inputs, consent, decisions and dead letters, one per purpose of the default policy, and
-    # the changelogs of the worker's four tables (the worker never creates a topic).
-    assert len(mine) == 5 + 5 + 4
+    # the changelogs of the worker's six tables (the worker never creates a topic).
+    assert len(mine) == 5 + 5 + 6
     assert prefix + topics.changelog("consent") in mine
     assert prefix + topics.sanitized("advertising") in mine
     assert set(counts.values()) == {2}
