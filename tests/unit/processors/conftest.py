@@ -72,6 +72,20 @@ class NoGapFence:
         return out
 
 
+def raw_ids(ring: Any, msgs: list[Msg]) -> dict[str, str]:
+    """Keyed decision id -> raw event id of the events in ``msgs`` (FakeRing: epoch-free)."""
+    out: dict[str, str] = {}
+    for m in msgs:
+        try:
+            event_id = json.loads(m.value)["event_id"]
+        except (ValueError, KeyError, TypeError):
+            continue
+        ref = decision_ref(ring, event_id, NOW, NOW)
+        if ref is not None:
+            out[ref] = event_id
+    return out
+
+
 class Harness:
     """Produces events into the fake log and runs the engine over chosen records."""
 
@@ -114,6 +128,11 @@ class Harness:
         """The keyed id decision records carry for raw ``event_id`` (FakeRing: epoch-free)."""
         return decision_ref(self.engine.rt.ring, event_id, NOW, NOW)
 
+    def raw_ids(self) -> dict[str, str]:
+        """Keyed decision id -> raw event id of every event produced so far (decisions never
+        carry the raw id; a test names events by theirs)."""
+        return raw_ids(self.engine.rt.ring, [m for msgs in self.fence.log.values() for m in msgs])
+
     def outcomes(self, event_id: str) -> dict[str, str]:
         ref = self.ref(event_id)
         for r in self.records(self.names.decisions):
@@ -127,8 +146,8 @@ def policy() -> Any:
     return load_policy(None)
 
 
-@pytest.fixture
-def harness(policy: Any) -> Harness:
+def build_harness(policy: Any, ring: Any = None, store: Store | None = None) -> Harness:
+    """An engine over in-memory tables (or ``store``), a recording outbox and a fixed clock."""
     sent: list[tuple[str, int, Any]] = []
     clock = [NOW.timestamp()]
 
@@ -138,10 +157,16 @@ def harness(policy: Any) -> Harness:
         fut.set_result(None)
         return fut
 
-    rt = Runtime(policy=policy, ring=FakeRing(), names=TopicNames(""), clock=lambda: clock[0])
-    store = Store({}, {}, {}, {})
+    ring = FakeRing() if ring is None else ring
+    rt = Runtime(policy=policy, ring=ring, names=TopicNames(""), clock=lambda: clock[0])
+    store = Store({}, {}, {}, {}) if store is None else store
     fence = NoGapFence()
     return Harness(Engine(rt, store, Outbox(send), fence), fence, sent, clock)
+
+
+@pytest.fixture
+def harness(policy: Any) -> Harness:
+    return build_harness(policy)
 
 
 def at(minutes: float) -> str:

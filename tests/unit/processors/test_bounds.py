@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Callable, Iterator, MutableMapping
 from typing import Any
@@ -10,15 +9,12 @@ from typing import Any
 import msgspec
 import pytest
 
-from processors.context import Runtime, TopicNames
-from processors.engine import Engine
 from processors.exceptions import StateTooLarge
 from processors.held import Held
 from processors.limits import Limits, check_size
-from processors.outbox import Outbox
 from processors.state import ConsentState, PurposeHistory
 from processors.store import Store
-from tests.unit.processors.conftest import NOW, FakeRing, Harness, NoGapFence
+from tests.unit.processors.conftest import NOW, Harness, build_harness
 
 NAV, CON = "app.navigation.v1", "privacy.consent.v1"
 DECISIONS, DEAD = "pipeline.decisions.v1", "pipeline.deadletter.v1"
@@ -55,26 +51,16 @@ class Tables:
 
 
 def make(policy: Any, limits: Limits, tables: Tables | None = None) -> tuple[Harness, Tables]:
-    tables = tables or Tables()
-    sent: list[tuple[str, int, Any]] = []
-    clock = [NOW.timestamp()]
-
-    async def send(topic: str, partition: int, value: bytes) -> Any:
-        sent.append((topic, partition, value))
-        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        fut.set_result(None)
-        return fut
-
-    rt = Runtime(policy=policy, ring=FakeRing(), names=TopicNames(""), clock=lambda: clock[0])
-    t = tables
+    t = tables or Tables()
     store = Store(t.consent, t.held, t.erased, t.audit, t.events, t.entries, limits=limits)
-    fence = NoGapFence()
-    return Harness(Engine(rt, store, Outbox(send), fence), fence, sent, clock), tables
+    return build_harness(policy, store=store), t
 
 
-def decided(h: Harness) -> dict[str, dict[str, str]]:
+def decided(h: Harness, source: Harness | None = None) -> dict[str, dict[str, str]]:
+    """Outcomes by raw event id (decisions carry keyed ids) of events produced by ``source``."""
+    raw = (source or h).raw_ids()
     return {
-        r["event_id"]: r["outcomes"]
+        raw[r["event_id"]]: r["outcomes"]
         for r in h.records(DECISIONS)
         if r["kind"] == "event"
     }
@@ -180,7 +166,7 @@ def test_held_events_survive_a_restart(policy, nav):
     assert not decided(h)
     again, _ = make(policy, Limits(), t)  # a new worker recovering the same tables
     again.tick(advance_s=60)
-    assert sorted(decided(again)) == [f"e{i}" for i in range(9)]
+    assert sorted(decided(again, h)) == [f"e{i}" for i in range(9)]
 
 
 def test_partial_expiry_keeps_later_holds_and_their_deadline(policy, nav):

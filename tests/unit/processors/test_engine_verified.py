@@ -18,13 +18,14 @@ def test_the_verified_flag_reaches_transitions_state_and_rights_audit(harness, c
         "schema": "rights/1", "event_id": "r1", "user_id": "u1",
         "occurred_at": "2026-11-26T09:59:00Z", "right": "access"}), verified=True)
     harness.run(verified, plain, rights)
-    transitions = {r["event_id"]: r["verified"]
+    raw = harness.raw_ids()  # decisions carry keyed ids
+    transitions = {raw[r["event_id"]]: r["verified"]
                    for r in harness.records(harness.names.decisions) if r["kind"] == "consent"}
     assert transitions == {"c1": True, "c2": False}
     store = harness.engine.store
     assert store.state("u1").verified == {"audience_measurement": True}
     assert store.state("u2").verified == {"audience_measurement": False}
-    audits = [r for s in store._audit for r in store.audit(s.decode())]
+    audits = [r for s in store.audits._index for r in store.audit(s.decode())]
     assert [(a["event_id"], a["verified"]) for a in audits] == [("r1", True)]
 
 

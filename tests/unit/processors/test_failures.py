@@ -22,7 +22,7 @@ from processors.failures import classify, reason_of
 from processors.messages import Msg
 from processors.outbox import Outbox
 from processors.store import Store
-from tests.unit.processors.conftest import NOW, FakeRing, NoGapFence, at
+from tests.unit.processors.conftest import NOW, FakeRing, NoGapFence, at, raw_ids
 
 
 def _wrapped(inner: BaseException) -> BaseException:
@@ -119,8 +119,10 @@ class World:
         return out
 
     def events(self) -> set[str]:
+        """Raw ids of the navigation events decided (decisions carry keyed ids)."""
+        raw = raw_ids(self.rt.ring, [m for msgs in self.fence.log.values() for m in msgs])
         return {
-            r["event_id"]
+            raw[r["event_id"]]
             for r in self.records(self.rt.names.decisions)
             if r["kind"] == "event" and r["stream"] == "navigation"
         }

@@ -8,7 +8,6 @@ cell...) must take values that never appear on another purpose's topic, and no o
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import json
 from datetime import UTC, datetime, timedelta
@@ -20,12 +19,8 @@ import pytest
 import keys
 from pipeline.policy import LEDGER
 from pipeline.settings import Settings
-from processors.context import Runtime, TopicNames
-from processors.engine import Engine
-from processors.outbox import Outbox
 from processors.refs import decision_ref, event_ref
-from processors.store import Store
-from tests.unit.processors.conftest import APP, NOW, Harness, NoGapFence, at
+from tests.unit.processors.conftest import APP, NOW, Harness, at, build_harness
 from tests.unit.processors.linkage import PURPOSES, identifiers
 
 NAV, GEO, CON = "app.navigation.v1", "app.geolocation.v1", "privacy.consent.v1"
@@ -39,18 +34,7 @@ def ring(tmp_path: Path, policy: Any) -> keys.Keyring:
 @pytest.fixture
 def real(ring: keys.Keyring, policy: Any) -> Harness:
     """The engine harness with the real keyring instead of the fake one."""
-    sent: list[tuple[str, int, Any]] = []
-    clock = [NOW.timestamp()]
-
-    async def send(topic: str, partition: int, value: bytes) -> Any:
-        sent.append((topic, partition, value))
-        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        fut.set_result(None)
-        return fut
-
-    rt = Runtime(policy=policy, ring=ring, names=TopicNames(""), clock=lambda: clock[0])
-    fence = NoGapFence()
-    return Harness(Engine(rt, Store({}, {}, {}, {}), Outbox(send), fence), fence, sent, clock)
+    return build_harness(policy, ring=ring)
 
 
 def _send_everything(h: Harness, users: int = 4) -> list[dict[str, Any]]:
