@@ -19,7 +19,7 @@ import dataclasses
 import json
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -30,6 +30,7 @@ import pytest
 from kafka import TopicPartition
 
 import keys
+from pipeline.bench.refs import DecisionRefs
 from pipeline.bench.watch import DecisionWatcher
 from pipeline.collector.app import create_app
 from pipeline.collector.auth import KeyStore, hash_key, new_key
@@ -120,7 +121,7 @@ def sizes(logs: dict[str, list[tuple[bytes, bytes | None]]]) -> dict[str, tuple[
                    max(len(k) + len(v or b"") for k, v in recs)) for name, recs in logs.items()}
 
 
-def post_one_mebibyte(env: PipelineEnv, user: str, at: datetime) -> list[str]:
+def post_one_mebibyte(env: PipelineEnv, user: str, at: datetime) -> list[dict[str, Any]]:
     """The attack: one request of 280 maximum-size events, through the real collector."""
     events = [big_nav(i, user, at) for i in range(280)]
     body = msgspec.json.encode(events)
@@ -137,15 +138,36 @@ def post_one_mebibyte(env: PipelineEnv, user: str, at: datetime) -> list[str]:
                           headers={"Content-Type": "application/json"})
     assert reply.status_code == 202, reply.text
     assert reply.json()["accepted"] == 280
-    return [e["event_id"] for e in events]
+    return events
 
 
-def first_outcomes(watcher: DecisionWatcher) -> dict[str, dict[str, str]]:
-    """The first decision of every event (workers are at-least-once)."""
+class Refs:
+    """Raw event id <-> the keyed id its decision carries (never the raw id), by the run's
+    keyring, for every event the test sent."""
+
+    def __init__(self, env: PipelineEnv) -> None:
+        self._refs = DecisionRefs(env.settings)
+        self.keyed: dict[str, str] = {}
+        self.raw: dict[str, str] = {}
+
+    def track(self, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        for e in events:
+            ref = self._refs.of_value(msgspec.json.encode(e))
+            assert ref is not None, e["event_id"]
+            self.keyed[e["event_id"]] = ref
+            self.raw[ref] = e["event_id"]
+        return events
+
+    def of(self, ids: Iterable[str]) -> set[str]:
+        return {self.keyed[i] for i in ids}
+
+
+def first_outcomes(watcher: DecisionWatcher, refs: Refs) -> dict[str, dict[str, str]]:
+    """The first decision of every event (workers are at-least-once), by raw event id."""
     out: dict[str, dict[str, str]] = {}
     for r in watcher.records:
-        if r.kind == "event" and r.event_id is not None and r.outcomes is not None:
-            out.setdefault(r.event_id, r.outcomes)
+        if r.kind == "event" and r.event_id in refs.raw and r.outcomes is not None:
+            out.setdefault(refs.raw[r.event_id], r.outcomes)
     return out
 
 
@@ -170,14 +192,16 @@ def test_hostile_load_keeps_state_bounded_and_the_worker_up(env: PipelineEnv) ->
     alive = worker_alive(env, worker)
     producer = env.producer()
     ahead = datetime.now(UTC) + timedelta(minutes=1)  # held however late the worker reads
+    refs = Refs(env)
     with DecisionWatcher(env.settings, env.topic(DECISIONS), keep_records=True) as watcher:
         probe = nav("probe", "probe-user", ahead - timedelta(hours=1))
-        send_json(producer, env.topic(NAV), [probe])
-        watcher.wait({"probe"}, 0, 90, alive)
+        send_json(producer, env.topic(NAV), refs.track([probe]))
+        watcher.wait(refs.of({"probe"}), 0, 90, alive)
 
         # 1. The 1 MiB single-user request.
-        big = post_one_mebibyte(env, "banner-ignorer-" + "u" * 85, ahead)
-        watcher.wait(set(big), 0, 60, alive)
+        big_events = refs.track(post_one_mebibyte(env, "banner-ignorer-" + "u" * 85, ahead))
+        big = [e["event_id"] for e in big_events]
+        watcher.wait(refs.of(big), 0, 60, alive)
         after_request = sizes(changelogs(env))
         print(f"\nchangelogs after the 1 MiB request (bytes, largest value): {after_request}")
         assert sum(total for total, _ in after_request.values()) < 4 * BODY_LIMIT
@@ -189,33 +213,33 @@ def test_hostile_load_keeps_state_bounded_and_the_worker_up(env: PipelineEnv) ->
                  for i in range(10_000)]
         asks = [rights(f"ask-{i}", "asker", start, ("access", "objection")[i % 2])
                 for i in range(5_000)]
-        send_json(producer, env.topic(NAV), hoard)
-        send_json(producer, env.topic(CON), flips)
-        send_json(producer, env.topic(CON), asks)
+        send_json(producer, env.topic(NAV), refs.track(hoard))
+        send_json(producer, env.topic(CON), refs.track(flips))
+        send_json(producer, env.topic(CON), refs.track(asks))
 
         # 5. Everyone else, afterwards: decided, withdrawals applied.
         now = datetime.now(UTC)
         others = [f"other-{i}" for i in range(50)]
-        send_json(producer, env.topic(CON),
-                  [answer(f"g-{u}", u, now - timedelta(seconds=60), True) for u in others])
-        send_json(producer, env.topic(NAV),
+        send_json(producer, env.topic(CON), refs.track(
+                  [answer(f"g-{u}", u, now - timedelta(seconds=60), True) for u in others]))
+        send_json(producer, env.topic(NAV), refs.track(
                   [nav(f"before-{u}", u, now - timedelta(seconds=50)) for u in others]
-                  + [nav("flipper-after", "flipper", now - timedelta(seconds=50))])
-        send_json(producer, env.topic(CON),
-                  [answer(f"w-{u}", u, now - timedelta(seconds=40), False) for u in others])
-        send_json(producer, env.topic(NAV),
-                  [nav(f"after-{u}", u, now - timedelta(seconds=30)) for u in others])
+                  + [nav("flipper-after", "flipper", now - timedelta(seconds=50))]))
+        send_json(producer, env.topic(CON), refs.track(
+                  [answer(f"w-{u}", u, now - timedelta(seconds=40), False) for u in others]))
+        send_json(producer, env.topic(NAV), refs.track(
+                  [nav(f"after-{u}", u, now - timedelta(seconds=30)) for u in others]))
         sent_at = time.monotonic()
         producer.close()
         later = {f"{w}-{u}" for w in ("before", "after") for u in others} | {"flipper-after"}
-        watcher.wait(later, 0, 120, alive)
+        watcher.wait(refs.of(later), 0, 120, alive)
         latency = time.monotonic() - sent_at
         consents = {e["event_id"] for e in flips + asks}
-        watcher.wait({e["event_id"] for e in hoard} | consents, 0, 60, alive)
+        watcher.wait(refs.of({e["event_id"] for e in hoard} | consents), 0, 60, alive)
         assert worker.poll() is None, "the worker exited"
         dead = [r for r in watcher.records if r.kind == "invalid"]
 
-    decided = first_outcomes(watcher)
+    decided = first_outcomes(watcher, refs)
     print(f"others decided {latency:.1f} s after they were sent")
     for u in others:
         assert decided[f"before-{u}"]["advertising"] == "kept"
@@ -269,5 +293,6 @@ def test_hostile_load_keeps_state_bounded_and_the_worker_up(env: PipelineEnv) ->
     ring = keys.open_keyring(env.settings, policy.key_specs())
     exported = export(env.settings, policy, ring, "asker")
     assert len(exported["rights_requests"]) == audit_max
-    assert {r["event_id"] for r in exported["rights_requests"]} == {
-        f"ask-{i}" for i in range(5_000 - audit_max, 5_000)}
+    # The export names no request id; the kept ones are the latest (checked on the changelog).
+    assert Counter(r["right"] for r in exported["rights_requests"]) == {
+        "access": audit_max // 2, "objection": audit_max // 2}
