@@ -267,6 +267,21 @@ class KeyringCore:
             raise NoKeyForEpoch(f"purpose {purpose} has no pseudonym key at that time")
         return key.pseudonym(user_id)
 
+    def subject_handle(self, user_id: str) -> str:
+        """The keyed handle of ``user_id`` (32 hex digits): what per-user records are keyed by.
+
+        Stable for the keyring's life and the same for every purpose, unlike pseudonyms; it
+        never leaves the pipeline's own tables and topics.
+
+        Raises:
+            NoKeyForEpoch: the keyring has no subject-handle key yet (run ``keys ensure``).
+        """
+        assert self._state is not None  # noqa: S101 - set in __init__
+        key = self._state.handle
+        if key is None:
+            raise NoKeyForEpoch("the keyring has no subject-handle key: run `keys ensure`")
+        return key.pseudonym(user_id)
+
     # ---------------------------------------------------------- writes (locked)
     def _mutate(self, change: Callable[[Body], tuple[AuditDraft | None, T]],
                 kek_after: Kek | None = None) -> T:

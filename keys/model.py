@@ -79,6 +79,10 @@ class Body(msgspec.Struct, forbid_unknown_fields=True):
     max_encryptions_per_key: int
     audit: AuditAnchor
     purposes: dict[str, PurposeKeys]
+    handle_key: StoredKey | None = None
+    """The subject-handle key: keys every per-user record instead of the raw user id. Never
+    rotates (a handle must name the same user for as long as the pipeline holds anything of
+    them); created by ``keys ensure`` on keyrings made before it existed."""
 
     def all_key_ids(self) -> set[str]:
         """Every key id in the keyring (to keep new random ids unique)."""
@@ -87,6 +91,8 @@ class Body(msgspec.Struct, forbid_unknown_fields=True):
             for epoch in purpose.epochs.values():
                 ids.add(epoch.pseudonym_key.id)
                 ids.update(key.id for key in epoch.encryption_keys)
+        if self.handle_key is not None:
+            ids.add(self.handle_key.id)
         return ids
 
 

@@ -51,6 +51,18 @@ def _new_key(kek: Kek, kind: str, purpose: str, epoch: str, now: datetime,
                      wrapped=base64.b64encode(wrapped).decode("ascii"))
 
 
+HANDLE = "subject-handle"
+"""The wrap context's kind and purpose of the subject-handle key."""
+
+
+def ensure_handle_key(body: Body, kek: Kek, now: datetime) -> bool:
+    """Create the subject-handle key if the keyring has none; True when created."""
+    if body.handle_key is not None:
+        return False
+    body.handle_key = _new_key(kek, HANDLE, HANDLE, "-", now, body.all_key_ids())
+    return True
+
+
 def add_epoch(body: Body, kek: Kek, spec: PurposeSpec, epoch: str, now: datetime) -> EpochKeys:
     """Create the pseudonym key and first encryption key of ``(spec.name, epoch)``."""
     purpose = body.purposes.setdefault(spec.name, PurposeKeys(epoch_kind=spec.epoch, epochs={}))
@@ -152,6 +164,10 @@ def rewrap(body: Body, old: Kek, new: Kek) -> int:
                 if key.wrapped is not None:
                     key.wrapped = move(key.wrapped, key_context(kind, name, epoch, key.id))
                     count += 1
+    handle = body.handle_key
+    if handle is not None and handle.wrapped is not None:
+        handle.wrapped = move(handle.wrapped, key_context(HANDLE, HANDLE, "-", handle.id))
+        count += 1
     body.kek = KekRef(backend=new.backend, id=new.kek_id)
     return count
 
@@ -185,7 +201,7 @@ def ensure_epochs(body: Body, kek: Kek, specs: Iterable[PurposeSpec], now: datet
     """
     specs = list(specs)
     check_specs(body, specs)
-    created = []
+    created = [f"{HANDLE}:-"] if ensure_handle_key(body, kek, now) else []
     for spec in specs:
         stored = body.purposes.get(spec.name)
         for epoch in epoch_window(spec, now):

@@ -15,7 +15,7 @@ from keys.epochs import epoch_bounds
 from keys.fieldcrypt import FieldKey
 from keys.kek import Kek
 from keys.model import Body, StoredKey
-from keys.ops import key_context
+from keys.ops import HANDLE, key_context
 from keys.pseudonym import PseudonymKey
 
 
@@ -56,6 +56,9 @@ class KeyState:
         self._kek = kek
         self._old: _Cache = previous._cache if previous is not None else {}
         self._cache: _Cache = {}
+        handle = None if body.handle_key is None else self._build(
+            HANDLE, HANDLE, "-", body.handle_key)
+        self.handle = handle if isinstance(handle, PseudonymKey) else None
         for name, purpose in body.purposes.items():
             self.kinds[name] = purpose.epoch_kind
             for epoch, keys in purpose.epochs.items():

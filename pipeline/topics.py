@@ -22,6 +22,7 @@ GEOLOCATION = "app.geolocation.v1"
 CONSENT = "privacy.consent.v1"
 DEADLETTER = "pipeline.deadletter.v1"
 DECISIONS = "pipeline.decisions.v1"
+SUBJECT_KEYS = "privacy.subject-keys.v1"
 
 _DAY_MS = 24 * 60 * 60 * 1000
 INPUT_RETENTION_MS = 7 * _DAY_MS

@@ -38,6 +38,10 @@ class TopicNames:
     def decisions(self) -> str:
         return self.prefix + topics.DECISIONS
 
+    @property
+    def subject_keys(self) -> str:
+        return self.prefix + topics.SUBJECT_KEYS
+
     def sanitized(self, purpose: str) -> str:
         """``sanitized.<purpose>.v1`` under the prefix."""
         return self.prefix + topics.sanitized(purpose)
@@ -57,7 +61,8 @@ class Runtime:
 
     policy: Policy
     ring: Any
-    """A :class:`keys.Keyring` (``encrypt``, ``pseudonym``, ``epoch_of``, ``refresh``)."""
+    """A :class:`keys.Keyring` (``encrypt``, ``pseudonym``, ``subject_handle``, ``epoch_of``,
+    ``refresh``)."""
     names: TopicNames = field(default_factory=TopicNames)
     clock: Callable[[], float] = time.time
     bounds: Bounds = field(init=False)

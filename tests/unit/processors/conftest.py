@@ -40,6 +40,9 @@ class FakeRing:
     def epoch_of(self, purpose: str, at: datetime) -> str:
         return at.strftime("%Y-%m")
 
+    def subject_handle(self, user_id: str) -> str:
+        return self.pseudonym("subject-handle", user_id, NOW)
+
     def refresh_if_due(self) -> bool:
         return False
 
