@@ -34,7 +34,8 @@ class Subject:
 
 def partition_of(user_id: str, partitions: int) -> int:
     """The input partition of ``user_id``'s records (Kafka's default partitioner)."""
-    return (murmur2(user_id.encode("utf-8")) & 0x7FFFFFFF) % partitions
+    hashed: int = murmur2(user_id.encode("utf-8"))
+    return (hashed & 0x7FFFFFFF) % partitions
 
 
 def subject_of(ring: HandleRing, user_id: str, partitions: int) -> Subject:
