@@ -63,6 +63,11 @@ class WithdrawalProber:
         self._thread = threading.Thread(target=self._run, name="withdrawal-prober", daemon=True)
         self.error: BaseException | None = None
 
+    @property
+    def interval(self) -> float:
+        """Seconds between two withdrawals."""
+        return self._interval
+
     def start(self) -> None:
         """Begin sending."""
         self._thread.start()

@@ -53,6 +53,16 @@ def memory(pid: int, proc: Path = Path("/proc")) -> Memory | None:
     return Memory(values["VmRSS"], values.get("VmHWM", values["VmRSS"]))
 
 
+def thread_cpu_s(native_id: int, proc: Path = Path("/proc")) -> float:
+    """User + system CPU seconds of one thread of this process (0.0 once it is gone)."""
+    try:
+        text = (proc / "self" / "task" / str(native_id) / "stat").read_text()
+    except OSError:
+        return 0.0
+    fields = text.rpartition(")")[2].split()  # after the command name, which may hold spaces
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def reap(process: subprocess.Popen[bytes], timeout: float) -> Usage:
     """Wait for ``process`` to exit (at most ``timeout`` s) and return what it consumed.
 

@@ -34,6 +34,34 @@ class Stage:
         return None if self.cpu_s is None or not self.events else self.cpu_s / self.events * 1e6
 
 
+@dataclass(frozen=True)
+class Concurrent:
+    """What one concurrent run measured; times in seconds from the first message produced."""
+
+    events: int
+    produce_s: float
+    decided_s: float
+    sunk_s: float
+    lag_max: int
+    lag_at_produce_end: int
+    cpu_producer_s: float
+    cpu_workers_s: float
+    cpu_sink_s: float
+    peak_workers_mb: float
+    peak_sink_mb: float
+
+    @property
+    def rate(self) -> float:
+        """Sustained events/s: every event produced and decided."""
+        return self.events / self.decided_s if self.decided_s > 0 else 0.0
+
+    @property
+    def cpu_us_per_event(self) -> float:
+        """CPU µs per event over every process (load generator, workers, sink)."""
+        total = self.cpu_producer_s + self.cpu_workers_s + self.cpu_sink_s
+        return total / self.events * 1e6 if self.events else 0.0
+
+
 @dataclass
 class Result:
     """Everything one ``privacy-pipeline bench`` run measured."""
@@ -49,6 +77,8 @@ class Result:
     verified: bool
     differences: list[str] = field(default_factory=list)
     outcomes: dict[str, dict[str, int]] = field(default_factory=dict)
+    concurrent: Concurrent | None = None
+    """The lag and rates of a ``--concurrent`` run (None: stage by stage)."""
 
     @property
     def ceiling_ratio(self) -> float:
@@ -98,10 +128,27 @@ def markdown(result: Result) -> str:
         f"- Consent-to-effect latency ({lat.measured} of {lat.probes} withdrawals during the "
         f"load): p50 **{_cell(lat.p50_s, '{:.3f}')} s**, p99 **{_cell(lat.p99_s, '{:.3f}')} s**, "
         f"max {_cell(lat.max_s, '{:.3f}')} s.",
+        *_concurrent_lines(result),
         f"- Published aggregates equal the ground truth: **{'yes' if result.verified else 'NO'}**"
         + ("" if result.verified else f" ({len(result.differences)} differences, see JSON)."),
     ]
     return "\n".join(lines) + "\n"
+
+
+def _concurrent_lines(result: Result) -> list[str]:
+    run = result.concurrent
+    if run is None:
+        return []
+    ceiling = result.ceiling.cpu_us_per_event or 0.0
+    workers = run.cpu_workers_s / run.events * 1e6 if run.events else 0.0
+    return [
+        f"- Concurrent, as deployed: **{run.rate:,.0f} events/s** sustained (produce to last "
+        f"decision), {run.rate / result.ceiling.rate:.1%} of the ceiling; lag at most "
+        f"{run.lag_max:,} events.",
+        f"- CPU per event, every process: **{run.cpu_us_per_event:,.1f} µs** (workers "
+        f"{workers:,.1f} µs = {workers / ceiling if ceiling else 0:.1f}× the ceiling's "
+        f"{ceiling:,.1f} µs).",
+    ]
 
 
 def write(result: Result, markdown_path: Path, json_path: Path) -> None:

@@ -93,7 +93,8 @@ def ceiling_stage(box: Sandbox, workload: Workload, reporter: Reporter, timeout:
     return stage
 
 
-def _alive(box: Sandbox, procs: list[subprocess.Popen[bytes]]) -> Callable[[], str | None]:
+def alive_check(box: Sandbox, procs: list[subprocess.Popen[bytes]]) -> Callable[[], str | None]:
+    """Why the run can no longer finish (a worker exited), else None."""
     def check() -> str | None:
         for i, proc in enumerate(procs, 1):
             if proc.poll() is not None:
@@ -117,12 +118,12 @@ def workers_stage(box: Sandbox, workload: Workload, reporter: Reporter, count: i
         procs = [box.start("worker", "--id", str(i), log_name=f"worker-{i}")
                  for i in range(1, count + 1)]
         samplers = [Sampler(p.pid) for p in procs]
-        alive = _alive(box, procs)
+        alive = alive_check(box, procs)
         producer = make_producer(box.settings, linger_ms=0)
         prober = WithdrawalProber(producer, box.topic(CONSENT), workload, probe_interval, purposes,
                                   refs)
         try:
-            _wait_first(watcher, alive)
+            wait_first(watcher, alive)
             prober.start()
             watcher.wait(ids, invalid, timeout, alive, reporter.update, stall_s=STALL_S)
             seconds = time.perf_counter() - start
@@ -140,7 +141,8 @@ def workers_stage(box: Sandbox, workload: Workload, reporter: Reporter, count: i
     return stage, latency
 
 
-def _wait_first(watcher: DecisionWatcher, alive: Callable[[], str | None]) -> None:
+def wait_first(watcher: DecisionWatcher, alive: Callable[[], str | None]) -> None:
+    """Wait (bounded) until a worker decided something: the group has joined."""
     deadline = time.monotonic() + _FIRST_DECISION_S
     while watcher.decided() == 0:
         why = alive()

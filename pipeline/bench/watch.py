@@ -66,6 +66,11 @@ class DecisionWatcher:
         self._expected: frozenset[str] = frozenset()
         self._hits = 0
 
+    @property
+    def native_id(self) -> int | None:
+        """The reading thread's kernel id (its CPU is the harness's, not the pipeline's)."""
+        return self._thread.native_id
+
     def __enter__(self) -> DecisionWatcher:
         self._thread.start()
         return self

@@ -89,6 +89,9 @@ def bench(
     ] = "rocksdb://",
     keep_files: Annotated[bool, typer.Option(
         help="Keep the run's data directory (worker tables, DuckDB files, logs).")] = False,
+    concurrent: Annotated[bool, typer.Option(
+        help="Run producer, workers and sink at the same time, as deployed: sustained "
+             "events/s, lag and CPU per event of every process.")] = False,
 ) -> None:
     """Measure produce → workers → sink → published aggregates against the raw ceiling."""
     if ctx.invoked_subcommand is not None:
@@ -98,7 +101,7 @@ def bench(
     from pipeline.bench.run import Options, run_bench
 
     options = Options(events=events, users=users, seed=seed, workers=workers, probes=probes,
-                      store=store, keep_files=keep_files)
+                      store=store, keep_files=keep_files, concurrent=concurrent)
     md_path, json_path = _outputs(markdown, json_out)
     # `kill` (SIGTERM) must still stop the workers and delete the topics (finally blocks).
     signal.signal(signal.SIGTERM, _interrupt)

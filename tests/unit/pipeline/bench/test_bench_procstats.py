@@ -5,11 +5,13 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
+import time
 
 import pytest
 
 from pipeline.bench.exceptions import StageTimeout
-from pipeline.bench.procstats import Sampler, memory, reap, stop
+from pipeline.bench.procstats import Sampler, memory, reap, stop, thread_cpu_s
 
 _ALLOCATE = "x = bytearray(60 * 1024 * 1024); sum(range(3_000_000))"
 
@@ -39,3 +41,22 @@ def test_memory_of_this_process_and_of_no_process() -> None:
     mine = memory(os.getpid())
     assert mine is not None and 0 < mine.rss_mb <= mine.peak_mb
     assert memory(2**22 + 12345) is None
+
+
+def test_thread_cpu_counts_one_thread_only() -> None:
+    done = threading.Event()
+    busy = threading.Thread(target=lambda: (sum(range(5_000_000)), done.wait(5)))
+    idle = threading.Thread(target=done.wait, args=(5,))
+    busy.start()
+    idle.start()
+    try:
+        deadline = time.monotonic() + 10
+        while thread_cpu_s(busy.native_id or 0) < 0.05 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert thread_cpu_s(busy.native_id or 0) >= 0.05
+        assert thread_cpu_s(idle.native_id or 0) < 0.02
+    finally:
+        done.set()
+        busy.join()
+        idle.join()
+    assert thread_cpu_s(busy.native_id or 0) == 0.0  # gone

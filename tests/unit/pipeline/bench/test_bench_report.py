@@ -7,7 +7,7 @@ from pathlib import Path
 
 from pipeline.bench.latency import summarize
 from pipeline.bench.machine import Machine, describe
-from pipeline.bench.report import Result, Stage, markdown, write
+from pipeline.bench.report import Concurrent, Result, Stage, markdown, write
 
 
 def _result(verified: bool = True) -> Result:
@@ -54,3 +54,22 @@ def test_machine_is_read_from_procfs(tmp_path: Path) -> None:
     machine = describe(tmp_path)
     assert machine.cpu_model == "Fancy CPU @ 3GHz" and machine.memory_gb == 15.6
     assert machine.kafka == "4.1.1"
+
+
+def test_a_concurrent_run_reports_its_rate_lag_and_cpu_of_every_process() -> None:
+    from pipeline.bench.run import concurrent_stages
+
+    run = Concurrent(events=1000, produce_s=0.5, decided_s=2.0, sunk_s=2.5, lag_max=400,
+                     lag_at_produce_end=300, cpu_producer_s=0.02, cpu_workers_s=0.06,
+                     cpu_sink_s=0.02, peak_workers_mb=120.0, peak_sink_mb=90.0)
+    assert run.rate == 500.0 and run.cpu_us_per_event == 100.0
+    stages, total = concurrent_stages(run, 2)
+    assert [s.cpu_s for s in stages] == [0.02, 0.06, 0.02] and "lag max 400" in stages[1].note
+    assert total.seconds == 2.5 and total.cpu_us_per_event == 100.0
+    result = _result()
+    result.ceiling = Stage("ceiling", 1000, 0.01, cpu_s=0.02)
+    result.concurrent = run
+    text = markdown(result)
+    assert "**500 events/s** sustained" in text and "lag at most 400 events" in text
+    assert "every process: **100.0 µs** (workers 60.0 µs = 3.0× the ceiling's 20.0 µs)" in text
+    assert "Concurrent" not in markdown(_result())
