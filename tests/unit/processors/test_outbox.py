@@ -40,7 +40,9 @@ def test_a_failed_flush_keeps_every_record_for_the_next_one() -> None:
     sent: list[tuple[str, int, bytes]] = []
     failures = [RuntimeError("broker down")]
 
-    async def send(topic: str, partition: int, value: bytes) -> asyncio.Future[None]:
+    async def send(
+        topic: str, partition: int, value: bytes | None, key: bytes | None = None
+    ) -> asyncio.Future[None]:
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         if failures:
             fut.set_exception(failures.pop())
