@@ -494,6 +494,9 @@ class Engine:
         if self._recovered:
             return
         self._recovered = True
+        moved = self.store.adopt_raw_keys(self._subject_of)
+        if moved:
+            log.warning("moved %d table keys written before subject handles to handles", moved)
         for user, idx in self.store.holds.subjects():
             heapq.heappush(self._deadlines, (idx.head, user.handle, user.partition))
             self._held += idx.count

@@ -22,6 +22,7 @@ import msgspec
 from processors.audit import AuditLog, AuditTrail
 from processors.exceptions import StateTooLarge
 from processors.held import Held, HeldEvents
+from processors.legacy import SubjectOf, move_held, move_values
 from processors.limits import Limits, check_size
 from processors.state import ConsentState, dumps, loads
 from processors.subject import Subject
@@ -76,9 +77,28 @@ class Store:
         # Read-through cache of decoded states: the worker owns its partitions, so it is the
         # only writer; cleared on every rebalance (see :meth:`forget_cached`).
         self._states: OrderedDict[bytes, ConsentState | None] = OrderedDict()
-        self.holds = HeldEvents(as_table(held), as_table(held_events), self.limits)
+        self._held, self._held_events = as_table(held), as_table(held_events)
+        self.holds = HeldEvents(self._held, self._held_events, self.limits)
         self._erased = as_table(erased)
         self.audits = AuditLog(as_table(audit), as_table(audit_entries), self.limits)
+
+    def adopt_raw_keys(self, subject_of: SubjectOf) -> int:
+        """Move state written before handles (raw-id keys) to handle keys; how many keys.
+
+        See :mod:`processors.legacy`. Run on recovery, before the indexes are rebuilt.
+        """
+
+        def home(value: bytes, subject: Subject) -> bytes:
+            erasure = _ERASURE_DEC.decode(value)
+            erasure.home = subject.partition
+            return _ENC.encode(erasure)
+
+        moved = move_values(self._consent, subject_of, lambda value, _: value)
+        moved += move_held(self._held, self._held_events, subject_of)
+        moved += move_values(self._erased, subject_of, home)
+        if moved:
+            self._states.clear()
+        return moved
 
     def state(self, subject: Subject) -> ConsentState | None:
         """The subject's consent state, or None when the pipeline knows nothing of them."""

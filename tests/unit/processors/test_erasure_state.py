@@ -190,3 +190,35 @@ def test_hostile_tombstones_change_no_worker_state(policy, consent, nav):
     h.run(h.produce(NAV, nav("e1", ALICE, -1)))
     assert h.outcomes("e1")["audience_measurement"] == "kept"
     assert h.engine.store.state(h.subject(ALICE)) is not None
+
+
+def test_state_keyed_by_raw_ids_before_handles_is_moved_on_recovery(policy, nav, consent):
+    """An upgrade loses no consent, held event or pending erasure, and keeps no raw-id key."""
+    import msgspec
+
+    from processors.held import Held, HeldIndex, event_key
+    from processors.store import Erasure
+
+    old, t = make(policy)  # a run of the old version, by raw id: its values, rekeyed
+    old.run(old.produce(CON, consent("c1", ALICE, -30, audience_measurement=True)))
+    t.by_name["consent"].data = {ALICE.encode(): t.by_name["consent"].data.popitem()[1]}
+    deadline = old.clock[0] + 30
+    msgs = [old.produce(NAV, nav(f"b{i}", BOB, -0.01)) for i in range(2)]
+    items = [Held(m.topic, m.partition, m.offset, m.value or b"", deadline) for m in msgs]
+    t.by_name["held"].data = {BOB.encode(): msgspec.json.encode(HeldIndex(0, 2, 10, 0, deadline))}
+    t.by_name["held_event"].data = {
+        event_key(BOB.encode(), i): msgspec.json.encode(h) for i, h in enumerate(items)}
+    t.by_name["held_event"].data[event_key(BOB.encode(), 7)] = b"[]"  # an orphan
+    pending = Erasure(old.clock[0] - 60, 0, {NAV: len(old.fence.log[(NAV, 0)]) + 1})
+    t.by_name["erased"].data = {b"carol-9": msgspec.json.encode(pending)}
+    h = build_harness(policy, store=t.store())
+    h.fence = old.fence
+    h.engine.fence = old.fence
+    h.tick()  # recovery
+    raw = (ALICE.encode(), BOB.encode(), b"carol-9")
+    assert not [k for table in t.by_name.values() for k in table.data if any(r in k for r in raw)]
+    assert h.engine.store.state(h.subject(ALICE)) is not None
+    assert len(h.engine.store.held(h.subject(BOB))) == 2
+    assert h.engine.store.erasure(h.subject("carol-9")).targets == pending.targets
+    h.tick(advance_s=40)  # bob's held events are decided when their window ends
+    assert set(h.outcomes("b0").values()) <= {"dropped_no_consent", "kept"}
