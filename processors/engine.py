@@ -22,7 +22,7 @@ from keys.exceptions import KeysError
 from pipeline.policy.fields import LEDGER
 from processors.consent import apply_consent, apply_objection
 from processors.context import Runtime
-from processors.decide import Outcome, awaits_first_consent, decide, time_outcome
+from processors.decide import Bounds, Outcome, awaits_first_consent, decide, time_outcome
 from processors.exceptions import StateTooLarge
 from processors.held import Held
 from processors.messages import Msg
@@ -44,6 +44,13 @@ DEADLETTER_KEEP_BYTES = 64 * 1024
 TOMBSTONE_MARGIN_S = 3600.0
 """Kept past the lateness bound (plus the future bound) before an erasure tombstone expires:
 room for clock skew between producers and workers."""
+
+
+def tombstone_expires_at(ts: float, bounds: Bounds) -> float:
+    """When the tombstone of an erasure at ``ts`` goes: every event it drops (one that occurred
+    at or before ``ts``) is then refused as late anyway (the lateness bound), with the future
+    bound and :data:`TOMBSTONE_MARGIN_S` for clock skew."""
+    return ts + bounds.lateness_s + bounds.future_s + TOMBSTONE_MARGIN_S
 
 
 class Fence(Protocol):
@@ -313,10 +320,7 @@ class Engine:
         heapq.heappush(self._tombstones, (self._expiry(ts), user.handle, user.partition))
 
     def _expiry(self, ts: float) -> float:
-        """When the tombstone of an erasure at ``ts`` can go: every event it drops (one that
-        occurred at or before ``ts``) is then refused as late anyway."""
-        b = self.rt.bounds
-        return ts + b.lateness_s + b.future_s + TOMBSTONE_MARGIN_S
+        return tombstone_expires_at(ts, self.rt.bounds)
 
     def _expire_tombstones(self, now: float) -> None:
         """Delete the tombstones no event can reach any more (a changelog tombstone each)."""
@@ -593,4 +597,4 @@ class Engine:
         )
 
 
-__all__ = ["Engine", "Fence", "Outcome"]
+__all__ = ["TOMBSTONE_MARGIN_S", "Engine", "Fence", "Outcome", "tombstone_expires_at"]
