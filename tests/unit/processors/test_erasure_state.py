@@ -207,7 +207,8 @@ def test_state_keyed_by_raw_ids_before_handles_is_moved_on_recovery(policy, nav,
     items = [Held(m.topic, m.partition, m.offset, m.value or b"", deadline) for m in msgs]
     t.by_name["held"].data = {BOB.encode(): msgspec.json.encode(HeldIndex(0, 2, 10, 0, deadline))}
     t.by_name["held_event"].data = {
-        event_key(BOB.encode(), i): msgspec.json.encode(h) for i, h in enumerate(items)}
+        event_key(BOB.encode(), i): msgspec.json.encode(h) for i, h in enumerate(items)
+    }
     t.by_name["held_event"].data[event_key(BOB.encode(), 7)] = b"[]"  # an orphan
     pending = Erasure(old.clock[0] - 60, 0, {NAV: len(old.fence.log[(NAV, 0)]) + 1})
     t.by_name["erased"].data = {b"carol-9": msgspec.json.encode(pending)}
