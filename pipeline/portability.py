@@ -6,16 +6,19 @@ state from Kafka. The format (README, "Access and portability"):
 - ``format``: ``"privacy-pipeline.export/1"``; ``exported_at``: RFC 3339, UTC.
 - ``subject``: ``{"user_id": …}``, the subject's own id (the point of an access request).
 - ``status``: ``active`` (state held), ``erasure_pending`` (an erasure waits for events sent
-  before it), ``erased`` (only the erasure's audit record remains), ``none`` (nothing held).
+  before it), ``erased`` (only the erasure's audit record remains, :func:`after_erasure`),
+  ``none`` (nothing held).
 - ``consent``: null, or ``{"first_answer_at", "purposes": {purpose: {"state":
   "granted"|"denied", "history": [{"at", "granted"}]}}, "objections": {purpose: at}}``.
 - ``held_events``: ``{"count", "events": [{"stream", "occurred_at", "held_until"}]}``,
   events waiting in the grace window for a first consent (times only, no content).
 - ``rights_requests``: ``[{"right", "at", "purposes", "outcome"}]``, oldest first.
-- ``erasure``: null, or ``{"requested_at", "applied": bool}``.
+- ``erasure``: null, or ``{"requested_at", "applied": bool}`` (null once the erasure's
+  tombstone has expired: its audit record still says it happened).
 
-After an erasure has applied, ``consent`` is null and ``held_events`` empty: the worker
-deleted them; the audit trail (kept under the consent-ledger pseudonym) says it happened.
+After an erasure has applied, ``consent`` is null, ``held_events`` empty and
+``rights_requests`` holds the erasure requests only: the worker deleted everything else; the
+audit trail (kept under the user's subject handle, without raw ids) says it happened.
 """
 
 from __future__ import annotations
@@ -84,6 +87,42 @@ def audit_section(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return sorted(kept, key=lambda r: str(r["at"]))
 
 
+def _status(
+    state: ConsentState | None,
+    held: list[Held],
+    erasure: Erasure | None,
+    audit: list[dict[str, Any]],
+) -> str:
+    if erasure is not None and erasure.targets:
+        return "erasure_pending"
+    if state is not None or held:
+        return "active"
+    # The tombstone expires (lateness bound + margin); the erasure's audit record stays.
+    if erasure is not None or any(r.get("right") == "erasure" for r in audit):
+        return "erased"
+    return "none"
+
+
+def after_erasure(
+    user: str, at: datetime, erasure: Erasure | None, audit: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """The document of an erased user: nothing but the erasure's audit record.
+
+    The one place to add what an erasure leaves, and until when (the erasure timeline).
+    """
+    erasures = [r for r in audit if r.get("right") == "erasure"]
+    return {
+        "format": FORMAT,
+        "exported_at": at.astimezone(UTC).isoformat(),
+        "subject": {"user_id": user},
+        "status": "erased",
+        "consent": None,
+        "held_events": held_section([]),
+        "rights_requests": audit_section(erasures),
+        "erasure": None if erasure is None else {"requested_at": _iso(erasure.ts), "applied": True},
+    }
+
+
 def document(
     user: str,
     at: datetime,
@@ -93,14 +132,9 @@ def document(
     audit: list[dict[str, Any]],
 ) -> dict[str, Any]:
     """The export document (module docstring) from the decoded state."""
-    if erasure is not None and not erasure.targets and state is None and not held:
-        status = "erased"
-    elif erasure is not None and erasure.targets:
-        status = "erasure_pending"
-    elif state is not None or held:
-        status = "active"
-    else:
-        status = "none"
+    status = _status(state, held, erasure, audit)
+    if status == "erased":
+        return after_erasure(user, at, erasure, audit)
     return {
         "format": FORMAT,
         "exported_at": at.astimezone(UTC).isoformat(),

@@ -99,15 +99,18 @@ def _wait_for_coordinator(admin: Any, group: str, deadline: float) -> None:
 
 
 def check_keyring(settings: Settings, key_specs: Sequence[Any]) -> None:
-    """Open the keyring once (nothing is written).
+    """Open the keyring once and check it has the subject-handle key (nothing is written).
 
     Raises:
-        PreflightFailed: missing (run ``keys init``) or does not open (the keys error's text).
+        PreflightFailed: missing (run ``keys init``), does not open, or has no subject-handle
+            key (the keys error's text says to run ``keys ensure``).
     """
     import keys
 
     try:
-        keys.open_keyring(settings, list(key_specs))
+        # The worker keys every per-user record by the subject handle: without its key it
+        # could decide nothing (keyrings made before handles get it from `keys ensure`).
+        keys.open_keyring(settings, list(key_specs)).subject_handle("preflight")
     except keys.KeyringNotFound:
         path = keys.KeyPaths.from_settings(settings).keyring
         raise PreflightFailed(

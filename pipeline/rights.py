@@ -2,8 +2,8 @@
 
 The export reads the worker's own state where it is durable, the changelog topics of its
 faust tables (consent state and history, events held in the grace window, erasure
-tombstone, rights audit), on the one partition the user's key hashes to. It needs no running
-worker and sees exactly what a restarted worker would recover.
+tombstone, rights audit), under the user's subject handle on the user's partition. It needs no
+running worker and sees exactly what a restarted worker would recover.
 
 Subject verification shows in the export: ``consent.verified`` says, per purpose, whether the
 last transition applied came with a subject token the collector verified, and each rights
@@ -15,29 +15,26 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
 from kafka import TopicPartition
-from kafka.partitioner.default import murmur2
 
-from keys.exceptions import KeysError
 from pipeline import portability
 from pipeline.errors import ExportError
 from pipeline.kafka import make_consumer, make_producer
 from pipeline.policy import Policy
-from pipeline.policy.fields import LEDGER
 from pipeline.settings import Settings
 from processors.audit import AuditIndex
 from processors.context import TopicNames
-from processors.held import Held, user_of_key
+from processors.held import Held, owner_of_key
 from processors.state import loads
 from processors.store import Erasure
+from processors.subject import subject_of
 
 RIGHTS = ("erasure", "objection", "access", "portability", "rectification")
 _HELD = msgspec.json.Decoder(Held)
-_HELD_LIST = msgspec.json.Decoder(list[Held])
 _ERASURE = msgspec.json.Decoder(Erasure)
 _READ_TIMEOUT_S = 60.0
 """Bound on reading one changelog partition (a DPO's command must not hang)."""
@@ -77,21 +74,21 @@ def changelog(settings: Settings, table: str) -> str:
     return f"{settings.topic_prefix}privacy-pipeline-{table}-changelog"
 
 
-def latest_value(settings: Settings, topic: str, key: bytes) -> bytes | None:
-    """The last value written for ``key`` on its partition of ``topic`` (None: none/deleted)."""
-    return latest_values(settings, topic, key, lambda k: k == key).get(key)
+def latest_value(settings: Settings, topic: str, partition: int, key: bytes) -> bytes | None:
+    """The last value written for ``key`` on ``partition`` of ``topic`` (None: none/deleted)."""
+    return latest_values(settings, topic, partition, lambda k: k == key).get(key)
 
 
 def latest_values(
-    settings: Settings, topic: str, user: bytes, match: Callable[[bytes], bool]
+    settings: Settings, topic: str, partition: int, match: Callable[[bytes], bool]
 ) -> dict[bytes, bytes]:
-    """The last value of every key ``match`` accepts on ``user``'s partition (deleted: absent)."""
+    """The last value of every key ``match`` accepts on ``partition`` (deleted: absent)."""
     consumer = make_consumer(settings, enable_auto_commit=False, group_id=None)
     try:
         parts = consumer.partitions_for_topic(topic)
-        if not parts:
+        if not parts or partition not in parts:
             return {}
-        tp = TopicPartition(topic, (murmur2(user) & 0x7FFFFFFF) % len(parts))
+        tp = TopicPartition(topic, partition)
         consumer.assign([tp])
         end = consumer.end_offsets([tp])[tp]
         consumer.seek_to_beginning(tp)
@@ -118,59 +115,44 @@ def export(
     """Everything the pipeline's state holds about ``user``: a ``privacy-pipeline.export/1``
     document (:mod:`pipeline.portability`), before or after an erasure.
 
+    The worker keys its state by the user's subject handle (the keyring's, never the raw id)
+    on the user's partition (murmur2 of the raw id, as the producers partition).
+
     Raises:
         ExportError: a stored record cannot be decoded, or Kafka did not answer in time.
+        keys.exceptions.KeysError: the keyring has no subject-handle key (``keys ensure``).
     """
     at = now or datetime.now(UTC)
-    key = user.encode()
-    raw_state = latest_value(settings, changelog(settings, "consent"), key)
+    subject = subject_of(ring, user, settings.partitions)
+    key, part = subject.handle, subject.partition
+    raw_state = latest_value(settings, changelog(settings, "consent"), part, key)
     raw_held = latest_values(
-        settings, changelog(settings, "held_event"), key, lambda k: user_of_key(k) == key
+        settings, changelog(settings, "held_event"), part, lambda k: owner_of_key(k) == key
     )
-    raw_erased = latest_value(settings, changelog(settings, "erased"), key)
+    raw_erased = latest_value(settings, changelog(settings, "erased"), part, key)
     try:
         state = None if raw_state is None else loads(raw_state)
         held = [_HELD.decode(raw_held[k]) for k in sorted(raw_held)]  # sequence order
-        index = latest_value(settings, changelog(settings, "held"), key)
-        if index is not None and index.startswith(b"["):  # a list not yet moved (older version)
-            held = _HELD_LIST.decode(index) + held
         erasure = None if raw_erased is None else _ERASURE.decode(raw_erased)
-        audit = _audit(settings, policy, ring, user, at)
+        audit = _subject_audit(settings, part, key)
     except msgspec.DecodeError as exc:
         raise ExportError(f"a stored record of the worker cannot be decoded ({exc})") from None
     return portability.document(user, at, state, held, erasure, audit)
 
 
-def _audit(settings: Settings, policy: Policy, ring: Any, user: str, at: datetime) -> list[Any]:
-    records: list[Any] = []
-    for epoch_day in _epoch_days(ring, policy, at):
-        try:
-            subject = ring.pseudonym(LEDGER, user, epoch_day)
-        except KeysError:  # epoch never keyed or already destroyed: nothing to find under it
-            continue
-        records.extend(_subject_audit(settings, subject.encode()))
-    return sorted(records, key=lambda r: str(r.get("at")))
-
-
-def _subject_audit(settings: Settings, subject: bytes) -> list[Any]:
+def _subject_audit(settings: Settings, partition: int, handle: bytes) -> list[Any]:
     """A subject's kept rights requests: one entry each, or a list written before the bound."""
-    raw = latest_value(settings, changelog(settings, "rights_audit"), subject)
+    raw = latest_value(settings, changelog(settings, "rights_audit"), partition, handle)
     found = None if raw is None else _AUDIT.decode(raw)
     if isinstance(found, list):
         return list(found)
     if found is None:
         return []
-    entries = latest_values(settings, changelog(settings, "rights_audit_entry"), subject,
-                            lambda k: user_of_key(k) == subject)
+    entries = latest_values(
+        settings,
+        changelog(settings, "rights_audit_entry"),
+        partition,
+        lambda k: owner_of_key(k) == handle,
+    )
     # Only the latest requests are kept (older ones are counted in the index, not exported).
     return [_RECORD.decode(entries[k]) for k in sorted(entries)]
-
-
-def _epoch_days(ring: Any, policy: Policy, now: datetime) -> list[datetime]:
-    days: dict[str, datetime] = {}
-    day = now
-    horizon = now - timedelta(days=min(policy.consent_ledger.retention_days, 400))
-    while day >= horizon:
-        days.setdefault(ring.epoch_of(LEDGER, day), day)
-        day -= timedelta(days=1)
-    return list(days.values())

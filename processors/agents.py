@@ -37,7 +37,10 @@ _TRACE = bool(os.environ.get("PRIVACY_PIPELINE_TRACE_BATCHES"))
 _TRANSIENT = (KafkaError, AIOKafkaError, OSError)
 
 
-async def _send(topic: str, partition: int, value: bytes) -> Any:
+async def _send(topic: str, partition: int, value: bytes | None, key: bytes | None = None) -> Any:
+    if value is None:
+        # A tombstone: straight to the producer (faust's raw serializer has no null value).
+        return await app.producer.send(topic, key, None, partition, None, None)
     if topic not in _outputs:
         _outputs[topic] = output(topic)
     return await _outputs[topic].send(value=value, partition=partition)
@@ -49,7 +52,7 @@ def _runtime() -> Runtime:
 
     policy = load_policy(settings.policy)
     ring = keys.open_keyring(settings, policy.key_specs())
-    return Runtime(policy=policy, ring=ring, names=names)
+    return Runtime(policy=policy, ring=ring, names=names, partitions=settings.partitions)
 
 
 def engine() -> Engine:

@@ -65,6 +65,9 @@ class Runtime:
     ``refresh``)."""
     names: TopicNames = field(default_factory=TopicNames)
     clock: Callable[[], float] = time.time
+    partitions: int = 6
+    """The input topics' partition count (``settings.partitions``): a subject's partition is
+    murmur2 of their raw id modulo it (:func:`processors.subject.partition_of`)."""
     bounds: Bounds = field(init=False)
     purposes_by_stream: dict[str, tuple[Purpose, ...]] = field(init=False)
 

@@ -22,7 +22,7 @@ from keys.exceptions import KeysError
 from pipeline.policy.fields import LEDGER
 from processors.consent import apply_consent, apply_objection
 from processors.context import Runtime
-from processors.decide import Outcome, awaits_first_consent, decide, time_outcome
+from processors.decide import Bounds, Outcome, awaits_first_consent, decide, time_outcome
 from processors.exceptions import StateTooLarge
 from processors.held import Held
 from processors.messages import Msg
@@ -31,6 +31,7 @@ from processors.records import Shared, day_of, sanitize, shared_of
 from processors.refs import decision_ref
 from processors.state import ConsentState
 from processors.store import Erasure, Store
+from processors.subject import Subject, subject_of
 from schemas.events import Consent, Geolocation, Navigation, Rights
 from schemas.exceptions import InvalidEvent
 from schemas.validator import decode
@@ -39,6 +40,17 @@ log = logging.getLogger(__name__)
 
 DEADLETTER_KEEP_BYTES = 64 * 1024
 """Most bytes of a rejected input kept (encrypted) in its dead letter: the event size limit."""
+
+TOMBSTONE_MARGIN_S = 3600.0
+"""Kept past the lateness bound (plus the future bound) before an erasure tombstone expires:
+room for clock skew between producers and workers."""
+
+
+def tombstone_expires_at(ts: float, bounds: Bounds) -> float:
+    """When the tombstone of an erasure at ``ts`` goes: every event it drops (one that occurred
+    at or before ``ts``) is then refused as late anyway (the lateness bound), with the future
+    bound and :data:`TOMBSTONE_MARGIN_S` for clock skew."""
+    return ts + bounds.lateness_s + bounds.future_s + TOMBSTONE_MARGIN_S
 
 
 class Fence(Protocol):
@@ -65,11 +77,13 @@ class Engine:
         self.fence = fence
         self.counts: Counter[tuple[str, str, str]] = Counter()
         self._done: dict[tuple[str, int], int] = {}
-        self._deadlines: list[tuple[float, str]] = []
+        # In-memory indexes, by subject handle (rebuilt from the tables on recovery).
+        self._deadlines: list[tuple[float, bytes, int]] = []
         self._held = 0
         self._recovered = False
-        self._pending_erasures: dict[str, Erasure] = {}
-        self._erased_users: set[str] = set()
+        self._pending_erasures: dict[Subject, Erasure] = {}
+        self._erased_users: set[bytes] = set()
+        self._tombstones: list[tuple[float, bytes, int]] = []
         self._keys_live: dict[tuple[str, str], bool] = {}
 
     def reset(self) -> None:
@@ -80,6 +94,7 @@ class Engine:
         self._recovered = False
         self._pending_erasures.clear()
         self._erased_users.clear()
+        self._tombstones.clear()
         self.store.forget_cached()
 
     async def process(self, batch: Sequence[Msg]) -> None:
@@ -112,6 +127,7 @@ class Engine:
         self._recover()
         self._apply_due_erasures()
         now = self.rt.clock()
+        self._expire_tombstones(now)
         due = self._due_partitions(now)
         if due:
             await self._fence_consent(due)
@@ -121,8 +137,8 @@ class Engine:
     def _due_partitions(self, now: float) -> set[int]:
         if not self._deadlines or self._deadlines[0][0] > now:
             return set()
-        users = {user for deadline, user in self._deadlines if deadline <= now}
-        found = (self.store.holds.index(user) for user in users)
+        due = {Subject(h, p) for deadline, h, p in self._deadlines if deadline <= now}
+        found = (self.store.holds.index(subject) for subject in due)
         return {idx.partition for idx in found if idx is not None}
 
     # -- positions and fences -------------------------------------------------------------
@@ -203,6 +219,10 @@ class Engine:
 
     async def _apply_record(self, m: Msg) -> None:
         self._handled(m)
+        if m.value is None:
+            # A Kafka tombstone (the worker's own after an erasure, or an operator's): it
+            # deletes a key for compaction, it is no consent record. Skipped, not counted.
+            return
         event = self._decode(m, (Consent, Rights))
         if event is None:
             return
@@ -218,7 +238,7 @@ class Engine:
             await self._apply_rights(m, event)
 
     def _apply_consent(self, m: Msg, event: Consent) -> None:
-        policy, user = self.rt.policy, event.user_id
+        policy, user = self.rt.policy, self._subject_of(event.user_id)
         if user in self._pending_erasures:
             # A new answer after an erasure starts from nothing; the erasure applies now.
             self._erase(user, self._pending_erasures[user].ts)
@@ -227,7 +247,7 @@ class Engine:
         effect.state.prune(self.rt.clock() - self.rt.bounds.lateness_s)
         effect.state.verified.update(dict.fromkeys(effect.transitions, m.verified))
         self.store.put_state(user, effect.state)
-        subject = self._subject(event)
+        subject = self._ledger_subject(event)
         for purpose, transition in effect.transitions.items():
             self.outbox.add(
                 self.rt.names.decisions,
@@ -253,25 +273,31 @@ class Engine:
         self._release(user)
 
     async def _apply_rights(self, m: Msg, event: Rights) -> None:
-        user, ts = event.user_id, event.occurred_at.timestamp()
+        user, ts = self._subject_of(event.user_id), event.occurred_at.timestamp()
         if event.right == "erasure":
             await self._request_erasure(user, ts, m.partition)
+            # Compaction then drops the user's consent and rights records from the consent
+            # topic (raw id in key and value). Sent when the erasure is read: the raw id is
+            # known only then, and every earlier consent record of the user is applied.
+            self.outbox.add_tombstone(
+                self.rt.names.consent, user.partition, event.user_id.encode("utf-8")
+            )
         elif event.right == "objection":
             state = apply_objection(self.store.state(user), event, self.rt.policy)
             self.store.put_state(user, state)
         record = {
             "right": event.right,
-            "event_id": event.event_id,
+            "event_id": self._ref(event),  # ledger-keyed: never the raw request id
             "at": event.occurred_at.isoformat(),
             "purposes": list(event.purposes or ()),
             "outcome": "applied",
             "verified": m.verified,
         }
-        self.store.append_audit(self._subject(event), record)
+        self.store.append_audit(user, record)
         outcome = {"all": f"rights_{event.right}"}
         self._decision(m.partition, event.event_id, "consent", event, outcome)
 
-    async def _request_erasure(self, user: str, ts: float, partition: int) -> None:
+    async def _request_erasure(self, user: Subject, ts: float, partition: int) -> None:
         """Erase once every event Kafka acknowledged before the erasure has been decided."""
         names = self.rt.names
         targets: dict[str, int] = {}
@@ -279,18 +305,33 @@ class Engine:
             end = (await self.fence.end_offsets(topic, [partition]))[partition]
             if await self._done_upto(topic, partition) < end - 1:
                 targets[topic] = end
-        self._erased_users.add(user)
+        self._erased_users.add(user.handle)
         if targets:
             self.store.put_erasure(user, Erasure(ts, partition, targets))
             self._pending_erasures[user] = Erasure(ts, partition, targets)
         else:
             self._erase(user, ts)
 
-    def _erase(self, user: str, ts: float) -> None:
+    def _erase(self, user: Subject, ts: float) -> None:
         idx = self.store.holds.index(user)
         self._held = max(0, self._held - (idx.count if idx is not None else 0))
         self.store.erase(user, ts)
         self._pending_erasures.pop(user, None)
+        heapq.heappush(self._tombstones, (self._expiry(ts), user.handle, user.partition))
+
+    def _expiry(self, ts: float) -> float:
+        return tombstone_expires_at(ts, self.rt.bounds)
+
+    def _expire_tombstones(self, now: float) -> None:
+        """Delete the tombstones no event can reach any more (a changelog tombstone each)."""
+        while self._tombstones and self._tombstones[0][0] <= now:
+            _, handle, partition = heapq.heappop(self._tombstones)
+            subject = Subject(handle, partition)
+            found = self.store.erasure(subject)
+            if found is None or found.targets or self._expiry(found.ts) > now:
+                continue  # gone, pending again, or replaced by a later erasure (own entry)
+            self.store.forget_tombstone(subject)
+            self._erased_users.discard(handle)
 
     def _apply_due_erasures(self) -> None:
         for user, erasure in list(self._pending_erasures.items()):
@@ -298,12 +339,12 @@ class Engine:
             if all(self._done.get((t, p), -1) >= end - 1 for t, end in erasure.targets.items()):
                 self._erase(user, erasure.ts)
 
-    def _after_erasure(self, m: Msg, user: str) -> Erasure | None:
+    def _after_erasure(self, m: Msg, user: Subject) -> Erasure | None:
         """The user's erasure if it governs this event: applied, or pending and before it."""
         erasure = self._pending_erasures.get(user)
         if erasure is not None:
             return erasure if m.offset >= erasure.targets.get(m.topic, 0) else None
-        if user not in self._erased_users:  # nearly always: no table lookup per event
+        if user.handle not in self._erased_users:  # nearly always: no table lookup per event
             return None
         found = self.store.erasure(user)
         return found if found is not None and not found.targets else None
@@ -313,7 +354,11 @@ class Engine:
         now = datetime.fromtimestamp(self.rt.clock(), UTC)
         return decision_ref(self.rt.ring, event.event_id, event.occurred_at, now)
 
-    def _subject(self, event: Consent | Rights) -> str:
+    def _subject_of(self, user_id: str) -> Subject:
+        """The user as the tables know them: keyed handle and partition, never the raw id."""
+        return subject_of(self.rt.ring, user_id, self.rt.partitions)
+
+    def _ledger_subject(self, event: Consent | Rights) -> str:
         """The consent-ledger pseudonym of the event's user (never the raw id)."""
         return str(self.rt.ring.pseudonym(LEDGER, event.user_id, event.occurred_at))
 
@@ -330,7 +375,8 @@ class Engine:
         purposes = self.rt.purposes_by_stream[stream]
         ts = event.occurred_at.timestamp()
         late = time_outcome(ts, now, self.rt.bounds)
-        erasure = self._after_erasure(m, event.user_id)
+        user = self._subject_of(event.user_id)
+        erasure = self._after_erasure(m, user)
         if late is None and erasure is not None and ts <= erasure.ts:
             late = "dropped_erased"
         if late is not None:
@@ -342,12 +388,12 @@ class Engine:
                 dict.fromkeys((p.name for p in purposes), late),
             )
             return
-        state = None if erasure is not None else self.store.state(event.user_id)
+        state = None if erasure is not None else self.store.state(user)
         if awaits_first_consent(state, ts, now, self.rt.bounds) and any(
             p.consent_required for p in purposes
         ):
-            if self.store.holds.room_for(event.user_id, len(m.value or b"")):
-                self._hold(event.user_id, m, now)
+            if self.store.holds.room_for(user, len(m.value or b"")):
+                self._hold(user, m, now)
             else:
                 # Per-user cap reached: decided now, fail-closed, and counted as such.
                 self._decide(m.partition, stream, event, state, overflow=True)
@@ -411,7 +457,7 @@ class Engine:
 
     # -- grace window ---------------------------------------------------------------------
 
-    def _hold(self, user: str, m: Msg, now: float) -> None:
+    def _hold(self, user: Subject, m: Msg, now: float) -> None:
         """Hold one event: one small table write, whatever the user held before."""
         deadline = now + self.rt.bounds.grace_s
         held = Held(m.topic, m.partition, m.offset, m.value or b"", deadline)
@@ -420,20 +466,20 @@ class Engine:
             return
         if added == "first":
             # One heap entry per user with held events: its oldest deadline.
-            heapq.heappush(self._deadlines, (deadline, user))
+            heapq.heappush(self._deadlines, (deadline, user.handle, user.partition))
         self._held += 1
         while self._held > self.rt.policy.grace_max_events and self._deadlines:
             # Memory bound: the oldest held events are decided now, as they stand.
-            _, oldest = heapq.heappop(self._deadlines)
-            self._release(oldest)
+            _, handle, partition = heapq.heappop(self._deadlines)
+            self._release(Subject(handle, partition))
 
-    def _release(self, user: str, before: float | None = None) -> None:
+    def _release(self, user: Subject, before: float | None = None) -> None:
         """Decide the user's held events (those due at ``before``; all when None)."""
         due = self.store.holds.take_due(user, before)
         if before is not None:
             rest = self.store.holds.index(user)
             if rest is not None:
-                heapq.heappush(self._deadlines, (rest.head, user))
+                heapq.heappush(self._deadlines, (rest.head, user.handle, user.partition))
         if not due:
             return
         self._held = max(0, self._held - len(due))
@@ -445,20 +491,27 @@ class Engine:
 
     def _expire_held(self, now: float) -> None:
         while self._deadlines and self._deadlines[0][0] <= now:
-            _, user = heapq.heappop(self._deadlines)
-            self._release(user, before=now)
+            _, handle, partition = heapq.heappop(self._deadlines)
+            self._release(Subject(handle, partition), before=now)
 
     def _recover(self) -> None:
         if self._recovered:
             return
         self._recovered = True
-        for user, idx in self.store.holds.users():
-            heapq.heappush(self._deadlines, (idx.head, user))
+        moved = self.store.adopt_raw_keys(self._subject_of)
+        if moved:
+            log.warning("moved %d table keys written before subject handles to handles", moved)
+        for user, idx in self.store.holds.subjects():
+            heapq.heappush(self._deadlines, (idx.head, user.handle, user.partition))
             self._held += idx.count
         for user, erasure in self.store.erasures():
-            self._erased_users.add(user)
+            self._erased_users.add(user.handle)
             if erasure.targets:
                 self._pending_erasures[user] = erasure
+            else:
+                heapq.heappush(
+                    self._tombstones, (self._expiry(erasure.ts), user.handle, user.partition)
+                )
 
     # -- outputs --------------------------------------------------------------------------
 
@@ -544,4 +597,4 @@ class Engine:
         )
 
 
-__all__ = ["Engine", "Fence", "Outcome"]
+__all__ = ["TOMBSTONE_MARGIN_S", "Engine", "Fence", "Outcome", "tombstone_expires_at"]

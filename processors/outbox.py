@@ -9,16 +9,25 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Iterator
-from typing import Any
+from collections.abc import Awaitable, Iterator
+from typing import Any, Protocol
 
 import msgspec
 
 from processors.exceptions import OutputTooLarge
 
-Send = Callable[[str, int, bytes], Awaitable[Awaitable[Any]]]
-"""``await send(topic, partition, value)`` queues one message and returns an awaitable that
-completes when Kafka acknowledged it (faust's ``Topic.send`` behaves so)."""
+
+class Send(Protocol):
+    """``await send(topic, partition, value)`` queues one message and returns an awaitable
+    that completes when Kafka acknowledged it (faust's ``Topic.send`` behaves so).
+
+    ``value`` None with a ``key`` is a Kafka tombstone (:meth:`Outbox.add_tombstone`).
+    """
+
+    def __call__(
+        self, topic: str, partition: int, value: bytes | None, key: bytes | None = None
+    ) -> Awaitable[Awaitable[Any]]: ...
+
 
 _ENCODER = msgspec.json.Encoder()
 
@@ -56,6 +65,7 @@ class Outbox:
         self._max_bytes = max_bytes
         self._groups: dict[tuple[str, int], list[Any]] = defaultdict(list)
         self._singles: list[tuple[str, int, Any]] = []
+        self._tombstones: list[tuple[str, int, bytes]] = []
 
     def add(self, topic: str, partition: int, record: Any) -> None:
         """Queue ``record`` for ``topic`` partition ``partition``."""
@@ -69,16 +79,23 @@ class Outbox:
         """
         self._singles.append((topic, partition, record))
 
+    def add_tombstone(self, topic: str, partition: int, key: bytes) -> None:
+        """Queue a Kafka tombstone (``key``, null value): compaction then drops every
+        earlier record of ``key`` on ``topic``."""
+        self._tombstones.append((topic, partition, key))
+
     def discard(self) -> int:
         """Drop every queued record (outputs of an input being dead-lettered); how many."""
         dropped = self.pending()
         self._groups.clear()
         self._singles.clear()
+        self._tombstones.clear()
         return dropped
 
     def pending(self) -> int:
         """Number of records queued and not yet sent."""
-        return sum(len(v) for v in self._groups.values()) + len(self._singles)
+        queued = sum(len(v) for v in self._groups.values())
+        return queued + len(self._singles) + len(self._tombstones)
 
     async def flush(self) -> None:
         """Send every queued record; returns once Kafka acknowledged all of them.
@@ -89,6 +106,7 @@ class Outbox:
         """
         groups, self._groups = self._groups, defaultdict(list)
         singles, self._singles = self._singles, []
+        tombstones, self._tombstones = self._tombstones, []
         try:
             messages = [(t, p, _ENCODER.encode(r)) for t, p, r in singles]
             for (topic, partition), records in groups.items():
@@ -98,6 +116,7 @@ class Outbox:
                 if len(value) > self._max_bytes:
                     raise OutputTooLarge(topic, len(value), self._max_bytes)
             acks = [await self._send(t, p, v) for t, p, v in messages]
+            acks += [await self._send(t, p, None, key) for t, p, key in tombstones]
             await asyncio.gather(*acks)
         except BaseException:
             # Not all acknowledged: everything stays queued for the next flush (records sent
@@ -105,6 +124,7 @@ class Outbox:
             for key, records in groups.items():
                 self._groups[key][:0] = records
             self._singles[:0] = singles
+            self._tombstones[:0] = tombstones
             raise
 
 

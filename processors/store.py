@@ -1,12 +1,14 @@
-"""Per-user state the processors keep: consent, events held in the grace window, erasures.
+"""Per-user state the processors keep: consent, events held in the grace window, erasures,
+the rights audit.
 
 Every value is bounded per user (:class:`~processors.limits.Limits`) and checked against the
 bound under the broker's message size before it is written (:func:`~processors.limits.check_size`).
 
-Backed by ``MutableMapping[bytes, bytes]`` tables keyed by the raw user id (the rights audit
-by the consent-ledger pseudonym): faust tables in the
-worker (changelogged to Kafka, so they survive a crash), plain dicts in unit tests. Values are
-compact msgspec JSON.
+Every key is the user's subject handle (:mod:`processors.subject`), never the raw id, and every
+access names the subject's partition (:class:`~processors.table.Table`): faust tables in the
+worker (changelogged to Kafka, so they survive a crash), dict-backed tables in unit tests.
+Values are compact msgspec JSON and hold no raw id (the held events' original bytes do, until
+released or erased). :meth:`Store.erase` is the one place an erasure applies to state.
 """
 
 from __future__ import annotations
@@ -20,28 +22,41 @@ import msgspec
 from processors.audit import AuditLog, AuditTrail
 from processors.exceptions import StateTooLarge
 from processors.held import Held, HeldEvents
+from processors.legacy import SubjectOf, move_held, move_values
 from processors.limits import Limits, check_size
 from processors.state import ConsentState, dumps, loads
+from processors.subject import Subject
+from processors.table import Table, as_table, is_handle
 
 CACHE_SIZE = 20_000
 """Decoded consent states kept in memory (a few MB; bounded for the worker's memory budget)."""
+
+AnyTable = Table | MutableMapping[bytes, bytes]
 
 
 class Erasure(msgspec.Struct):
     """An erasure: when it occurred and, until it applies, the event offsets it waits for.
 
-    ``targets`` maps an event topic to the end offset of the user's partition when the
-    erasure was read: events before those offsets were acknowledged before the erasure and
-    are decided first. An empty ``targets`` means the erasure has applied (a tombstone).
+    ``targets`` maps an event topic to the end offset of ``partition`` (the input partition
+    the erasure was read on) when the erasure was read: events before those offsets were
+    acknowledged before the erasure and are decided first. An empty ``targets`` means the
+    erasure has applied (a tombstone: the time only, until it expires).
     """
 
     ts: float
     partition: int = 0
     targets: dict[str, int] = msgspec.field(default_factory=dict)
+    home: int = -1
+    """The subject's partition, where the record is filed (recovery has no raw id)."""
 
 
 _ENC = msgspec.json.Encoder()
 _ERASURE_DEC = msgspec.json.Decoder(Erasure)
+
+
+def is_erasure_record(record: dict[str, Any]) -> bool:
+    """Whether an audit record is an erasure request (the one kind an erasure keeps)."""
+    return record.get("right") == "erasure"
 
 
 class Store:
@@ -49,48 +64,68 @@ class Store:
 
     def __init__(
         self,
-        consent: MutableMapping[bytes, bytes],
-        held: MutableMapping[bytes, bytes],
-        erased: MutableMapping[bytes, bytes],
-        audit: MutableMapping[bytes, bytes],
-        held_events: MutableMapping[bytes, bytes] | None = None,
-        audit_entries: MutableMapping[bytes, bytes] | None = None,
+        consent: AnyTable,
+        held: AnyTable,
+        erased: AnyTable,
+        audit: AnyTable,
+        held_events: AnyTable | None = None,
+        audit_entries: AnyTable | None = None,
         limits: Limits | None = None,
     ) -> None:
         self.limits = limits or Limits()
-        self._consent = consent
+        self._consent = as_table(consent)
         # Read-through cache of decoded states: the worker owns its partitions, so it is the
         # only writer; cleared on every rebalance (see :meth:`forget_cached`).
-        self._states: OrderedDict[str, ConsentState | None] = OrderedDict()
-        self.holds = HeldEvents(held, {} if held_events is None else held_events, self.limits)
-        self._erased = erased
-        self.audits = AuditLog(audit, {} if audit_entries is None else audit_entries, self.limits)
+        self._states: OrderedDict[bytes, ConsentState | None] = OrderedDict()
+        self._held, self._held_events = as_table(held), as_table(held_events)
+        self.holds = HeldEvents(self._held, self._held_events, self.limits)
+        self._erased = as_table(erased)
+        self.audits = AuditLog(as_table(audit), as_table(audit_entries), self.limits)
 
-    def state(self, user: str) -> ConsentState | None:
-        """The user's consent state, or None when the pipeline knows nothing of them."""
-        if user in self._states:
-            self._states.move_to_end(user)
-            return self._states[user]
-        raw = self._consent.get(user.encode())
+    def adopt_raw_keys(self, subject_of: SubjectOf) -> int:
+        """Move state written before handles (raw-id keys) to handle keys; how many keys.
+
+        See :mod:`processors.legacy`. Run on recovery, before the indexes are rebuilt.
+        """
+
+        def home(value: bytes, subject: Subject) -> bytes:
+            erasure = _ERASURE_DEC.decode(value)
+            erasure.home = subject.partition
+            return _ENC.encode(erasure)
+
+        moved = move_values(self._consent, subject_of, lambda value, _: value)
+        moved += move_held(self._held, self._held_events, subject_of)
+        moved += move_values(self._erased, subject_of, home)
+        if moved:
+            self._states.clear()
+        return moved
+
+    def state(self, subject: Subject) -> ConsentState | None:
+        """The subject's consent state, or None when the pipeline knows nothing of them."""
+        handle = subject.handle
+        if handle in self._states:
+            self._states.move_to_end(handle)
+            return self._states[handle]
+        raw = self._consent.get(subject.partition, handle)
         state = None if raw is None else loads(raw)
-        self._remember(user, state)
+        self._remember(handle, state)
         return state
 
-    def put_state(self, user: str, state: ConsentState) -> None:
-        """Store the user's consent state, capped to the limits' history per purpose."""
+    def put_state(self, subject: Subject, state: ConsentState) -> None:
+        """Store the subject's consent state, capped to the limits' history per purpose."""
         state.cap(self.limits.history_max)
-        key, value = user.encode(), dumps(state)
+        key, value = subject.handle, dumps(state)
         try:
             check_size("consent", key, value, self.limits.value_max_bytes)
         except StateTooLarge:
-            self._states.pop(user, None)  # the cached object was changed in place: re-read
+            self._states.pop(key, None)  # the cached object was changed in place: re-read
             raise
-        self._consent[key] = value
-        self._remember(user, state)
+        self._consent.put(subject.partition, key, value)
+        self._remember(key, state)
 
-    def _remember(self, user: str, state: ConsentState | None) -> None:
-        self._states[user] = state
-        self._states.move_to_end(user)
+    def _remember(self, handle: bytes, state: ConsentState | None) -> None:
+        self._states[handle] = state
+        self._states.move_to_end(handle)
         if len(self._states) > CACHE_SIZE:
             self._states.popitem(last=False)
 
@@ -98,54 +133,64 @@ class Store:
         """Drop cached states (partitions may have moved to another worker)."""
         self._states.clear()
 
-    def held(self, user: str) -> list[Held]:
-        """Events of the user held in the grace window, oldest first (read-only view)."""
-        idx = self.holds.index(user)
+    def held(self, subject: Subject) -> list[Held]:
+        """Events of the subject held in the grace window, oldest first (read-only view)."""
+        idx = self.holds.index(subject)
         if idx is None:
             return []
-        found = (self.holds.peek(user, seq) for seq in range(idx.first, idx.next))
+        found = (self.holds.peek(subject, seq) for seq in range(idx.first, idx.next))
         return [h for h in found if h is not None]
 
-    def erasure(self, user: str) -> Erasure | None:
-        """The user's erasure, pending or applied (None when there is none)."""
-        raw = self._erased.get(user.encode())
+    def erasure(self, subject: Subject) -> Erasure | None:
+        """The subject's erasure, pending or applied (None when there is none)."""
+        raw = self._erased.get(subject.partition, subject.handle)
         return None if raw is None else _ERASURE_DEC.decode(raw)
 
-    def erasures(self) -> Iterator[tuple[str, Erasure]]:
-        """Every erasure kept (to find pending ones after a restart)."""
-        for key, raw in list(self._erased.items()):
-            if raw is not None:
-                yield key.decode(), _ERASURE_DEC.decode(raw)
+    def erasures(self) -> Iterator[tuple[Subject, Erasure]]:
+        """Every erasure kept (to find pending ones and tombstones after a restart).
 
-    def put_erasure(self, user: str, erasure: Erasure) -> None:
+        Keys written before handles (raw ids) are skipped: nothing reads them any more.
+        """
+        for key, raw in self._erased.scan():
+            if raw is None or not is_handle(key):
+                continue
+            erasure = _ERASURE_DEC.decode(raw)
+            if erasure.home >= 0:
+                yield Subject(key, erasure.home), erasure
+
+    def put_erasure(self, subject: Subject, erasure: Erasure) -> None:
         """Record a pending erasure (it applies later through :meth:`erase`)."""
-        key, value = user.encode(), _ENC.encode(erasure)
+        erasure.home = subject.partition
+        key, value = subject.handle, _ENC.encode(erasure)
         check_size("erased", key, value, self.limits.value_max_bytes)
-        self._erased[key] = value
+        self._erased.put(subject.partition, key, value)
 
-    def erase(self, user: str, ts: float) -> None:
-        """Forget everything about the user and keep only the time of the erasure."""
-        key = user.encode()
-        if key in self._consent:
-            del self._consent[key]
-        self.holds.drop(user)
-        self._states.pop(user, None)
-        self._erased[key] = _ENC.encode(Erasure(ts))
+    def erase(self, subject: Subject, ts: float) -> None:
+        """Forget everything about the subject and keep only the time of the erasure.
 
-    def forget_tombstone(self, user: str) -> None:
+        Every table's key of the subject is deleted (a changelog tombstone each); the rights
+        audit keeps the erasure requests only (DESIGN: every rights request gets an audit
+        record); the erasure table keeps ``{ts}`` until :meth:`forget_tombstone`.
+        """
+        self._consent.delete(subject.partition, subject.handle)
+        self.holds.drop(subject)
+        self.audits.keep_only(subject, is_erasure_record)
+        self._states.pop(subject.handle, None)
+        tombstone = Erasure(ts, home=subject.partition)
+        self._erased.put(subject.partition, subject.handle, _ENC.encode(tombstone))
+
+    def forget_tombstone(self, subject: Subject) -> None:
         """Drop an erasure tombstone once no late event can refer to it."""
-        key = user.encode()
-        if key in self._erased:
-            del self._erased[key]
+        self._erased.delete(subject.partition, subject.handle)
 
-    def audit(self, subject: str) -> list[dict[str, Any]]:
-        """Rights requests of one consent-ledger subject (a pseudonym, never the raw id)."""
+    def audit(self, subject: Subject) -> list[dict[str, Any]]:
+        """The subject's kept rights requests (no raw id in them)."""
         return self.audits.trail(subject).records
 
-    def audit_trail(self, subject: str) -> AuditTrail:
+    def audit_trail(self, subject: Subject) -> AuditTrail:
         """The subject's kept rights requests and the count of older ones dropped."""
         return self.audits.trail(subject)
 
-    def append_audit(self, subject: str, record: dict[str, Any]) -> None:
+    def append_audit(self, subject: Subject, record: dict[str, Any]) -> None:
         """Add one rights request to the subject's trail (bounded, see :mod:`processors.audit`)."""
         self.audits.append(subject, record)

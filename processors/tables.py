@@ -1,25 +1,24 @@
 """The worker's faust tables: changelogged to Kafka, so state survives a crash.
 
-Keys and values are raw bytes (the app's default serializers): keys the raw user id as
-UTF-8 bytes, partitioned by the producer's partitioner (``use_partitioner``), the same
-murmur2 hash the apps' producers use, so a user's state lives on the partition number of
-their events and consent. Held events have one key each (a sequence number, then the user
-id): that table files every key, store and changelog alike, under its user's partition.
+Keys and values are raw bytes: keys a subject handle (:mod:`processors.subject`), never the
+raw user id; held events and audit entries have one key each (a sequence number, then the
+handle). A handle's hash says nothing of its user's partition, so every access names the
+partition (the subject's: murmur2 of the raw id, as the apps' producers partition), and the
+table files the key, store and changelog alike, there: a user's state lives on the partition
+number of their events and consent.
 """
 
 from __future__ import annotations
 
 import weakref
-from collections.abc import Iterator, MutableMapping
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from faust.stores.base import SerializedStore
 from faust.streams import _current_event
-from kafka.partitioner.default import murmur2
 
 from pipeline.app import app, settings
-from processors.held import user_of_key
 
 SYNTHETIC_SOURCE = "privacy-pipeline.key-partitioned"
 """The source topic the table-write stubs name (never a Kafka topic)."""
@@ -42,91 +41,53 @@ class _PartitionStub:
         self.message = _Message(partition)
 
 
-class KeyPartitioned(MutableMapping[bytes, bytes]):
-    """A faust table whose writes land in the local store of the key's own partition.
+class PartitionedTable:
+    """A faust table behind the :class:`~processors.table.Table` port: every access is filed
+    under the partition it names (the subject's), store and changelog alike.
 
-    faust's rocksdb store files a write under the partition of the event being processed;
-    the engine also writes from timers and for records read through a fence, so each write
-    here names its partition explicitly (murmur2, as the producers and the changelog do).
+    faust's rocksdb store files a write under the partition of the event being processed,
+    and, for a table declared without ``use_partitioner``, reads that partition's store and
+    sends each changelog write to it. The engine also writes from timers and for records read
+    through a fence, and its keys (subject handles) hash to no particular partition, so each
+    access here sets "the current event" to a stub of the partition named.
     """
 
     def __init__(self, table: Any, partitions: int) -> None:
         self.table = table
-        self._partitions = partitions
         # Strong references: the context variable only holds weak ones.
         self._stubs = [_PartitionStub(p) for p in range(partitions)]
 
-    def _hashed(self, key: bytes) -> bytes:
-        """The bytes whose murmur2 hash picks the key's partition."""
-        return key
-
     @contextmanager
-    def _partition_of(self, key: bytes) -> Iterator[None]:
-        stub = self._stubs[(murmur2(self._hashed(key)) & 0x7FFFFFFF) % self._partitions]
+    def _at(self, partition: int) -> Iterator[None]:
+        stub: Any = self._stubs[partition]  # faust asks it for .message.partition only
         token = _current_event.set(weakref.ref(stub))
         try:
             yield
         finally:
             _current_event.reset(token)
 
-    def __getitem__(self, key: bytes) -> bytes:
-        value: bytes = self.table[key]
-        return value
+    def get(self, partition: int, key: bytes) -> bytes | None:
+        with self._at(partition):
+            # One store lookup: faust's Table.get() asks the store twice (contains, then get).
+            store = self.table.data
+            if isinstance(store, SerializedStore):
+                found: bytes | None = store._get(key)
+                return found
+            value: bytes | None = self.table.get(key)
+            return value
 
-    def get(self, key: bytes, default: Any = None) -> Any:
-        # One store lookup: faust's Table.get() asks the store twice (contains, then get).
-        store = self.table.data
-        if isinstance(store, SerializedStore):
-            value = store._get(key)
-            return default if value is None else value
-        return self.table.get(key, default)
-
-    def __setitem__(self, key: bytes, value: bytes) -> None:
-        with self._partition_of(key):
+    def put(self, partition: int, key: bytes, value: bytes) -> None:
+        with self._at(partition):
             self.table[key] = value
 
-    def __delitem__(self, key: bytes) -> None:
-        with self._partition_of(key):
-            del self.table[key]
+    def delete(self, partition: int, key: bytes) -> None:
+        with self._at(partition):
+            if key in self.table:
+                del self.table[key]
 
-    def __contains__(self, key: object) -> bool:
-        return key in self.table
-
-    def __iter__(self) -> Iterator[bytes]:
-        return iter(self.table)
-
-    def __len__(self) -> int:
-        return len(self.table)
-
-    def items(self) -> Any:
-        return self.table.items()
-
-
-class UserPartitioned(KeyPartitioned):
-    """A table of :func:`processors.held.event_key` keys, filed under the owner's partition
-    (the user's for held events; the subject's, as its audit index, for rights requests).
-
-    Declared without ``use_partitioner``: faust then sends each changelog write to the
-    partition of the current event, which :meth:`_partition_of` sets to the user's, and reads
-    the local store of that partition (so reads name it too).
-    """
-
-    def _hashed(self, key: bytes) -> bytes:
-        return user_of_key(key)
-
-    def get(self, key: bytes, default: Any = None) -> Any:
-        with self._partition_of(key):
-            return super().get(key, default)
-
-    def __getitem__(self, key: bytes) -> bytes:
-        with self._partition_of(key):
-            return super().__getitem__(key)
-
-    def __contains__(self, key: object) -> bool:
-        if not isinstance(key, bytes):
-            return False
-        with self._partition_of(key):
-            return key in self.table
+    def scan(self) -> Iterator[tuple[bytes, bytes]]:
+        # Lazy (a table may hold every user): callers list what they change, then change it.
+        yield from self.table.items()
 
 
 # faust opens one RocksDB per table and partition (4 x 6 here) with a 2 GiB block cache and
@@ -140,45 +101,41 @@ ROCKSDB_OPTIONS = {
 }
 
 
-def _table(name: str, help_: str, use_partitioner: bool = True) -> Any:
+def _table(name: str, help_: str) -> Any:
+    # Without use_partitioner: the partition of every access is named (PartitionedTable).
     return app.Table(
         name,
         key_type=bytes,
         value_type=bytes,
         partitions=settings.partitions,
-        use_partitioner=use_partitioner,
+        use_partitioner=False,
         help=help_,
         options=ROCKSDB_OPTIONS if settings.worker_store.startswith("rocksdb") else None,
     )
 
 
-consent = _table("consent", "Consent state per user (history per purpose, objections).")
-# "held" once held each user's whole list; a list found there is moved to held_event keys.
-held = _table("held", "Where each user's events held in the grace window are (bounded index).")
-held_events = _table(
-    "held_event", "Events held in the grace window, one key each.", use_partitioner=False
-)
-erased = _table("erased", "Erasures per user: pending ones and tombstones (time only).")
-audit = _table("rights_audit", "Rights audit index per consent-ledger subject (no raw id).")
-audit_entries = _table(
-    "rights_audit_entry", "Rights requests, one key each (no raw id).", use_partitioner=False
-)
+consent = _table("consent", "Consent state per subject handle (history per purpose, objections).")
+held = _table("held", "Where each subject's events held in the grace window are (bounded index).")
+held_events = _table("held_event", "Events held in the grace window, one key each.")
+erased = _table("erased", "Erasures per subject handle: pending ones and tombstones (time only).")
+audit = _table("rights_audit", "Rights audit index per subject handle (no raw id).")
+audit_entries = _table("rights_audit_entry", "Rights requests, one key each (no raw id).")
 
 
-_KP = KeyPartitioned
+_PT = PartitionedTable
 
 
-def store_tables() -> tuple[_KP, _KP, _KP, _KP, _KP, _KP]:
-    """The six tables, wrapped so every write is filed under its key's (owner's) partition.
+def store_tables() -> tuple[_PT, _PT, _PT, _PT, _PT, _PT]:
+    """The six tables, each access filed under the partition it names.
 
     In :class:`~processors.store.Store`'s argument order.
     """
     n = settings.partitions
     return (
-        KeyPartitioned(consent, n),
-        KeyPartitioned(held, n),
-        KeyPartitioned(erased, n),
-        KeyPartitioned(audit, n),
-        UserPartitioned(held_events, n),
-        UserPartitioned(audit_entries, n),
+        PartitionedTable(consent, n),
+        PartitionedTable(held, n),
+        PartitionedTable(erased, n),
+        PartitionedTable(audit, n),
+        PartitionedTable(held_events, n),
+        PartitionedTable(audit_entries, n),
     )

@@ -271,7 +271,13 @@ def test_hostile_load_keeps_state_bounded_and_the_worker_up(env: PipelineEnv) ->
             idx = msgspec.json.decode(value, type=HeldIndex)
             assert idx.next - idx.first <= env.settings.worker_held_max_events, key
             assert idx.size <= env.settings.worker_held_max_bytes, key
-    flipper = [v for k, v in logs["consent"] if k == b"flipper" and v is not None][-1]
+    policy = load_policy(env.settings.policy)
+    ring = keys.open_keyring(env.settings, policy.key_specs())
+    # Keyed by the subject handle: no changelog key is a raw user id.
+    flipper_key = ring.subject_handle("flipper").encode()
+    raw_ids = (b"flipper", b"asker", b"hoarder")
+    assert not any(u in k for log in logs.values() for k, _ in log for u in raw_ids)
+    flipper = [v for k, v in logs["consent"] if k == flipper_key and v is not None][-1]
     state = msgspec.json.decode(flipper, type=ConsentState)
     assert all(len(h.times) <= env.settings.worker_history_max for h in state.purposes.values())
     [index_raw] = [v for _, v in logs["rights_audit"] if v is not None][-1:]
@@ -286,11 +292,9 @@ def test_hostile_load_keeps_state_bounded_and_the_worker_up(env: PipelineEnv) ->
         else:
             kept[key] = value
     assert len(kept) == audit_max  # the older entries were deleted, not only forgotten
-    assert json.loads(kept[max(kept)])["event_id"] == "ask-4999"
+    assert json.loads(kept[max(kept)])["event_id"] == refs.keyed["ask-4999"]  # never the raw id
 
     # The DPO's export reads the bounded trail: the latest requests, from the changelogs.
-    policy = load_policy(env.settings.policy)
-    ring = keys.open_keyring(env.settings, policy.key_specs())
     exported = export(env.settings, policy, ring, "asker")
     assert len(exported["rights_requests"]) == audit_max
     # The export names no request id; the kept ones are the latest (checked on the changelog).

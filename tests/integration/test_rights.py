@@ -117,11 +117,50 @@ def test_export_before_and_after_erasure(env: PipelineEnv, tmp_path: Path) -> No
     assert after["status"] == "erased", after
     assert after["consent"] is None and after["held_events"] == {"count": 0, "events": []}
     assert after["erasure"]["applied"] is True
-    assert [r["right"] for r in after["rights_requests"]] == ["access", "erasure"]
-    # Only the audit trail: no consent history, no purpose names from the state.
+    assert [r["right"] for r in after["rights_requests"]] == ["erasure"]
+    # Only the erasure's audit record: no consent history, no purpose names from the state.
     text = json.dumps(after)
     assert "audience_measurement" not in text and "history" not in text
     producer.close()
+    # The worker tombstoned the user's key on the consent topic (compaction drops the
+    # records), and no changelog record names the erased user, in a key or a value.
+    assert (user.encode(), None) in _records(env, env.topic("privacy.consent.v1"))
+    for topic in _changelog_topics(env):
+        assert not [r for r in _records(env, topic) if _names(r, user.encode())], topic
+
+
+def _names(record: tuple[bytes | None, bytes | None], raw: bytes) -> bool:
+    return any(raw in part for part in record if part is not None)
+
+
+def _changelog_topics(env: PipelineEnv) -> list[str]:
+    consumer = env.consumer()
+    try:
+        return [t for t in consumer.topics()
+                if t.startswith(env.prefix) and t.endswith("-changelog")]  # fmt: skip
+    finally:
+        consumer.close()
+
+
+def _records(env: PipelineEnv, topic: str) -> list[tuple[bytes | None, bytes | None]]:
+    """Every record of ``topic`` up to its end now (bounded)."""
+    from kafka import TopicPartition
+
+    consumer = env.consumer()
+    try:
+        parts = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+        consumer.assign(parts)
+        consumer.seek_to_beginning(*parts)
+        ends = consumer.end_offsets(parts)
+        out: list[tuple[bytes | None, bytes | None]] = []
+        deadline = time.monotonic() + 30
+        while any(consumer.position(tp) < ends[tp] for tp in parts):
+            assert time.monotonic() < deadline, f"could not read {topic} to its end"
+            for batch in consumer.poll(timeout_ms=500).values():
+                out.extend((r.key, r.value) for r in batch)
+        return out
+    finally:
+        consumer.close()
 
 
 def _vector(name: str) -> str:

@@ -65,7 +65,15 @@ def test_after_erasure_only_the_audit_record_remains() -> None:
     assert doc["status"] == "erased"
     assert doc["consent"] is None and doc["held_events"] == {"count": 0, "events": []}
     assert doc["erasure"] == {"requested_at": "2026-11-26T11:30:00+00:00", "applied": True}
-    assert [r["right"] for r in doc["rights_requests"]] == ["access", "erasure"]
+    # The worker deletes every other record; the document never shows more, whatever it gets.
+    assert [r["right"] for r in doc["rights_requests"]] == ["erasure"]
+
+
+def test_after_the_tombstone_expired_the_audit_record_still_says_erased() -> None:
+    erasures = [r for r in AUDIT if r["right"] == "erasure"]
+    doc = portability.document("u-1", AT, None, [], None, erasures)
+    assert doc["status"] == "erased" and doc["erasure"] is None
+    assert [r["right"] for r in doc["rights_requests"]] == ["erasure"]
 
 
 def test_pending_erasure_and_nothing_held() -> None:

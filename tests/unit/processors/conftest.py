@@ -17,6 +17,7 @@ from processors.messages import Msg
 from processors.outbox import Outbox
 from processors.refs import decision_ref
 from processors.store import Store
+from processors.subject import Subject, subject_of
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 
@@ -98,8 +99,11 @@ class Harness:
         fence: NoGapFence,
         sent: list[tuple[str, int, Any]],
         clock: list[float],
+        tombstones: list[tuple[str, int, bytes]] | None = None,
     ) -> None:
         self.engine, self.fence, self.sent, self.clock = engine, fence, sent, clock
+        self.tombstones: list[tuple[str, int, bytes]] = [] if tombstones is None else tombstones
+        """Kafka tombstones sent: (topic, partition, key)."""
         self.names = engine.rt.names
         # One loop for the whole test, as in a worker: outputs of a batch stay in flight
         # until the next flush.
@@ -127,6 +131,10 @@ class Harness:
                 out.extend(decoded.get("records", [decoded]))
         return out
 
+    def subject(self, user: str) -> Subject:
+        """The user as the tables know them (keyed handle, partition)."""
+        return subject_of(self.engine.rt.ring, user, self.engine.rt.partitions)
+
     def ref(self, event_id: str) -> str | None:
         """The keyed id decision records carry for raw ``event_id`` (FakeRing: epoch-free)."""
         return decision_ref(self.engine.rt.ring, event_id, NOW, NOW)
@@ -152,10 +160,17 @@ def policy() -> Any:
 def build_harness(policy: Any, ring: Any = None, store: Store | None = None) -> Harness:
     """An engine over in-memory tables (or ``store``), a recording outbox and a fixed clock."""
     sent: list[tuple[str, int, Any]] = []
+    tombstones: list[tuple[str, int, bytes]] = []
     clock = [NOW.timestamp()]
 
-    async def send(topic: str, partition: int, value: bytes) -> Any:
-        sent.append((topic, partition, value))
+    async def send(
+        topic: str, partition: int, value: bytes | None, key: bytes | None = None
+    ) -> Any:
+        if value is None:
+            assert key is not None
+            tombstones.append((topic, partition, key))
+        else:
+            sent.append((topic, partition, value))
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         fut.set_result(None)
         return fut
@@ -164,7 +179,7 @@ def build_harness(policy: Any, ring: Any = None, store: Store | None = None) -> 
     rt = Runtime(policy=policy, ring=ring, names=TopicNames(""), clock=lambda: clock[0])
     store = Store({}, {}, {}, {}) if store is None else store
     fence = NoGapFence()
-    return Harness(Engine(rt, store, Outbox(send), fence), fence, sent, clock)
+    return Harness(Engine(rt, store, Outbox(send), fence), fence, sent, clock, tombstones)
 
 
 @pytest.fixture

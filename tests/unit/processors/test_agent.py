@@ -23,7 +23,9 @@ from tests.unit.processors.conftest import APP, NOW, FakeRing, NoGapFence, at
 def test_agent_decides_batches_through_the_engine(policy: Any, monkeypatch: Any) -> None:
     sent: list[tuple[str, int, bytes]] = []
 
-    async def send(topic: str, partition: int, value: bytes) -> Any:
+    async def send(
+        topic: str, partition: int, value: bytes | None, key: bytes | None = None
+    ) -> Any:
         sent.append((topic, partition, value))
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         fut.set_result(None)

@@ -6,14 +6,13 @@ import json
 from collections.abc import Callable, Iterator, MutableMapping
 from typing import Any
 
-import msgspec
 import pytest
 
 from processors.exceptions import StateTooLarge
-from processors.held import Held
 from processors.limits import Limits, check_size
 from processors.state import ConsentState, PurposeHistory
 from processors.store import Store
+from processors.subject import Subject
 from tests.unit.processors.conftest import NOW, Harness, build_harness
 
 NAV, CON = "app.navigation.v1", "privacy.consent.v1"
@@ -203,7 +202,7 @@ def test_flip_flops_keep_the_consent_value_bounded(policy, consent, nav):
         for i in range(2000)
     ]
     h.run(*flips)
-    state = h.engine.store.state("u1")
+    state = h.engine.store.state(h.subject("u1"))
     assert state is not None
     assert all(len(p.times) <= 16 for p in state.purposes.values())
     assert max(t.consent.writes) < 1200
@@ -221,11 +220,11 @@ def test_rights_audit_keeps_the_latest_requests_and_counts_the_rest(policy):
         for i in range(500)
     ]
     h.run(*reqs)
-    [subject] = list(t.audit)
-    trail = h.engine.store.audit_trail(subject.decode())
+    assert list(t.audit) == [h.subject("u1").handle]  # one trail per user, by handle
+    trail = h.engine.store.audit_trail(h.subject("u1"))
     assert len(trail.records) == 50 and trail.omitted == 450
-    assert trail.records[-1]["event_id"] == "r499"
-    assert [r["event_id"] for r in trail.records] == [f"r{i}" for i in range(450, 500)]
+    assert trail.records[-1]["event_id"] == h.ref("r499")  # the keyed ref, never the raw id
+    assert [r["event_id"] for r in trail.records] == [h.ref(f"r{i}") for i in range(450, 500)]
     # One small write per request (its entry, then the index), never the whole trail again.
     assert len(t.entries.writes) == 500 and max(t.entries.writes) < 300
     assert max(t.audit.writes) < 100
@@ -234,10 +233,11 @@ def test_rights_audit_keeps_the_latest_requests_and_counts_the_rest(policy):
 
 def test_audit_trail_written_as_a_list_before_is_still_read(policy):
     old = [{"right": "access", "n": i} for i in range(5)]
-    store = Store({}, {}, {}, {b"s": json.dumps(old).encode()}, limits=Limits(audit_max=3))
-    assert store.audit("s") == old
-    store.append_audit("s", {"right": "erasure"})
-    trail = store.audit_trail("s")
+    s = Subject(b"0" * 32, 0)
+    store = Store({}, {}, {}, {s.handle: json.dumps(old).encode()}, limits=Limits(audit_max=3))
+    assert store.audit(s) == old
+    store.append_audit(s, {"right": "erasure"})
+    trail = store.audit_trail(s)
     assert [r.get("n") for r in trail.records] == [3, 4, None] and trail.omitted == 3
 
 
@@ -263,7 +263,7 @@ def test_a_record_whose_state_would_not_fit_is_dead_lettered_and_the_rest_go_on(
     assert dead["offset"] == c.offset
     assert len(t.consent) == 0  # nothing was written
     assert decided(h)["e1"]["advertising"] == "dropped_no_consent"
-    assert h.engine.store.state("u1") is None  # the cache holds no half-applied state
+    assert h.engine.store.state(h.subject("u1")) is None  # the cache holds no half-applied state
 
 
 def test_consent_state_is_bounded_by_purposes_times_history():
@@ -272,16 +272,3 @@ def test_consent_state_is_bounded_by_purposes_times_history():
         state.apply(float(i), {"advertising": i % 2 == 0, "personalisation": i % 3 == 0})
     state.cap(8)
     assert sum(len(p.times) for p in state.purposes.values()) == 16
-
-
-def test_a_held_list_written_by_an_older_version_is_moved_and_decided(policy, nav):
-    h, t = make(policy, Limits())
-    old = [h.produce(NAV, nav(f"e{i}", "u1", -0.01)) for i in range(3)]
-    deadline = NOW.timestamp() + 30
-    items = [Held(m.topic, m.partition, m.offset, m.value or b"", deadline) for m in old]
-    t.held.data[b"u1"] = msgspec.json.encode(items)
-    h.tick(advance_s=1)  # recovery finds the list and moves it
-    assert len(t.events) == 3 and not decided(h)
-    h.tick(advance_s=40)
-    assert sorted(decided(h)) == ["e0", "e1", "e2"]
-    assert len(t.events) == 0 and len(t.held) == 0

@@ -129,15 +129,15 @@ def test_erasure_waits_for_earlier_events_then_forgets(harness, nav, consent):
     er = harness.produce(CON, {"schema": "rights/1", "event_id": "r1", "user_id": "u1",
                                "occurred_at": at(-15), "right": "erasure"})
     harness.run(er)  # the erasure arrives first: it waits for e1
-    assert harness.engine.store.state("u1") is not None
+    assert harness.engine.store.state(harness.subject("u1")) is not None
     late = harness.produce(NAV, nav("e0", "u1", -25))  # occurred before, acknowledged after
     after = harness.produce(NAV, nav("e2", "u1", -10))
     harness.run(e1, late, after)
     assert harness.outcomes("e1")["audience_measurement"] == "kept"
     assert set(harness.outcomes("e0").values()) == {"dropped_erased"}
     assert harness.outcomes("e2")["audience_measurement"] == "dropped_no_consent"
-    assert harness.engine.store.state("u1") is None
-    assert harness.engine.store.erasure("u1").targets == {}
+    assert harness.engine.store.state(harness.subject("u1")) is None
+    assert harness.engine.store.erasure(harness.subject("u1")).targets == {}
 
 
 def test_pending_erasure_survives_a_restart(harness, nav, consent):
@@ -151,7 +151,7 @@ def test_pending_erasure_survives_a_restart(harness, nav, consent):
     harness.engine = Engine(old.rt, old.store, old.outbox, old.fence)  # a new process
     harness.run(e1)
     assert harness.outcomes("e1")["audience_measurement"] == "kept"
-    assert harness.engine.store.state("u1") is None
+    assert harness.engine.store.state(harness.subject("u1")) is None
 
 
 def test_invalid_input_goes_to_dead_letter_with_reason(harness):

@@ -23,10 +23,10 @@ def test_the_verified_flag_reaches_transitions_state_and_rights_audit(harness, c
                    for r in harness.records(harness.names.decisions) if r["kind"] == "consent"}
     assert transitions == {"c1": True, "c2": False}
     store = harness.engine.store
-    assert store.state("u1").verified == {"audience_measurement": True}
-    assert store.state("u2").verified == {"audience_measurement": False}
-    audits = [r for s in store.audits._index for r in store.audit(s.decode())]
-    assert [(a["event_id"], a["verified"]) for a in audits] == [("r1", True)]
+    assert store.state(harness.subject("u1")).verified == {"audience_measurement": True}
+    assert store.state(harness.subject("u2")).verified == {"audience_measurement": False}
+    audits = [r for u in ("u1", "u2") for r in store.audit(harness.subject(u))]
+    assert [(a["event_id"], a["verified"]) for a in audits] == [(harness.ref("r1"), True)]
 
 
 def test_only_the_exact_header_value_counts_as_verified():

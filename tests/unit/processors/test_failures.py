@@ -87,7 +87,9 @@ class World:
         monkeypatch.setattr(agents, "_tables_durable", nothing)
         monkeypatch.setattr(agents.os, "_exit", no_exit)
 
-    async def send(self, topic: str, partition: int, value: bytes) -> Any:
+    async def send(
+        self, topic: str, partition: int, value: bytes | None, key: bytes | None = None
+    ) -> Any:
         if self.refuse and b"poison" in value and topic != self.rt.names.deadletter:
             # As faust reports a record the broker refused.
             raise ProducerSendError("refused") from aioerrors.MessageSizeTooLargeError()

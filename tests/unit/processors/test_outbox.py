@@ -40,7 +40,9 @@ def test_a_failed_flush_keeps_every_record_for_the_next_one() -> None:
     sent: list[tuple[str, int, bytes]] = []
     failures = [RuntimeError("broker down")]
 
-    async def send(topic: str, partition: int, value: bytes) -> asyncio.Future[None]:
+    async def send(
+        topic: str, partition: int, value: bytes | None, key: bytes | None = None
+    ) -> asyncio.Future[None]:
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         if failures:
             fut.set_exception(failures.pop())
@@ -68,3 +70,36 @@ def test_a_failed_flush_keeps_every_record_for_the_next_one() -> None:
         ("t", True),
         ("dl", False),
     }
+
+
+def test_a_tombstone_goes_out_with_its_key_and_a_null_value_and_survives_a_failed_flush() -> None:
+    import asyncio
+    import contextlib
+
+    from processors.outbox import Outbox
+
+    sent: list[tuple[str, int, bytes | None, bytes | None]] = []
+    failures = [RuntimeError("broker down")]
+
+    async def send(
+        topic: str, partition: int, value: bytes | None, key: bytes | None = None
+    ) -> asyncio.Future[None]:
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        if failures:
+            fut.set_exception(failures.pop())
+        else:
+            sent.append((topic, partition, value, key))
+            fut.set_result(None)
+        return fut
+
+    async def scenario() -> None:
+        box = Outbox(send)
+        box.add_tombstone("privacy.consent.v1", 4, b"user-1")
+        assert box.pending() == 1
+        with contextlib.suppress(RuntimeError):
+            await box.flush()
+        assert box.pending() == 1  # kept for the next flush
+        await box.flush()
+
+    asyncio.run(scenario())
+    assert sent == [("privacy.consent.v1", 4, None, b"user-1")]
