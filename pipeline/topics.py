@@ -15,6 +15,7 @@ from kafka.admin import ConfigResource, ConfigResourceType
 from kafka.errors import TopicAlreadyExistsError
 
 from pipeline.errors import ConfigError, PipelineError
+from pipeline.policy.erasure import ErasureBounds
 from pipeline.settings import PREFIX, Settings
 
 NAVIGATION = "app.navigation.v1"
@@ -25,7 +26,6 @@ DECISIONS = "pipeline.decisions.v1"
 SUBJECT_KEYS = "privacy.subject-keys.v1"
 
 _DAY_MS = 24 * 60 * 60 * 1000
-INPUT_RETENTION_MS = 7 * _DAY_MS
 DEADLETTER_RETENTION_MS = 30 * _DAY_MS
 _WAIT_MS = 30_000
 
@@ -52,6 +52,10 @@ class TopicDeleteFailed(PipelineError):
     """The broker refused to delete a topic; the message carries its reason."""
 
 
+class TopicAlterFailed(PipelineError):
+    """The broker refused to bring an existing topic's configs in line; the message says why."""
+
+
 class TopicMissing(ConfigError):
     """A topic a service uses does not exist (run ``privacy-pipeline topics``)."""
 
@@ -73,6 +77,8 @@ class EnsureResult:
 
     created: tuple[str, ...]
     existing: tuple[str, ...]
+    altered: tuple[str, ...] = ()
+    """Existing topics whose configs (retention, compaction) were brought in line."""
 
 
 def _delete(retention_ms: int | None = None) -> dict[str, str]:
@@ -82,18 +88,53 @@ def _delete(retention_ms: int | None = None) -> dict[str, str]:
     return configs
 
 
-def pipeline_specs(settings: Settings, purposes: Iterable[str]) -> list[TopicSpec]:
-    """Every topic of the pipeline for ``purposes`` (inputs, consent, outputs, dead letters)."""
-    n = settings.partitions
+def pipeline_specs(
+    settings: Settings, purposes: Iterable[str], bounds: ErasureBounds | None = None
+) -> list[TopicSpec]:
+    """Every topic of the pipeline for ``purposes`` (inputs, consent, outputs, dead letters).
+
+    ``bounds``: the policy's erasure bounds (``policy.erasure``; None: the defaults), which set
+    the input topics' retention and every compacted topic's compaction.
+    """
+    n, b = settings.partitions, bounds or ErasureBounds()
+    raw = {**_delete(b.input_retention_ms), "segment.ms": str(b.segment_ms)}
     specs = [
-        TopicSpec(NAVIGATION, n, _delete(INPUT_RETENTION_MS)),
-        TopicSpec(GEOLOCATION, n, _delete(INPUT_RETENTION_MS)),
+        TopicSpec(NAVIGATION, n, raw),
+        TopicSpec(GEOLOCATION, n, raw),
         TopicSpec(CONSENT, n, {"cleanup.policy": "compact"}),
         TopicSpec(DECISIONS, n, _delete()),
         TopicSpec(DEADLETTER, n, _delete(DEADLETTER_RETENTION_MS)),
     ]
     specs += [TopicSpec(sanitized(p), n, _delete()) for p in sorted(set(purposes))]
-    return specs
+    return with_erasure_compaction(specs, b)
+
+
+def compaction_configs(bounds: ErasureBounds) -> dict[str, str]:
+    """What every compacted topic gets so that a tombstoned value is gone within a bound.
+
+    Kafka compacts closed segments only; a compacted topic's segment closes (on the next
+    append) once it is ``min(segment.ms, max.compaction.lag.ms)`` old, and a dirty segment is
+    compacted once its first record is ``max.compaction.lag.ms`` old whatever the dirty ratio.
+    """
+    return {
+        "segment.ms": str(bounds.segment_ms),
+        "max.compaction.lag.ms": str(bounds.max_compaction_lag_ms),
+        "delete.retention.ms": str(bounds.delete_retention_ms),
+        "min.cleanable.dirty.ratio": str(bounds.min_cleanable_dirty_ratio),
+    }
+
+
+def with_erasure_compaction(specs: Iterable[TopicSpec], bounds: ErasureBounds) -> list[TopicSpec]:
+    """``specs`` with :func:`compaction_configs` added to every compacted topic (any name)."""
+    extra = compaction_configs(bounds)
+    return [
+        dataclasses.replace(s, configs={**s.configs, **extra}) if _compacted(s) else s
+        for s in specs
+    ]
+
+
+def _compacted(spec: TopicSpec) -> bool:
+    return "compact" in spec.configs.get("cleanup.policy", "").split(",")
 
 
 def changelog(table: str) -> str:
@@ -101,15 +142,19 @@ def changelog(table: str) -> str:
     return f"{WORKER_APP}-{table}-changelog"
 
 
-def worker_state_specs(settings: Settings) -> list[TopicSpec]:
+def worker_state_specs(settings: Settings, bounds: ErasureBounds | None = None) -> list[TopicSpec]:
     """The changelog topics of the worker's tables (compacted, one partition per input's)."""
     compact = {"cleanup.policy": "compact"}
-    return [TopicSpec(changelog(t), settings.partitions, compact) for t in WORKER_TABLES]
+    specs = [TopicSpec(changelog(t), settings.partitions, compact) for t in WORKER_TABLES]
+    return with_erasure_compaction(specs, bounds or ErasureBounds())
 
 
-def all_specs(settings: Settings, purposes: Iterable[str]) -> list[TopicSpec]:
+def all_specs(
+    settings: Settings, purposes: Iterable[str], bounds: ErasureBounds | None = None
+) -> list[TopicSpec]:
     """Every topic ``privacy-pipeline topics`` creates: the pipeline's and the worker state's."""
-    return pipeline_specs(settings, purposes) + worker_state_specs(settings)
+    specs = pipeline_specs(settings, purposes, bounds) + worker_state_specs(settings, bounds)
+    return with_erasure_compaction(specs, bounds or ErasureBounds())
 
 
 def leftover_names(prefix: str) -> list[str]:
@@ -135,6 +180,7 @@ def ensure_topics(admin: Any, specs: Sequence[TopicSpec]) -> EnsureResult:
     Raises:
         TopicConflict: an existing topic has another partition count or cleanup policy.
         TopicCreateFailed: the broker refused a creation (e.g. invalid config).
+        TopicAlterFailed: the broker refused to bring an existing topic's configs in line.
     """
     present = set(admin.list_topics())
     # Check what exists before creating anything: a conflict leaves the cluster untouched.
@@ -145,7 +191,8 @@ def ensure_topics(admin: Any, specs: Sequence[TopicSpec]) -> EnsureResult:
     if created:
         admin.wait_for_topics(list(created), timeout_ms=_WAIT_MS)
     existing = [s.name for s in specs if s.name not in created]
-    return EnsureResult(created=tuple(created), existing=tuple(existing))
+    altered = align_configs(admin, [s for s in specs if s.name in existing])
+    return EnsureResult(created=tuple(created), existing=tuple(existing), altered=tuple(altered))
 
 
 def check_topics(admin: Any, specs: Sequence[TopicSpec]) -> None:
@@ -215,6 +262,49 @@ def _check_cleanup_policy(admin: Any, specs: Sequence[TopicSpec]) -> None:
                 f"alter it (kafka-configs --alter) or delete the topic and run "
                 f"`privacy-pipeline topics` again"
             )
+
+
+def align_configs(admin: Any, specs: Sequence[TopicSpec]) -> list[str]:
+    """Set on existing topics every config of their spec that differs (not ``cleanup.policy``:
+    a conflict there is an error, see :func:`ensure_topics`); returns the topics altered.
+
+    Other configs an operator set on a topic are kept (incremental alter). This is how a
+    changed policy (input retention, compaction bounds) reaches topics created before it.
+
+    Raises:
+        TopicAlterFailed: the broker refused a change (its reason in the message).
+    """
+    wanted = {s.name: {k: v for k, v in s.configs.items() if k != "cleanup.policy"}
+              for s in specs}  # fmt: skip
+    wanted = {name: configs for name, configs in wanted.items() if configs}
+    if not wanted:
+        return []
+    resources = [ConfigResource(ConfigResourceType.TOPIC, n, list(c)) for n, c in wanted.items()]
+    actual = admin.describe_configs(resources, config_filter="all")["topic"]
+    changes: dict[str, dict[str, str]] = {}
+    for name, configs in wanted.items():
+        have = actual.get(name, {})
+        diff = {k: v for k, v in configs.items() if not _same(have.get(k, {}).get("value"), v)}
+        if diff:
+            changes[name] = diff
+    if not changes:
+        return []
+    answer = admin.alter_configs(
+        [ConfigResource(ConfigResourceType.TOPIC, n, c) for n, c in changes.items()]
+    )
+    for name, outcome in answer.get("topic", {}).items():
+        if outcome != "OK":
+            raise TopicAlterFailed(f"altering the configs of topic {name} failed: {outcome}")
+    return sorted(changes)
+
+
+def _same(found: object, wanted: str) -> bool:
+    if found is None:
+        return False
+    try:
+        return float(str(found)) == float(wanted)
+    except ValueError:
+        return str(found) == wanted
 
 
 def delete_topics(admin: Any, names: Sequence[str]) -> list[str]:
