@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from pipeline.erasure_timeline import (
     NO_LIMIT,
@@ -84,3 +85,19 @@ def test_verdict_counts_raw_places_for_completion_and_never_the_proof() -> None:
 def test_one_unbounded_raw_place_means_no_completion_time() -> None:
     v = verdict([_row("raw", T0), _row("raw", None)])
     assert v.complete_at is None
+
+
+def test_store_scan_finds_the_raw_id_across_chunk_boundaries(tmp_path: Path) -> None:
+    from pipeline import erasure_status
+
+    now = datetime.now(UTC)
+    assert erasure_status.store_row(tmp_path, "u-1", now).basis.startswith("no worker store")
+    db = tmp_path / "worker-1" / "tables" / "consent-0.db"
+    db.mkdir(parents=True)
+    (db / "000004.log").write_bytes(b"x" * (erasure_status._CHUNK - 3) + b"user-42" + b"y")
+    (db / "CURRENT").write_bytes(b"MANIFEST-000001")
+    found = erasure_status.store_row(tmp_path, "user-42", now)
+    assert found.gone_by is None and "1 of 2 file(s)" in found.basis
+    assert "user-42" not in found.basis + found.place + found.what
+    clean = erasure_status.store_row(tmp_path, "user-43", now)
+    assert clean.gone_by == now and "none of 2" in clean.basis
