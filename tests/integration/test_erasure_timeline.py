@@ -124,6 +124,25 @@ def test_kafka_removes_the_raw_id_within_the_computed_bound(
         written + timedelta(seconds=30))
 
 
+def test_topics_brings_an_existing_topic_in_line_and_keeps_other_overrides(
+    admin: KafkaAdminClient, new_topic: NewTopic
+) -> None:
+    from pipeline.topics import TopicSpec, ensure_topics
+
+    week = str(7 * 86_400_000)
+    name = new_topic(2, **{"cleanup.policy": "delete", "retention.ms": week,
+                           "max.message.bytes": "500000"})  # fmt: skip
+    wanted = {"cleanup.policy": "delete", "retention.ms": "86400000", "segment.ms": "3600000"}
+    result = ensure_topics(admin, [TopicSpec(name, 2, wanted)])
+    assert result.altered == (name,) and result.created == ()
+    configs = erasure_status.read_configs(admin, [name])[name]
+    assert configs["retention.ms"] == "86400000" and configs["segment.ms"] == "3600000"
+    kept = admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, name,
+                                                  ["max.message.bytes"])])["topic"][name]
+    assert kept["max.message.bytes"]["value"] == "500000"
+    assert ensure_topics(admin, [TopicSpec(name, 2, wanted)]).altered == ()  # idempotent
+
+
 # -- end to end: worker erasure, then everything gone (needs the keyed-handle tables) --------
 
 APP = {"name": "mm-mobile", "platform": "ios", "version": "4.1"}
