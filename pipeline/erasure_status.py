@@ -103,8 +103,9 @@ def _changelog_place(table: str, policy: Policy) -> Place:
         return Place(name, "pseudonymous", "erasure marker (keyed handle, time only) that "
                      "keeps late events out, then its tombstone", starts=lateness)
     if table.startswith("rights_audit"):
+        kept = timedelta(days=policy.consent_ledger.retention_days)
         return Place(name, "proof", "the erasure's audit record under the consent-ledger "
-                     f"pseudonym, kept as proof ({policy.consent_ledger.retention_days} days)")
+                     "pseudonym (no raw id)", starts=kept)
     return Place(name, "raw", _RAW_TABLES.get(table, "the user's table entries, then "
                                                      "their tombstones"))
 
@@ -186,9 +187,11 @@ def status(settings: Settings, policy: Policy, ring: Any, user: str) -> Report:
 def summary(report: Report) -> Iterator[str]:
     """The lines under the table: when the erasure is complete, and what is left after."""
     at, v, now = report.erasure.at, report.verdict, report.now
-    if not report.erasure.applied:
-        yield (f"erasure requested at {at.isoformat()} is not applied yet (the worker waits "
-               "for events sent before it); bounds count from the request")
+    if report.erasure.applied:
+        yield f"erasure requested at {_t(at)}, applied by the worker"
+    else:
+        yield (f"erasure requested at {_t(at)} is not applied yet (the worker waits for events "
+               "sent before it); bounds count from the request")
     if v.complete_at is None:
         yield "erasure complete: no bound (see the rows without a time)"
     elif v.complete_at <= now and report.erasure.applied:

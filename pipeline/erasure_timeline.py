@@ -131,7 +131,10 @@ def compact_bound(configs: Mapping[str, str], timers: BrokerTimers) -> tuple[int
 
 
 def row(place: Place, erased_at: datetime, timers: BrokerTimers) -> Row:
-    """The row of one topic: its bound from its own configs."""
+    """The row of one topic: its bound from its own configs (proof: kept on purpose)."""
+    if place.holds == "proof":
+        return Row(place.name, place.holds, place.what, _s(erased_at + place.starts),
+                   f"kept as proof for {_days(place.starts)}")
     if place.configs is None:
         return Row(place.name, place.holds, place.what, erased_at, "topic does not exist")
     policy = place.configs.get("cleanup.policy", "delete").split(",")
@@ -141,12 +144,17 @@ def row(place: Place, erased_at: datetime, timers: BrokerTimers) -> Row:
         ms = min(ms, delete_bound(place.configs, timers)[0] or ms)
     if place.starts:
         basis = f"after {_days(place.starts)}: " + basis
-    gone = None if ms is None else erased_at + place.starts + timedelta(milliseconds=ms)
+    gone = None if ms is None else _s(erased_at + place.starts + timedelta(milliseconds=ms))
     return Row(place.name, place.holds, place.what, gone, basis)
 
 
 def _days(delta: timedelta) -> str:
     return f"{delta.total_seconds() / 86400:g} days"
+
+
+def _s(at: datetime) -> datetime:
+    """Rounded up to the second: a bound shown shorter than computed would be a false promise."""
+    return at.replace(microsecond=0) + (timedelta(seconds=1) if at.microsecond else timedelta(0))
 
 
 @dataclasses.dataclass(frozen=True)

@@ -27,6 +27,9 @@ SUBJECT_KEYS = "privacy.subject-keys.v1"
 
 _DAY_MS = 24 * 60 * 60 * 1000
 DEADLETTER_RETENTION_MS = 30 * _DAY_MS
+DEADLETTER_SEGMENT_MS = _DAY_MS
+"""Dead letters may hold a raw id (encrypted): deleted within a day of their retention, not
+Kafka's default week of segment, while keeping the segment count small (30 a partition)."""
 _WAIT_MS = 30_000
 
 #: The worker's faust app id (after the prefix) and its tables: faust names each table's
@@ -103,7 +106,8 @@ def pipeline_specs(
         TopicSpec(GEOLOCATION, n, raw),
         TopicSpec(CONSENT, n, {"cleanup.policy": "compact"}),
         TopicSpec(DECISIONS, n, _delete()),
-        TopicSpec(DEADLETTER, n, _delete(DEADLETTER_RETENTION_MS)),
+        TopicSpec(DEADLETTER, n, {**_delete(DEADLETTER_RETENTION_MS),
+                                  "segment.ms": str(DEADLETTER_SEGMENT_MS)}),
     ]
     specs += [TopicSpec(sanitized(p), n, _delete()) for p in sorted(set(purposes))]
     return with_erasure_compaction(specs, b)

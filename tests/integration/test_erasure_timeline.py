@@ -74,10 +74,15 @@ def _files_with(root: Path, prefix: str, needle: bytes) -> list[str]:
     return found
 
 
-def _fill(producer: KafkaProducer, topics: Iterable[str], partition: int = 0) -> None:
-    """Kafka closes a segment only on append: keep records (no raw id) arriving."""
+def _fill(producer: KafkaProducer, topics: Iterable[str], compacted: set[str],
+          partition: int = 0) -> None:
+    """Kafka closes a segment only on append: keep records (no raw id) arriving. On compacted
+    topics a tombstone of a key nobody uses (harmless to any reader), elsewhere ``{}`` (an
+    invalid event on an input topic: dead-lettered)."""
     for topic in topics:
-        producer.send(topic, key=b"filler", value=b"{}", partition=partition)
+        value = None if topic in compacted else b"{}"
+        producer.send(topic, key=f"filler-{uuid.uuid4().hex}".encode(), value=value,
+                      partition=partition)
     producer.flush()
 
 
@@ -108,7 +113,7 @@ def test_kafka_removes_the_raw_id_within_the_computed_bound(
     deadline, left = time.monotonic() + _WAIT_S, ["not checked yet"]
     while left and time.monotonic() < deadline:
         time.sleep(0.5)
-        _fill(producer, (events, states))
+        _fill(producer, (events, states), {states})
         left = [t for t in (events, states) if _on_broker(settings, t, raw)]
         left += _files_with(root, events, raw) + _files_with(root, states, raw)
     gone = datetime.now(UTC)
@@ -153,8 +158,9 @@ def _event(schema: str, user: str, at: datetime, **body: Any) -> dict[str, Any]:
             "occurred_at": at.isoformat(), **body}  # fmt: skip
 
 
-def _shorten(admin: KafkaAdminClient, names: list[str]) -> None:
-    """The test's forced compaction: every topic of the pipeline gets second-long bounds."""
+def _shorten(admin: KafkaAdminClient, names: list[str]) -> set[str]:
+    """The test's forced compaction: every topic of the pipeline gets second-long bounds;
+    returns the compacted ones."""
     described = admin.describe_configs(
         [ConfigResource(ConfigResourceType.TOPIC, n, ["cleanup.policy"]) for n in names],
         config_filter="all")["topic"]  # fmt: skip
@@ -165,6 +171,18 @@ def _shorten(admin: KafkaAdminClient, names: list[str]) -> None:
                                       dict(FAST_COMPACT if compact else FAST_DELETE)))
     outcome = admin.alter_configs(changes)["topic"]
     assert set(outcome.values()) == {"OK"}, outcome
+    return {n for n in names if "compact" in described[n]["cleanup.policy"]["value"]}
+
+
+def _store_files_with(env: PipelineEnv, needle: bytes) -> list[str]:
+    found = []
+    for path in env.data_dir.glob("worker-*/**/*"):
+        try:
+            if path.is_file() and needle in path.read_bytes():
+                found.append(str(path.relative_to(env.data_dir)))
+        except FileNotFoundError:  # RocksDB removed it while we looked
+            continue
+    return found
 
 
 def _status(env: PipelineEnv, user: str) -> tuple[int, str]:
@@ -219,21 +237,22 @@ def test_erasure_timeline_end_to_end(tmp_path: Path, settings: Settings,
         while (code := _status(env, user)[0]) != 0 and time.monotonic() < deadline:
             time.sleep(1.0)
         assert code == 0, _status(env, user)[1]
+        raw = user.encode()
+        assert _on_broker(settings, env.topic("app.navigation.v1"), raw) == 1  # scan works
         mine = [t for t in admin.list_topics() if t.startswith(env.prefix)]
-        _shorten(admin, mine)
-        n, raw = env.settings.partitions, user.encode()
-        p = (murmur2(raw) & 0x7FFFFFFF) % n
+        compacted = _shorten(admin, mine)
+        p = (murmur2(raw) & 0x7FFFFFFF) % env.settings.partitions
         producer = env.producer()
         deadline, left = time.monotonic() + 2 * _WAIT_S, ["not checked yet"]
         while left and time.monotonic() < deadline:
             time.sleep(1.0)
-            _fill(producer, mine, p)
+            _fill(producer, mine, compacted, p)
             left = [t for t in mine if _on_broker(settings, t, raw)]
-            left += _files_with(root, env.prefix, raw)
-            left += [str(f) for f in env.data_dir.glob("worker-*/**/*")
-                     if f.is_file() and raw in f.read_bytes()]  # fmt: skip
+            left += _files_with(root, env.prefix, raw) + _store_files_with(env, raw)
         producer.close()
         assert not left, f"the erased raw id is still in: {left}"
+        # Every file of the broker (any topic, the metadata log) and of the worker, once more.
+        assert not _files_with(root, "", raw) + _store_files_with(env, raw)
         code, text = _status(env, user)
         assert code == 0 and "erasure complete: no raw id or readable data left" in text, text
         rows = [json.loads(line) for line in text.splitlines() if line.startswith("{")]

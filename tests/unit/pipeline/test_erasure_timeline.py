@@ -101,3 +101,16 @@ def test_store_scan_finds_the_raw_id_across_chunk_boundaries(tmp_path: Path) -> 
     assert "user-42" not in found.basis + found.place + found.what
     clean = erasure_status.store_row(tmp_path, "user-43", now)
     assert clean.gone_by == now and "none of 2" in clean.basis
+
+
+def test_the_audit_record_is_kept_as_proof_not_computed_from_compaction() -> None:
+    kept = row(Place("audit", "proof", "x", COMPACT, starts=timedelta(days=1826)), T0, KAFKA)
+    assert kept.gone_by == T0 + timedelta(days=1826)
+    assert kept.basis == "kept as proof for 1826 days"
+
+
+def test_bounds_are_rounded_up_to_the_second() -> None:
+    odd = {**COMPACT, "max.compaction.lag.ms": "1500", "delete.retention.ms": "0",
+           "message.timestamp.after.max.ms": "0", "file.delete.delay.ms": "0"}  # fmt: skip
+    gone = row(Place("c", "raw", "x", odd), T0, BrokerTimers(0, 0)).gone_by
+    assert gone == T0 + timedelta(seconds=3)

@@ -38,7 +38,8 @@ def test_cleanup_and_retention() -> None:
         "cleanup.policy": "compact", "segment.ms": hour, "max.compaction.lag.ms": hour,
         "delete.retention.ms": hour, "min.cleanable.dirty.ratio": "0.25",
     }  # fmt: skip
-    assert specs[topics.DEADLETTER].configs == {"cleanup.policy": "delete", "retention.ms": month}
+    assert specs[topics.DEADLETTER].configs == {"cleanup.policy": "delete", "retention.ms": month,
+                                                "segment.ms": day}
     assert specs[topics.DECISIONS].configs["cleanup.policy"] == "delete"
     assert specs[topics.sanitized("advertising")].configs["cleanup.policy"] == "delete"
 
