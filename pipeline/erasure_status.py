@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from kafka.admin import ConfigResource, ConfigResourceType
+from kafka.errors import KafkaError
 
 from pipeline import topics
 from pipeline.erasure_timeline import BrokerTimers, Holds, Place, Row, Verdict, row, verdict
@@ -41,6 +42,10 @@ _RAW_TABLES: Final = {
 
 class NoErasure(PipelineError):
     """No erasure is recorded for the user: ``rights status`` reports erasures only."""
+
+
+class ConfigsUnreadable(PipelineError):
+    """The broker did not describe the topic or broker configs (e.g. no DescribeConfigs ACL)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -175,6 +180,10 @@ def status(settings: Settings, policy: Policy, ring: Any, user: str) -> Report:
     try:
         configs = read_configs(admin, [p.name for p in found])
         timers = read_timers(admin)
+    except KafkaError as exc:
+        raise ConfigsUnreadable(f"the broker did not describe the topic configs the bounds "
+                                f"come from ({type(exc).__name__}); check DescribeConfigs "
+                                "rights on the topics and the cluster") from None
     finally:
         admin.close()
     now = datetime.now(UTC)

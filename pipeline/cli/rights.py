@@ -99,6 +99,8 @@ def status_cmd(
     from pipeline.policy import load_policy
 
     check_format(fmt)
+    if not user:
+        raise UsageError("--user must not be empty")
     s = settings()
     policy = load_policy(s.policy)
     ring = keys.open_keyring(s, policy.key_specs())

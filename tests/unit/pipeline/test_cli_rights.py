@@ -35,3 +35,8 @@ def test_status_with_a_bad_format_is_one_line() -> None:
                    PRIVACY_PIPELINE_BOOTSTRAP_SERVERS=CLOSED_PORT)  # fmt: skip
     assert_one_line_error(done, "--format 'xml'")
     assert "u-secret-1" not in done.stderr + done.stdout
+
+
+def test_status_of_an_empty_user_is_one_line() -> None:
+    done = run_cli("rights", "status", "--user", "", PRIVACY_PIPELINE_BOOTSTRAP_SERVERS=CLOSED_PORT)
+    assert_one_line_error(done, "--user must not be empty")
