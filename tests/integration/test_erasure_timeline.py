@@ -10,14 +10,16 @@ store file holds the raw id and ``rights status`` says complete.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 from kafka import KafkaProducer, TopicPartition
 from kafka.admin import ConfigResource, ConfigResourceType, KafkaAdminClient
 from kafka.partitioner.default import murmur2
@@ -222,40 +224,85 @@ def _erase(env: PipelineEnv, user: str, other: str) -> None:
     assert env.cli("rights", "request", "--user", user, "--right", "erasure").returncode == 0
 
 
-def test_erasure_timeline_end_to_end(tmp_path: Path, settings: Settings,
-                                     admin: KafkaAdminClient) -> None:
-    """MUST RUN AFTER the keyed-handle tables (e1) and subject keys (s) are merged: today's
-    worker keys its tables, hence its changelogs and RocksDB files, by the raw user id."""
-    root, _ = _log_dirs(settings), _timers(admin)
+@dataclasses.dataclass(frozen=True)
+class Erased:
+    """One pipeline with a worker, after the erasure of ``user`` (``other`` is kept)."""
+
+    env: PipelineEnv
+    user: str
+    other: str
+
+
+@pytest.fixture(scope="module")
+def erased(tmp_path_factory: pytest.TempPathFactory, settings: Settings) -> Iterator[Erased]:
+    """The module's pipeline: ``rights status`` first finds no erasure, then one."""
     user, other = f"erase-e2e-{uuid.uuid4().hex}", f"keep-e2e-{uuid.uuid4().hex}"
-    with pipeline_env(tmp_path, settings) as env:
+    with pipeline_env(tmp_path_factory.mktemp("erasure"), settings) as env:
         code, text = _status(env, user)
-        assert code == 1 and "no erasure is recorded" in text
+        assert code == 1 and "no erasure is recorded" in text, text
+        assert len(text.strip().splitlines()) == 1
         _start_worker(env)
         _erase(env, user, other)
         deadline = time.monotonic() + 90
         while (code := _status(env, user)[0]) != 0 and time.monotonic() < deadline:
             time.sleep(1.0)
         assert code == 0, _status(env, user)[1]
-        raw = user.encode()
-        assert _on_broker(settings, env.topic("app.navigation.v1"), raw) == 1  # scan works
-        mine = [t for t in admin.list_topics() if t.startswith(env.prefix)]
-        compacted = _shorten(admin, mine)
-        p = (murmur2(raw) & 0x7FFFFFFF) % env.settings.partitions
-        producer = env.producer()
-        deadline, left = time.monotonic() + 2 * _WAIT_S, ["not checked yet"]
-        while left and time.monotonic() < deadline:
-            time.sleep(1.0)
-            _fill(producer, mine, compacted, p)
-            left = [t for t in mine if _on_broker(settings, t, raw)]
-            left += _files_with(root, env.prefix, raw) + _store_files_with(env, raw)
-        producer.close()
-        assert not left, f"the erased raw id is still in: {left}"
-        # Every file of the broker (any topic, the metadata log) and of the worker, once more.
-        assert not _files_with(root, "", raw) + _store_files_with(env, raw)
-        code, text = _status(env, user)
-        assert code == 0 and "erasure complete: no raw id or readable data left" in text, text
-        rows = [json.loads(line) for line in text.splitlines() if line.startswith("{")]
-        bounded = {r["place"]: r["basis"] for r in rows}
-        assert "max.compaction.lag.ms 1 s" in bounded[env.topic("privacy.consent.v1")]
-        assert "retention.ms 1 s" in bounded[env.topic("app.navigation.v1")]
+        yield Erased(env, user, other)
+
+
+def _rows(text: str) -> dict[str, dict[str, Any]]:
+    rows = [json.loads(line) for line in text.splitlines() if line.startswith("{")]
+    return {r["place"]: r for r in rows}
+
+
+def test_rights_status_computes_from_the_configs_the_broker_reports(
+    erased: Erased, admin: KafkaAdminClient
+) -> None:
+    env = erased.env
+    navigation = env.topic("app.navigation.v1")
+    change = ConfigResource(ConfigResourceType.TOPIC, navigation, {"retention.ms": "7200000"})
+    assert admin.alter_configs([change])["topic"][navigation] == "OK"
+    code, text = _status(env, erased.user)
+    assert code == 0, text
+    rows, timers = _rows(text), _timers(admin)
+    nav = rows[navigation]
+    assert nav["holds"] == "raw" and nav["basis"].startswith("retention.ms 2 h + segment.ms 1 h")
+    consent = rows[env.topic("privacy.consent.v1")]  # the policy's bounds, set by `topics`
+    assert "max.compaction.lag.ms 1 h" in consent["basis"]
+    assert "delete.retention.ms 1 h" in consent["basis"]
+    at = datetime.fromisoformat(text.split("erasure requested at ")[1][:19]).replace(tzinfo=UTC)
+    skew, check = 3600, timers.retention_check_ms / 1000  # Kafka 4.1: after.max.ms 1 h
+    expected = at + timedelta(seconds=2 * 3600 + 3600 + 2 * skew + check + 60)
+    assert abs(datetime.fromisoformat(nav["gone_by"]) - expected) <= timedelta(seconds=2)
+    assert rows[env.topic("privacy-pipeline-rights_audit-changelog")]["holds"] == "proof"
+    assert "erasure complete at" in text or "no bound" in text  # hours away, not complete
+
+
+def test_erasure_timeline_end_to_end(
+    erased: Erased, settings: Settings, admin: KafkaAdminClient
+) -> None:
+    """MUST RUN AFTER the keyed-handle tables (e1) and subject keys (s) are merged: today's
+    worker keys its tables, hence its changelogs and RocksDB files, by the raw user id."""
+    env, user = erased.env, erased.user
+    root, _ = _log_dirs(settings), _timers(admin)
+    raw = user.encode()
+    assert _on_broker(settings, env.topic("app.navigation.v1"), raw) == 1  # the scan sees it
+    mine = [t for t in admin.list_topics() if t.startswith(env.prefix)]
+    compacted = _shorten(admin, mine)
+    p = (murmur2(raw) & 0x7FFFFFFF) % env.settings.partitions
+    producer = env.producer()
+    deadline, left = time.monotonic() + 2 * _WAIT_S, ["not checked yet"]
+    while left and time.monotonic() < deadline:
+        time.sleep(1.0)
+        _fill(producer, mine, compacted, p)
+        left = [t for t in mine if _on_broker(settings, t, raw)]
+        left += _files_with(root, env.prefix, raw) + _store_files_with(env, raw)
+    producer.close()
+    assert not left, f"the erased raw id is still in: {left}"
+    # Every file of the broker (any topic, the metadata log) and of the worker, once more.
+    assert not _files_with(root, "", raw) + _store_files_with(env, raw)
+    code, text = _status(env, user)
+    assert code == 0 and "erasure complete: no raw id or readable data left" in text, text
+    rows = _rows(text)
+    assert "max.compaction.lag.ms 1 s" in rows[env.topic("privacy.consent.v1")]["basis"]
+    assert "retention.ms 1 s" in rows[env.topic("app.navigation.v1")]["basis"]
