@@ -114,3 +114,19 @@ def test_bounds_are_rounded_up_to_the_second() -> None:
            "message.timestamp.after.max.ms": "0", "file.delete.delay.ms": "0"}  # fmt: skip
     gone = row(Place("c", "raw", "x", odd), T0, BrokerTimers(0, 0)).gone_by
     assert gone == T0 + timedelta(seconds=3)
+
+
+def test_every_topic_of_the_pipeline_is_a_place_under_the_prefix() -> None:
+    from pipeline import erasure_status, topics
+    from pipeline.policy import load_policy
+    from pipeline.settings import Settings
+
+    policy = load_policy()
+    s = Settings.from_env({"PRIVACY_PIPELINE_TOPIC_PREFIX": "run1."})
+    found = {p.name: p for p in erasure_status.places(s, policy)}
+    wanted = {"run1." + t.name for t in topics.all_specs(s, policy.purposes)}
+    assert wanted | {"run1." + topics.SUBJECT_KEYS} == set(found)
+    assert found["run1." + topics.NAVIGATION].holds == "raw"
+    assert found["run1." + topics.sanitized("advertising")].holds == "pseudonymous"
+    marker = found["run1." + topics.changelog("erased")]
+    assert marker.starts == timedelta(days=policy.lateness_days) + erasure_status.MARKER_MARGIN
