@@ -21,7 +21,8 @@ rules (README, "Erasure timeline"), for a record written at or before ``t``:
       t + skew + 2 x (lag + backoff + file.delete.delay.ms) + delete.retention.ms
 
 Both assume records keep arriving on the partition (Kafka closes segments only on append);
-an idle partition keeps its open segment, which the report says.
+an idle partition keeps its open segment, which the report says. They leave out the cleaner's
+own run time (seconds) and, within 30 s of a broker start, Kafka's first-check delay.
 """
 
 from __future__ import annotations

@@ -104,7 +104,8 @@ def server_properties(
     than Kafka's default 50: less start-up work and fewer files on a small machine.
     ``housekeeping_ms`` (``PRIVACY_PIPELINE_BROKER_HOUSEKEEPING_MS``) sets how often retention
     is checked and the idle cleaner looks for logs to compact (``log.retention.check.
-    interval.ms`` is read at start only); None keeps Kafka's defaults (5 min, 15 s).
+    interval.ms`` is read at start only), and how long after start the first check runs (Kafka:
+    30 s, a testing-only setting); None keeps Kafka's defaults (5 min, 15 s, 30 s).
     """
     ctl = f"{addr.host}:{addr.controller_port}"
     lines = [
@@ -127,7 +128,8 @@ def server_properties(
         "share.coordinator.state.topic.min.isr=1",
         "group.initial.rebalance.delay.ms=0",
     ]
-    if housekeeping_ms is not None:
+    if housekeeping_ms is not None:  # the first retention check also waits 30 s otherwise
         lines += [f"log.retention.check.interval.ms={housekeeping_ms}",
-                  f"log.cleaner.backoff.ms={housekeeping_ms}"]  # fmt: skip
+                  f"log.cleaner.backoff.ms={housekeeping_ms}",
+                  f"log.initial.task.delay.ms={housekeeping_ms}"]  # fmt: skip
     return "\n".join(lines) + "\n"

@@ -121,12 +121,13 @@ def test_kafka_removes_the_raw_id_within_the_computed_bound(
     gone = datetime.now(UTC)
     assert not left, f"still holding the raw id after {_WAIT_S:.0f} s: {left}"
 
-    # The bound rights status computes from what the broker reports covers what happened.
+    # The bound rights status computes from what the broker reports covers what happened
+    # (5 s of slack: one poll round of this loop, and the cleaner's own run time under load).
     configs = erasure_status.read_configs(admin, [events, states])
     assert configs[states]["max.compaction.lag.ms"] == "1000"  # read, not assumed
     for topic in (events, states):
         bound = row(Place(topic, "raw", "test", configs[topic]), written, timers).gone_by
-        assert bound is not None and gone <= bound + timedelta(seconds=2), (topic, gone, bound)
+        assert bound is not None and gone <= bound + timedelta(seconds=5), (topic, gone, bound)
     assert row(Place(states, "raw", "t", configs[states]), written, timers).gone_by < (
         written + timedelta(seconds=30))
 

@@ -73,3 +73,4 @@ def test_housekeeping_interval_only_when_set(tmp_path: Path) -> None:
     fast = parse(config.server_properties(addr, tmp_path, 1000))
     assert fast["log.retention.check.interval.ms"] == "1000"
     assert fast["log.cleaner.backoff.ms"] == "1000"
+    assert fast["log.initial.task.delay.ms"] == "1000"
