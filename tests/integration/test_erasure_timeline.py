@@ -104,10 +104,14 @@ def test_kafka_removes_the_raw_id_within_the_computed_bound(
     raw = f"erase-me-{uuid.uuid4().hex}".encode()
     events = new_topic(1, **{"cleanup.policy": "delete", **FAST_DELETE})
     states = new_topic(1, **{"cleanup.policy": "compact", **FAST_COMPACT})
+    # Control: eager cleaning but Kafka's segment.ms (7 days) and no max.compaction.lag.ms.
+    control = new_topic(1, **{"cleanup.policy": "compact", "min.cleanable.dirty.ratio": "0.01"})
     body = json.dumps({"user_id": raw.decode(), "screen": "home"}).encode()
     producer.send(events, key=raw, value=body).get(timeout=30)
     producer.send(states, key=raw, value=body).get(timeout=30)
     producer.send(states, key=raw, value=None).get(timeout=30)  # the erasure's tombstone
+    producer.send(control, key=raw, value=body).get(timeout=30)
+    producer.send(control, key=raw, value=None).get(timeout=30)
     written = datetime.now(UTC)
     assert _on_broker(settings, events, raw) == 1 and _on_broker(settings, states, raw) == 2
     assert _files_with(root, events, raw) and _files_with(root, states, raw)  # the scan sees it
@@ -115,11 +119,13 @@ def test_kafka_removes_the_raw_id_within_the_computed_bound(
     deadline, left = time.monotonic() + _WAIT_S, ["not checked yet"]
     while left and time.monotonic() < deadline:
         time.sleep(0.5)
-        _fill(producer, (events, states), {states})
+        _fill(producer, (events, states, control), {states, control})
         left = [t for t in (events, states) if _on_broker(settings, t, raw)]
         left += _files_with(root, events, raw) + _files_with(root, states, raw)
     gone = datetime.now(UTC)
     assert not left, f"still holding the raw id after {_WAIT_S:.0f} s: {left}"
+    # The control's segment never closed, so nothing of it was compacted: the bound needs both.
+    assert _on_broker(settings, control, raw) == 2 and _files_with(root, control, raw)
 
     # The bound rights status computes from what the broker reports covers what happened
     # (5 s of slack: one poll round of this loop, and the cleaner's own run time under load).
