@@ -100,17 +100,28 @@ def pipeline_specs(
     the input topics' retention and every compacted topic's compaction.
     """
     n, b = settings.partitions, bounds or ErasureBounds()
-    raw = {**_delete(b.input_retention_ms), "segment.ms": str(b.segment_ms)}
+    # Broker time stamps raw events: retention counts from arrival, so an import stamped days
+    # ago is not deleted before the worker reads it, and no producer clock stretches the bound.
+    raw = {**_delete(b.input_retention_ms), "segment.ms": str(b.segment_ms),
+           "message.timestamp.type": "LogAppendTime"}
     specs = [
         TopicSpec(NAVIGATION, n, raw),
         TopicSpec(GEOLOCATION, n, raw),
-        TopicSpec(CONSENT, n, {"cleanup.policy": "compact"}),
+        TopicSpec(CONSENT, n, _command_log(b)),
         TopicSpec(DECISIONS, n, _delete()),
         TopicSpec(DEADLETTER, n, {**_delete(DEADLETTER_RETENTION_MS),
                                   "segment.ms": str(DEADLETTER_SEGMENT_MS)}),
     ]
     specs += [TopicSpec(sanitized(p), n, _delete()) for p in sorted(set(purposes))]
     return with_erasure_compaction(specs, b)
+
+
+def _command_log(bounds: ErasureBounds) -> dict[str, str]:
+    """``privacy.consent.v1`` is compacted but read as an input: no consent change or rights
+    request may be compacted away before a recovering worker reads it, so it stays whole as
+    long as raw events stay (``min.compaction.lag.ms`` = input retention, from arrival)."""
+    return {"cleanup.policy": "compact", "message.timestamp.type": "LogAppendTime",
+            "min.compaction.lag.ms": str(bounds.input_retention_ms)}
 
 
 def compaction_configs(bounds: ErasureBounds) -> dict[str, str]:
@@ -129,12 +140,22 @@ def compaction_configs(bounds: ErasureBounds) -> dict[str, str]:
 
 
 def with_erasure_compaction(specs: Iterable[TopicSpec], bounds: ErasureBounds) -> list[TopicSpec]:
-    """``specs`` with :func:`compaction_configs` added to every compacted topic (any name)."""
+    """``specs`` with :func:`compaction_configs` added to every compacted topic (any name).
+
+    A topic that keeps records uncompacted for a while (``min.compaction.lag.ms``) gets its
+    maximum lag counted from then (Kafka refuses a maximum under the minimum).
+    """
     extra = compaction_configs(bounds)
-    return [
-        dataclasses.replace(s, configs={**s.configs, **extra}) if _compacted(s) else s
-        for s in specs
-    ]
+    out = []
+    for spec in specs:
+        if _compacted(spec):
+            configs = {**spec.configs, **extra}
+            floor = spec.configs.get("min.compaction.lag.ms")
+            if floor is not None:
+                configs["max.compaction.lag.ms"] = str(int(floor) + bounds.max_compaction_lag_ms)
+            spec = dataclasses.replace(spec, configs=configs)
+        out.append(spec)
+    return out
 
 
 def _compacted(spec: TopicSpec) -> bool:

@@ -35,7 +35,7 @@ from tests.integration.pipeline_harness import PipelineEnv, pipeline_env, send_j
 FAST = {"segment.ms": "500", "file.delete.delay.ms": "0",
         "message.timestamp.type": "LogAppendTime"}  # fmt: skip
 FAST_COMPACT = {**FAST, "max.compaction.lag.ms": "1000", "delete.retention.ms": "1000",
-                "min.cleanable.dirty.ratio": "0.01"}  # fmt: skip
+                "min.cleanable.dirty.ratio": "0.01", "min.compaction.lag.ms": "0"}  # fmt: skip
 FAST_DELETE = {**FAST, "retention.ms": "1000"}
 _WAIT_S = 60.0
 
@@ -274,12 +274,13 @@ def test_rights_status_computes_from_the_configs_the_broker_reports(
     rows, timers = _rows(text), _timers(admin)
     nav = rows[navigation]
     assert nav["holds"] == "raw" and nav["basis"].startswith("retention.ms 2 h + segment.ms 1 h")
-    consent = rows[env.topic("privacy.consent.v1")]  # the policy's bounds, set by `topics`
-    assert "max.compaction.lag.ms 1 h" in consent["basis"]
+    consent = rows[env.topic("privacy.consent.v1")]  # the policy's bounds, set by `topics`:
+    assert "max.compaction.lag.ms 25 h" in consent["basis"]  # kept whole 24 h, then 1 h lag
     assert "delete.retention.ms 1 h" in consent["basis"]
     at = datetime.fromisoformat(text.split("erasure requested at ")[1][:19]).replace(tzinfo=UTC)
-    skew, check = 3600, timers.retention_check_ms / 1000  # Kafka 4.1: after.max.ms 1 h
-    expected = at + timedelta(seconds=2 * 3600 + 3600 + 2 * skew + check + 60)
+    check = timers.retention_check_ms / 1000  # input topics: broker timestamps, no skew
+    expected = at + timedelta(seconds=2 * 3600 + 3600 + check + 60)
+    assert "timestamp skew 0 s" in nav["basis"]
     assert abs(datetime.fromisoformat(nav["gone_by"]) - expected) <= timedelta(seconds=2)
     assert rows[env.topic("privacy-pipeline-rights_audit-changelog")]["holds"] == "proof"
     assert "erasure complete at" in text or "no bound" in text  # hours away, not complete

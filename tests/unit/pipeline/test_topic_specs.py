@@ -31,13 +31,16 @@ def test_specs_cover_every_topic_with_one_partition_count() -> None:
 def test_cleanup_and_retention() -> None:
     specs = {spec.name: spec for spec in topics.pipeline_specs(Settings(), ["advertising"])}
     day, hour, month = str(86_400_000), str(3_600_000), str(30 * 86_400_000)
-    raw = {"cleanup.policy": "delete", "retention.ms": day, "segment.ms": hour}
+    raw = {"cleanup.policy": "delete", "retention.ms": day, "segment.ms": hour,
+           "message.timestamp.type": "LogAppendTime"}
     assert specs[topics.NAVIGATION].configs == raw
     assert specs[topics.GEOLOCATION].configs == raw
     assert specs[topics.CONSENT].configs == {
-        "cleanup.policy": "compact", "segment.ms": hour, "max.compaction.lag.ms": hour,
-        "delete.retention.ms": hour, "min.cleanable.dirty.ratio": "0.25",
-    }  # fmt: skip
+        "cleanup.policy": "compact", "segment.ms": hour,
+        "max.compaction.lag.ms": str(25 * 3_600_000), "delete.retention.ms": hour,
+        "min.cleanable.dirty.ratio": "0.25",
+        "message.timestamp.type": "LogAppendTime", "min.compaction.lag.ms": day,
+    }  # fmt: skip  # consent is read as an input: kept whole as long as raw events
     assert specs[topics.DEADLETTER].configs == {"cleanup.policy": "delete", "retention.ms": month,
                                                 "segment.ms": day}
     assert specs[topics.DECISIONS].configs["cleanup.policy"] == "delete"
@@ -54,8 +57,11 @@ def test_policy_bounds_reach_the_topics() -> None:
     assert {s.name for s in compacted} == {topics.CONSENT} | {
         topics.changelog(t) for t in topics.WORKER_TABLES
     }
+    assert specs[topics.CONSENT].configs["min.compaction.lag.ms"] == str(6 * 3_600_000)
+    assert specs[topics.CONSENT].configs["max.compaction.lag.ms"] == str(9 * 3_600_000)
     for spec in compacted:
-        assert spec.configs["max.compaction.lag.ms"] == str(3 * 3_600_000)
+        if spec.name != topics.CONSENT:
+            assert spec.configs["max.compaction.lag.ms"] == str(3 * 3_600_000)
         assert spec.configs["delete.retention.ms"] == str(4 * 3_600_000)
         assert spec.configs["min.cleanable.dirty.ratio"] == "0.1"
     # Delete-policy topics get no compaction configs.
