@@ -5,6 +5,7 @@ from __future__ import annotations
 from pipeline import topics
 from pipeline.policy.erasure import ErasureBounds
 from pipeline.settings import Settings
+from pipeline.topic_configs import with_erasure_compaction
 
 PURPOSES = ["audience_measurement", "geolocation", "personalisation", "advertising",
             "fraud_prevention"]  # fmt: skip
@@ -71,7 +72,7 @@ def test_policy_bounds_reach_the_topics() -> None:
 def test_any_compacted_spec_gets_the_compaction_bounds() -> None:
     """A compacted topic added later (e.g. privacy.subject-keys.v1) is covered by name-free rule."""
     spec = topics.TopicSpec(topics.SUBJECT_KEYS, 3, {"cleanup.policy": "compact,delete"})
-    (out,) = topics.with_erasure_compaction([spec], ErasureBounds())
+    (out,) = with_erasure_compaction([spec], ErasureBounds())
     assert out.configs["max.compaction.lag.ms"] == str(3_600_000)
     assert out.configs["cleanup.policy"] == "compact,delete"
 
