@@ -15,7 +15,9 @@ from kafka.admin import ConfigResource, ConfigResourceType
 from kafka.errors import TopicAlreadyExistsError
 
 from pipeline.errors import ConfigError, PipelineError
+from pipeline.policy.erasure import ErasureBounds
 from pipeline.settings import PREFIX, Settings
+from pipeline.topic_configs import align_configs, consent_configs, with_erasure_compaction
 
 NAVIGATION = "app.navigation.v1"
 GEOLOCATION = "app.geolocation.v1"
@@ -25,8 +27,10 @@ DECISIONS = "pipeline.decisions.v1"
 SUBJECT_KEYS = "privacy.subject-keys.v1"
 
 _DAY_MS = 24 * 60 * 60 * 1000
-INPUT_RETENTION_MS = 7 * _DAY_MS
 DEADLETTER_RETENTION_MS = 30 * _DAY_MS
+DEADLETTER_SEGMENT_MS = _DAY_MS
+"""Dead letters may hold a raw id (encrypted): deleted within a day of their retention, not
+Kafka's default week of segment, while keeping the segment count small (30 a partition)."""
 _WAIT_MS = 30_000
 
 #: The worker's faust app id (after the prefix) and its tables: faust names each table's
@@ -73,6 +77,8 @@ class EnsureResult:
 
     created: tuple[str, ...]
     existing: tuple[str, ...]
+    altered: tuple[str, ...] = ()
+    """Existing topics whose configs (retention, compaction) were brought in line."""
 
 
 def _delete(retention_ms: int | None = None) -> dict[str, str]:
@@ -82,18 +88,29 @@ def _delete(retention_ms: int | None = None) -> dict[str, str]:
     return configs
 
 
-def pipeline_specs(settings: Settings, purposes: Iterable[str]) -> list[TopicSpec]:
-    """Every topic of the pipeline for ``purposes`` (inputs, consent, outputs, dead letters)."""
-    n = settings.partitions
+def pipeline_specs(
+    settings: Settings, purposes: Iterable[str], bounds: ErasureBounds | None = None
+) -> list[TopicSpec]:
+    """Every topic of the pipeline for ``purposes`` (inputs, consent, outputs, dead letters).
+
+    ``bounds``: the policy's erasure bounds (``policy.erasure``; None: the defaults), which set
+    the input topics' retention and every compacted topic's compaction.
+    """
+    n, b = settings.partitions, bounds or ErasureBounds()
+    # Broker time stamps raw events: retention counts from arrival, so an import stamped days
+    # ago is not deleted before the worker reads it, and no producer clock stretches the bound.
+    raw = {**_delete(b.input_retention_ms), "segment.ms": str(b.segment_ms),
+           "message.timestamp.type": "LogAppendTime"}
     specs = [
-        TopicSpec(NAVIGATION, n, _delete(INPUT_RETENTION_MS)),
-        TopicSpec(GEOLOCATION, n, _delete(INPUT_RETENTION_MS)),
-        TopicSpec(CONSENT, n, {"cleanup.policy": "compact"}),
+        TopicSpec(NAVIGATION, n, raw),
+        TopicSpec(GEOLOCATION, n, raw),
+        TopicSpec(CONSENT, n, consent_configs(b)),
         TopicSpec(DECISIONS, n, _delete()),
-        TopicSpec(DEADLETTER, n, _delete(DEADLETTER_RETENTION_MS)),
+        TopicSpec(DEADLETTER, n, {**_delete(DEADLETTER_RETENTION_MS),
+                                  "segment.ms": str(DEADLETTER_SEGMENT_MS)}),
     ]
     specs += [TopicSpec(sanitized(p), n, _delete()) for p in sorted(set(purposes))]
-    return specs
+    return with_erasure_compaction(specs, b)
 
 
 def changelog(table: str) -> str:
@@ -101,15 +118,19 @@ def changelog(table: str) -> str:
     return f"{WORKER_APP}-{table}-changelog"
 
 
-def worker_state_specs(settings: Settings) -> list[TopicSpec]:
+def worker_state_specs(settings: Settings, bounds: ErasureBounds | None = None) -> list[TopicSpec]:
     """The changelog topics of the worker's tables (compacted, one partition per input's)."""
     compact = {"cleanup.policy": "compact"}
-    return [TopicSpec(changelog(t), settings.partitions, compact) for t in WORKER_TABLES]
+    specs = [TopicSpec(changelog(t), settings.partitions, compact) for t in WORKER_TABLES]
+    return with_erasure_compaction(specs, bounds or ErasureBounds())
 
 
-def all_specs(settings: Settings, purposes: Iterable[str]) -> list[TopicSpec]:
+def all_specs(
+    settings: Settings, purposes: Iterable[str], bounds: ErasureBounds | None = None
+) -> list[TopicSpec]:
     """Every topic ``privacy-pipeline topics`` creates: the pipeline's and the worker state's."""
-    return pipeline_specs(settings, purposes) + worker_state_specs(settings)
+    specs = pipeline_specs(settings, purposes, bounds) + worker_state_specs(settings, bounds)
+    return with_erasure_compaction(specs, bounds or ErasureBounds())
 
 
 def leftover_names(prefix: str) -> list[str]:
@@ -135,6 +156,8 @@ def ensure_topics(admin: Any, specs: Sequence[TopicSpec]) -> EnsureResult:
     Raises:
         TopicConflict: an existing topic has another partition count or cleanup policy.
         TopicCreateFailed: the broker refused a creation (e.g. invalid config).
+        TopicAlterFailed: the broker refused to bring an existing topic's configs in line
+            (:func:`pipeline.topic_configs.align_configs`).
     """
     present = set(admin.list_topics())
     # Check what exists before creating anything: a conflict leaves the cluster untouched.
@@ -145,7 +168,8 @@ def ensure_topics(admin: Any, specs: Sequence[TopicSpec]) -> EnsureResult:
     if created:
         admin.wait_for_topics(list(created), timeout_ms=_WAIT_MS)
     existing = [s.name for s in specs if s.name not in created]
-    return EnsureResult(created=tuple(created), existing=tuple(existing))
+    altered = align_configs(admin, [s for s in specs if s.name in existing])
+    return EnsureResult(created=tuple(created), existing=tuple(existing), altered=tuple(altered))
 
 
 def check_topics(admin: Any, specs: Sequence[TopicSpec]) -> None:

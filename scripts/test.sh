@@ -20,6 +20,9 @@ bash scripts/setup-browser.sh
 
 export PRIVACY_PIPELINE_BOOTSTRAP_SERVERS=${TEST_BOOTSTRAP_SERVERS:-127.0.0.1:19092}
 export PRIVACY_PIPELINE_DATA_DIR=$ROOT/build/test-data
+# The test broker checks retention and compaction every second (Kafka: 5 min and 15 s), so
+# the erasure-timeline tests see Kafka remove data within seconds; users keep Kafka's defaults.
+export PRIVACY_PIPELINE_BROKER_HOUSEKEEPING_MS=${PRIVACY_PIPELINE_BROKER_HOUSEKEEPING_MS:-1000}
 CLI=$ROOT/.venv/bin/privacy-pipeline
 REPORT=$ROOT/build/pytest-output.txt
 

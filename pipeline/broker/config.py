@@ -94,12 +94,18 @@ def address(settings: Settings) -> BrokerAddress:
     return BrokerAddress(BIND_HOST, int(raw_port))
 
 
-def server_properties(addr: BrokerAddress, log_dirs: Path) -> str:
+def server_properties(
+    addr: BrokerAddress, log_dirs: Path, housekeeping_ms: int | None = None
+) -> str:
     """Render ``server.properties`` of a single-node combined broker + controller.
 
     Replication factors are 1 (one node) and the initial rebalance delay is 0 so that
     consumer groups form at once in tests and demos. Internal topics get fewer partitions
     than Kafka's default 50: less start-up work and fewer files on a small machine.
+    ``housekeeping_ms`` (``PRIVACY_PIPELINE_BROKER_HOUSEKEEPING_MS``) sets how often retention
+    is checked and the idle cleaner looks for logs to compact (``log.retention.check.
+    interval.ms`` is read at start only), and how long after start the first check runs (Kafka:
+    30 s, a testing-only setting); None keeps Kafka's defaults (5 min, 15 s, 30 s).
     """
     ctl = f"{addr.host}:{addr.controller_port}"
     lines = [
@@ -122,4 +128,8 @@ def server_properties(addr: BrokerAddress, log_dirs: Path) -> str:
         "share.coordinator.state.topic.min.isr=1",
         "group.initial.rebalance.delay.ms=0",
     ]
+    if housekeeping_ms is not None:  # the first retention check also waits 30 s otherwise
+        lines += [f"log.retention.check.interval.ms={housekeeping_ms}",
+                  f"log.cleaner.backoff.ms={housekeeping_ms}",
+                  f"log.initial.task.delay.ms={housekeeping_ms}"]  # fmt: skip
     return "\n".join(lines) + "\n"

@@ -9,10 +9,12 @@ from pathlib import Path
 import typer
 
 from pipeline.cli.app import app, settings
+from pipeline.cli.output import FormatOption, Rows, check_format, emit
 from pipeline.errors import UsageError
 
 rights_app = typer.Typer(
-    help="Data-subject rights: publish requests, export what is held.", no_args_is_help=True
+    help="Data-subject rights: publish requests, export what is held, erasure status.",
+    no_args_is_help=True,
 )
 app.add_typer(rights_app, name="rights")
 
@@ -78,3 +80,33 @@ def export_cmd(
         f"{'present' if data['consent'] else 'none'}, {data['held_events']['count']} held "
         f"event(s), {len(data['rights_requests'])} rights record(s)"
     )
+
+
+@rights_app.command("status")
+def status_cmd(
+    user: str = typer.Option(..., "--user", help="The data subject's user id."),
+    fmt: FormatOption = "table",
+) -> None:
+    """Where an erased user's data may still be, and by when it is gone (README, "Erasure
+    timeline").
+
+    One row per place (topics, worker store files): what may remain, the time by which it is
+    gone (from the broker's actual topic configs and intervals), and what that is computed
+    from; then when the erasure is complete. No erasure recorded: one line, exit 1.
+    """
+    import keys
+    from pipeline import erasure_status
+    from pipeline.policy import load_policy
+
+    check_format(fmt)
+    if not user:
+        raise UsageError("--user must not be empty")
+    s = settings()
+    policy = load_policy(s.policy)
+    ring = keys.open_keyring(s, policy.key_specs())
+    report = erasure_status.status(s, policy, ring, user)
+    rows = [(r.place, r.holds, r.what, r.gone_by, r.basis) for r in report.rows]
+    title = f"erasure of {report.erasure.at:%Y-%m-%d %H:%M:%S} UTC"
+    emit(Rows(("place", "holds", "may remain", "gone_by", "basis"), rows, title), fmt)
+    for line in erasure_status.summary(report):
+        typer.echo(line, err=fmt != "table")

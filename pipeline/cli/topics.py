@@ -25,15 +25,17 @@ def topics(
 ) -> None:
     """Create the input, consent, sanitized, decision, dead-letter and worker-state topics.
 
-    Idempotent. Partition count: PRIVACY_PIPELINE_PARTITIONS; purposes: PRIVACY_PIPELINE_POLICY;
-    names under PRIVACY_PIPELINE_TOPIC_PREFIX. An existing topic with another partition count
-    or cleanup policy is an error, never altered: delete it (--delete --yes) and run again.
+    Idempotent. Partition count: PRIVACY_PIPELINE_PARTITIONS; purposes, input retention and
+    compaction bounds: PRIVACY_PIPELINE_POLICY; names under PRIVACY_PIPELINE_TOPIC_PREFIX. An
+    existing topic gets the policy's retention and compaction configs ("altered"); one with
+    another partition count or cleanup policy is an error, never altered: delete it (--delete
+    --yes) and run again.
     """
     check_format(fmt)
     s = settings()
-    purposes = load_policy(s.policy).purposes
+    policy = load_policy(s.policy)
     # The same prefix the worker, sink and rights commands put in front of every name.
-    specs = with_prefix(all_specs(s, purposes), s.topic_prefix)
+    specs = with_prefix(all_specs(s, policy.purposes, policy.erasure), s.topic_prefix)
     if delete and not yes:
         raise UsageError("--delete removes every topic of the pipeline under prefix "
                          f"{s.topic_prefix!r} and the data in them: add --yes to confirm")
@@ -46,16 +48,18 @@ def topics(
         result = ensure_topics(admin, specs)
     finally:
         admin.close()
+    state = {n: "created" for n in result.created} | {n: "altered" for n in result.altered}
     if fmt == "table":
         for spec in specs:
-            verb = "created" if spec.name in result.created else "exists "
+            verb = state.get(spec.name, "exists").ljust(7)
             typer.echo(f"{verb} {spec.name} ({spec.partitions} partitions)")
     else:
         rows = [(sp.name, sp.partitions, sp.configs.get("cleanup.policy"),
-                 "created" if sp.name in result.created else "exists") for sp in specs]
+                 state.get(sp.name, "exists")) for sp in specs]
         emit(Rows(("topic", "partitions", "cleanup_policy", "state"), rows), fmt)
     typer.echo(
         f"{len(result.created)} created, {len(result.existing)} already present "
+        f"({len(result.altered)} brought in line with the policy's retention and compaction) "
         f"at {s.bootstrap_servers}", err=fmt != "table"
     )
 

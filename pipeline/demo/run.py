@@ -99,7 +99,9 @@ class Demo:
     def topics(self) -> None:
         """Create the pipeline's topics under the prefix (idempotent)."""
         s = self.settings
-        specs = topics.with_prefix(topics.all_specs(s, self.policy.purposes), s.topic_prefix)
+        specs = topics.with_prefix(
+            topics.all_specs(s, self.policy.purposes, self.policy.erasure), s.topic_prefix
+        )
         admin = make_admin(s)
         try:
             result = topics.ensure_topics(admin, specs)

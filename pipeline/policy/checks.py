@@ -10,6 +10,7 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import Any, Final
 
+from pipeline.policy.erasure import erasure_problems
 from pipeline.policy.fields import ALLOWED, BASES, CONSENT_BASES, LEDGER, OBJECTABLE_BASES
 from pipeline.policy.publication import publication_problems
 
@@ -36,6 +37,7 @@ def semantic_problems(doc: Mapping[str, Any]) -> list[Problem]:
     problems.extend(_tcf_problems(_mapping(tcf.get("purposes")), purposes))
     problems.extend(_tcf_problems(_mapping(tcf.get("special_features")), purposes, "special"))
     problems.extend(publication_problems(_mapping(doc.get("publication"))))
+    problems.extend(erasure_problems(_mapping(doc.get("erasure")), doc.get("grace_seconds")))
     return problems
 
 

@@ -19,6 +19,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
 from pipeline.policy.checks import Problem, semantic_problems
+from pipeline.policy.erasure import build_erasure
 from pipeline.policy.exceptions import PolicyError
 from pipeline.policy.fields import ALL_FIELDS, ALLOWED, DEFAULT_TREATMENT, TREATMENTS
 from pipeline.policy.model import LedgerSpec, Policy, Purpose
@@ -170,6 +171,8 @@ def _expected(schema: Mapping[str, Any]) -> str:
         if high is not None:
             return f"must be an integer from {low} to {high}"
         return "must be a positive integer" if low == 1 else f"must be an integer ≥ {low}"
+    if kind == "number" and low is not None and high is not None:
+        return f"must be a number from {low} to {high}"
     names = {"boolean": "true or false", "string": "a string", "array": "a list"}
     return f"must be {names.get(str(kind), 'a table')}"
 
@@ -210,6 +213,7 @@ def _build(source: str, doc: Mapping[str, Any]) -> Policy:
         tcf_purpose_one_treatment=tcf.get("purpose_one_treatment", "not_consented"),
         tcf_publisher_tc=tcf.get("publisher_tc", "both"),
         publication=build_publication(doc.get("publication")),
+        erasure=build_erasure(doc.get("erasure")),
     )
 
 

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from pipeline.policy.erasure import ErasureBounds
 from pipeline.policy.fields import LEDGER, Basis, Epoch, Treatment
 from pipeline.policy.publication import Publication
 from pipeline.policy.register import RegisterEntry
@@ -93,6 +94,8 @@ class Policy:
     """``both`` or ``ignore``: whether a publisher TC segment must also consent."""
     publication: Publication = field(default_factory=Publication)
     """Per table: threshold (k) or dp, and the dp budgets (DESIGN.md section 8)."""
+    erasure: ErasureBounds = field(default_factory=ErasureBounds)
+    """Input retention and compaction of compacted topics: how long an erasure takes."""
     _screens: dict[str, str] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def is_known(self, purpose: str) -> bool:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Final
 
+from pipeline.policy.erasure import erasure_schema
 from pipeline.policy.fields import (
     ALLOWED,
     BASES,
@@ -130,5 +131,6 @@ def policy_schema() -> dict[str, Any]:
         "tcf": tcf,
     }
     properties["publication"] = publication_schema()  # optional: all threshold without it
-    required = [name for name in properties if name not in ("tcf", "publication")]
+    properties["erasure"] = erasure_schema()  # optional: the default bounds without it
+    required = [name for name in properties if name not in ("tcf", "publication", "erasure")]
     return _strict_object(properties, required)

@@ -48,7 +48,9 @@ def partition_counts(admin: KafkaAdminClient, names: list[str]) -> dict[str, int
 
 
 def topic_configs(admin: KafkaAdminClient, name: str) -> dict[str, Any]:
-    resource = ConfigResource(ConfigResourceType.TOPIC, name, ["cleanup.policy", "retention.ms"])
+    keys = ["cleanup.policy", "retention.ms", "segment.ms", "max.compaction.lag.ms",
+            "delete.retention.ms"]
+    resource = ConfigResource(ConfigResourceType.TOPIC, name, keys)
     described = admin.describe_configs([resource], config_filter="all")["topic"][name]
     return {key: entry["value"] for key, entry in described.items()}
 
@@ -69,10 +71,14 @@ def test_creates_every_topic_with_partitions_and_configs(
     by_suffix = {s.name.split(".", 1)[1]: s.name for s in specs}  # strip the test prefix
     consent = topic_configs(admin, by_suffix[topics.CONSENT])
     assert consent["cleanup.policy"] == "compact"
+    assert consent["delete.retention.ms"] == "3600000"
+    assert consent["max.compaction.lag.ms"] == str(25 * 3_600_000)  # after 24 h kept whole
     navigation = topic_configs(admin, by_suffix[topics.NAVIGATION])
-    assert navigation == {"cleanup.policy": "delete", "retention.ms": str(7 * 86_400_000)}
+    assert navigation["retention.ms"] == str(86_400_000)  # policy [erasure]: 24 h
+    assert navigation["segment.ms"] == "3600000"
     deadletter = topic_configs(admin, by_suffix[topics.DEADLETTER])
-    assert deadletter == {"cleanup.policy": "delete", "retention.ms": str(30 * 86_400_000)}
+    assert deadletter["cleanup.policy"] == "delete"
+    assert deadletter["retention.ms"] == str(30 * 86_400_000)
     sanitized = topic_configs(admin, by_suffix[topics.sanitized("advertising")])
     assert sanitized["cleanup.policy"] == "delete"
 

@@ -28,3 +28,15 @@ def test_export_onto_a_directory_is_one_line(tmp_path: Path) -> None:
 def test_unknown_right_is_one_line() -> None:
     done = run_cli("rights", "request", "--user", "u-1", "--right", "oblivion")
     assert_one_line_error(done, "--right must be one of")
+
+
+def test_status_with_a_bad_format_is_one_line() -> None:
+    done = run_cli("rights", "status", "--user", "u-secret-1", "--format", "xml",
+                   PRIVACY_PIPELINE_BOOTSTRAP_SERVERS=CLOSED_PORT)  # fmt: skip
+    assert_one_line_error(done, "--format 'xml'")
+    assert "u-secret-1" not in done.stderr + done.stdout
+
+
+def test_status_of_an_empty_user_is_one_line() -> None:
+    done = run_cli("rights", "status", "--user", "", PRIVACY_PIPELINE_BOOTSTRAP_SERVERS=CLOSED_PORT)
+    assert_one_line_error(done, "--user must not be empty")

@@ -63,3 +63,14 @@ def test_server_properties_single_combined_node(tmp_path: Path) -> None:
     assert props["offsets.topic.replication.factor"] == "1"
     assert props["transaction.state.log.replication.factor"] == "1"
     assert props["group.initial.rebalance.delay.ms"] == "0"
+
+
+def test_housekeeping_interval_only_when_set(tmp_path: Path) -> None:
+    addr = config.BrokerAddress("127.0.0.1", 19092)
+    default = parse(config.server_properties(addr, tmp_path))
+    assert "log.retention.check.interval.ms" not in default
+    assert "log.cleaner.backoff.ms" not in default
+    fast = parse(config.server_properties(addr, tmp_path, 1000))
+    assert fast["log.retention.check.interval.ms"] == "1000"
+    assert fast["log.cleaner.backoff.ms"] == "1000"
+    assert fast["log.initial.task.delay.ms"] == "1000"

@@ -200,7 +200,7 @@ def test_several_mistakes_are_all_listed(tmp_path: Path) -> None:
         "k_threshold: missing",
         "k_treshold: unknown key; expected one of k_threshold, geohash_precision, "
         "anonymous_counting, lateness_days, future_minutes, grace_seconds, grace_max_events, "
-        "health, consent_ledger, purposes, tcf, publication",
+        "health, consent_ledger, purposes, tcf, publication, erasure",
         "purposes.advertising.retention_days: must be a positive integer (got 0)",
         "purposes.fraud_prevention.fields.ip: missing; identifier fields need an explicit "
         "treatment: one of drop, pseudonymise, encrypt",
