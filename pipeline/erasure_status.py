@@ -22,6 +22,8 @@ from pipeline.errors import PipelineError
 from pipeline.kafka import make_admin
 from pipeline.policy import Policy
 from pipeline.settings import Settings
+from processors.context import bounds_of
+from processors.engine import tombstone_expires_at
 
 TOPIC_KEYS: Final = [
     "cleanup.policy", "retention.ms", "segment.ms", "max.compaction.lag.ms",
@@ -29,8 +31,6 @@ TOPIC_KEYS: Final = [
     "message.timestamp.type", "message.timestamp.after.max.ms",
 ]  # fmt: skip
 BROKER_KEYS: Final = ["log.retention.check.interval.ms", "log.cleaner.backoff.ms"]
-MARKER_MARGIN: Final = timedelta(days=1)
-"""The erasure marker expires after the lateness bound plus this margin (worker's rule)."""
 _CHUNK = 1 << 20
 
 _RAW_TABLES: Final = {
@@ -104,13 +104,13 @@ def places(settings: Settings, policy: Policy) -> list[Place]:
 def _changelog_place(table: str, policy: Policy) -> Place:
     name = topics.changelog(table)
     if table == "erased":
-        lateness = timedelta(days=policy.lateness_days) + MARKER_MARGIN
+        lateness = timedelta(seconds=tombstone_expires_at(0.0, bounds_of(policy)))
         return Place(name, "pseudonymous", "erasure marker (keyed handle, time only) that "
                      "keeps late events out, then its tombstone", starts=lateness)
     if table.startswith("rights_audit"):
         kept = timedelta(days=policy.consent_ledger.retention_days)
-        return Place(name, "proof", "the erasure's audit record under the consent-ledger "
-                     "pseudonym (no raw id)", starts=kept)
+        return Place(name, "proof", "the erasure's audit record under the keyed handle "
+                     "(no raw id)", starts=kept)
     return Place(name, "raw", _RAW_TABLES.get(table, "the user's table entries, then "
                                                      "their tombstones"))
 

@@ -55,6 +55,15 @@ class TopicNames:
         return "consent"
 
 
+def bounds_of(policy: Policy) -> Bounds:
+    """The policy's time bounds in seconds (lateness, future, grace window)."""
+    return Bounds(
+        lateness_s=policy.lateness_days * 86400.0,
+        future_s=policy.future_minutes * 60.0,
+        grace_s=float(policy.grace_seconds),
+    )
+
+
 @dataclass
 class Runtime:
     """Policy, keyring and bounds of one worker process."""
@@ -73,11 +82,7 @@ class Runtime:
 
     def __post_init__(self) -> None:
         p = self.policy
-        self.bounds = Bounds(
-            lateness_s=p.lateness_days * 86400.0,
-            future_s=p.future_minutes * 60.0,
-            grace_s=float(p.grace_seconds),
-        )
+        self.bounds = bounds_of(p)
         self.purposes_by_stream = {
             stream: tuple(x for x in p.purposes.values() if x.applies_to(stream))
             for stream in ("navigation", "geolocation")

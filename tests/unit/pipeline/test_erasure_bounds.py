@@ -129,4 +129,6 @@ def test_every_topic_of_the_pipeline_is_a_place_under_the_prefix() -> None:
     assert found["run1." + topics.NAVIGATION].holds == "raw"
     assert found["run1." + topics.sanitized("advertising")].holds == "pseudonymous"
     marker = found["run1." + topics.changelog("erased")]
-    assert marker.starts == timedelta(days=policy.lateness_days) + erasure_status.MARKER_MARGIN
+    # The worker's own rule: lateness bound + future bound + its margin (1 h).
+    extra = timedelta(minutes=policy.future_minutes, hours=1)
+    assert marker.starts == timedelta(days=policy.lateness_days) + extra
