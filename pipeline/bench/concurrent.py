@@ -173,7 +173,7 @@ def _load(run: _Run, reporter: Reporter, prober: WithdrawalProber) -> _Load:
     finally:
         lag.stop()
     reporter.end(f"produced in {produced_at - t0:,.1f} s, lag then {at_end:,} events")
-    return _Load(t0, produced_at, max(lag.samples, default=at_end), at_end, cpu.spent())
+    return _Load(t0, produced_at, max([*lag.samples, at_end]), at_end, cpu.spent())
 
 
 def _finish(run: _Run, load: _Load, decided_at: float, timeout: float) -> Concurrent:
