@@ -91,6 +91,9 @@ def pipeline_specs(settings: Settings, purposes: Iterable[str]) -> list[TopicSpe
         TopicSpec(CONSENT, n, {"cleanup.policy": "compact"}),
         TopicSpec(DECISIONS, n, _delete()),
         TopicSpec(DEADLETTER, n, _delete(DEADLETTER_RETENTION_MS)),
+        # The worker's subject-keys table writes it (its changelog): compacted, so the latest
+        # record per handle stays, and an erasure's tombstone removes the user's keys.
+        TopicSpec(SUBJECT_KEYS, n, {"cleanup.policy": "compact"}),
     ]
     specs += [TopicSpec(sanitized(p), n, _delete()) for p in sorted(set(purposes))]
     return specs
