@@ -43,6 +43,9 @@ log = logging.getLogger(__name__)
 DEADLETTER_KEEP_BYTES = 64 * 1024
 """Most bytes of a rejected input kept (encrypted) in its dead letter: the event size limit."""
 
+USER_ID_MAX_BYTES = 4 * 128
+"""Longest Kafka key taken for a user id (128 characters of UTF-8, as the schemas allow)."""
+
 TOMBSTONE_MARGIN_S = 3600.0
 """Kept past the lateness bound (plus the future bound) before an erasure tombstone expires:
 room for clock skew between producers and workers."""
@@ -585,7 +588,8 @@ class Engine:
         them, through the user's subject key when the record names its user (its Kafka key,
         the raw user id on input topics), so the user's erasure shreds it too."""
         try:
-            user = m.key.decode("utf-8") if m.key else None
+            # A key longer than any valid user id (schemas: 128) is not one: no subject key.
+            user = m.key.decode("utf-8") if m.key and len(m.key) <= USER_ID_MAX_BYTES else None
         except UnicodeDecodeError:
             user = None  # not a user id: under the ledger key itself
         try:

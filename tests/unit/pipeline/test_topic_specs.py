@@ -34,7 +34,7 @@ def test_cleanup_and_retention() -> None:
     assert specs[topics.NAVIGATION].configs == {"cleanup.policy": "delete", "retention.ms": week}
     assert specs[topics.GEOLOCATION].configs == {"cleanup.policy": "delete", "retention.ms": week}
     assert specs[topics.CONSENT].configs == {"cleanup.policy": "compact"}
-    assert specs[topics.SUBJECT_KEYS].configs == {"cleanup.policy": "compact"}
+    assert specs[topics.SUBJECT_KEYS].configs["cleanup.policy"] == "compact"
     assert specs[topics.DEADLETTER].configs == {"cleanup.policy": "delete", "retention.ms": month}
     assert specs[topics.DECISIONS].configs["cleanup.policy"] == "delete"
     assert specs[topics.sanitized("advertising")].configs["cleanup.policy"] == "delete"

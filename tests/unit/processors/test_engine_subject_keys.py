@@ -111,12 +111,15 @@ def test_a_dead_letter_of_a_keyed_record_is_shredded_with_its_user(
     h, table = world
     bad = Msg(NAV, 0, 0, b"dave", b'{"schema": "navigation/1", "user_id": "dave"}')
     anonymous = Msg(NAV, 0, 1, None, b'{"schema": "nope"}')
-    h.fence.append(bad)
-    h.fence.append(anonymous)
-    h.run(bad, anonymous)
-    keyed, unkeyed = h.records("pipeline.deadletter.v1")
+    no_user = Msg(NAV, 0, 2, b"x" * 600, b'{"schema": "nope"}')  # longer than any user id
+    for m in (bad, anonymous, no_user):
+        h.fence.append(m)
+    h.run(bad, anonymous, no_user)
+    keyed, unkeyed, too_long = h.records("pipeline.deadletter.v1")
     assert sk.token_version(keyed["original"]) == 2
     assert sk.token_version(unkeyed["original"]) == 1  # no user: the ledger key itself
+    assert sk.token_version(too_long["original"]) == 1
+    assert len(table.data) == 1  # no subject key made for a key that is no user id
     d = _decryptor(ring, table)
     assert d.decrypt(LEDGER, "deadletter", keyed["original"]) == bad.value
     h.engine.subject_keys.shred(h.subject("dave"))
