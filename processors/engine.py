@@ -442,7 +442,8 @@ class Engine:
             )
             if outcome == "kept" or anonymous:
                 shared = shared or shared_of(event, rt.policy)
-                cipher = cipher or Bound(self.subject_keys, self._subject_of(event.user_id))
+                cipher = cipher or Bound(self.subject_keys,
+                                         lambda: self._subject_of(event.user_id))
                 try:
                     record = sanitize(event, purpose, rt.policy, rt.ring, anonymous, shared,
                                       cipher)

@@ -11,6 +11,7 @@ cached keys: the engine calls it where an erasure applies.
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -92,14 +93,21 @@ class SubjectKeys:
 
 
 class Bound:
-    """A :class:`SubjectCipher` bound to one user: the records' ``FieldCipher``."""
+    """A :class:`SubjectCipher` bound to one user: the records' ``FieldCipher``.
 
-    __slots__ = ("_cipher", "_subject")
+    The user's subject is computed on the first encryption only (one HMAC): most records
+    (navigation for audience measurement, say) encrypt nothing.
+    """
 
-    def __init__(self, cipher: SubjectCipher, subject: Subject) -> None:
+    __slots__ = ("_cipher", "_subject", "_subject_of")
+
+    def __init__(self, cipher: SubjectCipher, subject_of: Callable[[], Subject]) -> None:
         self._cipher = cipher
-        self._subject = subject
+        self._subject_of = subject_of
+        self._subject: Subject | None = None
 
     def encrypt(self, purpose: str, field: str, plaintext: bytes, at: datetime) -> str:
         """Encrypt under the bound user's key of (``purpose``, ``at``'s epoch)."""
+        if self._subject is None:
+            self._subject = self._subject_of()
         return self._cipher.encrypt(self._subject, purpose, field, plaintext, at)
