@@ -37,8 +37,10 @@ def _b64url(raw: bytes) -> str:
     return binascii.b2a_base64(raw, newline=False).translate(_TO_URL).rstrip(b"=").decode("ascii")
 
 
-def decode_token(token: str) -> bytes:
+def decode_token(token: str, version: int = VERSION) -> bytes:
     """Decode a token's text into its bytes, accepting only the canonical encoding.
+
+    ``version``: the token version accepted (2: subject-key tokens, :mod:`keys.subjectkeys`).
 
     Raises:
         InvalidToken: not canonical base64url, too short, or of an unknown version.
@@ -51,9 +53,18 @@ def decode_token(token: str) -> bytes:
     # Re-encoding must give the same text: no ignored characters, padding or trailing bits.
     if _b64url(raw) != token or len(raw) < HEADER_BYTES + NONCE_BYTES + TAG_BYTES:
         raise InvalidToken("not a field token")
-    if raw[0] != VERSION:
+    if raw[0] != version:
         raise InvalidToken("not a field token")
     return raw
+
+
+def token_version(token: str) -> int | None:
+    """The version byte of a token's text, without checking the rest (None: not a token)."""
+    try:
+        head = binascii.a2b_base64(token[:4].encode("ascii").translate(_FROM_URL))
+    except (UnicodeEncodeError, binascii.Error, AttributeError):
+        return None
+    return head[0] if head else None
 
 
 def token_key_id(raw: bytes) -> bytes:
@@ -66,14 +77,19 @@ class FieldKey:
 
     __slots__ = ("_aad", "_aead", "_header", "budget", "key_id", "purpose")
 
-    def __init__(self, key_id: bytes, purpose: str, material: bytes) -> None:
-        """Build from the key id, purpose and 32 raw key bytes (kept only inside AESGCM)."""
+    def __init__(self, key_id: bytes, purpose: str, material: bytes,
+                 version: int = VERSION) -> None:
+        """Build from the key id, purpose and 32 raw key bytes (kept only inside AESGCM).
+
+        ``version`` goes in every token's header (and so in its associated data): 2 for the
+        per-user subject keys of :mod:`keys.subjectkeys`.
+        """
         if len(key_id) != KEY_ID_BYTES or len(material) != KEY_BYTES:
             raise ValueError("a field key needs an 8-byte id and 32 key bytes")
         self.key_id = key_id
         self.purpose = purpose
         self._aead = AESGCM(material)
-        self._header = bytes([VERSION]) + key_id
+        self._header = bytes([version]) + key_id
         self._aad: dict[str, bytes] = {}
         self.budget = 0
         """Encryptions this process may still make (reserved in the keyring); the object is

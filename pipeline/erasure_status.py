@@ -89,7 +89,8 @@ def places(settings: Settings, policy: Policy) -> list[Place]:
               "the worker's tombstone for that key"),
         Place(topics.SUBJECT_KEYS, "raw", "the user's wrapped data keys (their ciphertexts "
               "stay decryptable until gone), then a tombstone under the keyed handle"),
-        Place(topics.DEADLETTER, "raw", "the user's invalid input, encrypted under the "
+        Place(topics.DEADLETTER, "raw", "the user's invalid input, encrypted: under their "
+              "subject key when keyed by their id (unreadable once shredded), else under the "
               "consent-ledger key (may hold the raw id)"),
         Place(topics.DECISIONS, "pseudonymous", "outcomes and consent transitions under "
               "keyed ids and the consent-ledger pseudonym"),

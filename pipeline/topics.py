@@ -108,6 +108,9 @@ def pipeline_specs(
         TopicSpec(DECISIONS, n, _delete()),
         TopicSpec(DEADLETTER, n, {**_delete(DEADLETTER_RETENTION_MS),
                                   "segment.ms": str(DEADLETTER_SEGMENT_MS)}),
+        # The worker's subject-keys table writes it (its changelog): compacted, so the latest
+        # record per handle stays, and an erasure's tombstone removes the user's keys.
+        TopicSpec(SUBJECT_KEYS, n, {"cleanup.policy": "compact"}),
     ]
     specs += [TopicSpec(sanitized(p), n, _delete()) for p in sorted(set(purposes))]
     return with_erasure_compaction(specs, b)

@@ -22,6 +22,7 @@ from processors.messages import Msg, subject_verified
 from processors.metrics import METRICS
 from processors.outbox import Outbox
 from processors.store import Store
+from processors.subjectkeys import SubjectKeys
 from processors.topics import inputs, output
 from processors.watchdog import StallWatch
 
@@ -70,7 +71,9 @@ def engine() -> Engine:
     if _engine is None:
         _fence = KafkaFence(settings.bootstrap_servers, app.conf.id)
         store = Store(*tables.store_tables(), limits=Limits.from_settings(settings))
-        _engine = Engine(_runtime(), store, Outbox(_send), _fence)
+        rt = _runtime()
+        subject_keys = SubjectKeys(rt.ring, tables.subject_keys_table())
+        _engine = Engine(rt, store, Outbox(_send), _fence, subject_keys)
     return _engine
 
 
@@ -133,7 +136,7 @@ async def _changelogs_known() -> None:
     # Every batch: a metadata refresh made while another worker was still creating the
     # changelogs can drop a topic the producer knew. A known topic costs no request.
     every = (tables.consent, tables.held, tables.erased, tables.audit, tables.held_events,
-             tables.audit_entries)
+             tables.audit_entries, tables.subject_keys)
     for table in every:
         await producer.partitions_for(table.changelog_topic.get_topic_name())
     _metadata_ready = True

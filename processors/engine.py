@@ -32,6 +32,8 @@ from processors.refs import decision_ref
 from processors.state import ConsentState
 from processors.store import Erasure, Store
 from processors.subject import Subject, subject_of
+from processors.subjectkeys import Bound, SubjectCipher, SubjectKeys
+from processors.table import MemoryTable
 from schemas.events import Consent, Geolocation, Navigation, Rights
 from schemas.exceptions import InvalidEvent
 from schemas.validator import decode
@@ -40,6 +42,9 @@ log = logging.getLogger(__name__)
 
 DEADLETTER_KEEP_BYTES = 64 * 1024
 """Most bytes of a rejected input kept (encrypted) in its dead letter: the event size limit."""
+
+USER_ID_MAX_BYTES = 4 * 128
+"""Longest Kafka key taken for a user id (128 characters of UTF-8, as the schemas allow)."""
 
 TOMBSTONE_MARGIN_S = 3600.0
 """Kept past the lateness bound (plus the future bound) before an erasure tombstone expires:
@@ -70,8 +75,12 @@ class Fence(Protocol):
 class Engine:
     """Applies consent semantics to batches of input records."""
 
-    def __init__(self, rt: Runtime, store: Store, outbox: Outbox, fence: Fence) -> None:
+    def __init__(self, rt: Runtime, store: Store, outbox: Outbox, fence: Fence,
+                 subject_keys: SubjectCipher | None = None) -> None:
         self.rt = rt
+        # Encrypted fields and dead letters of a user go under their subject keys, which an
+        # erasure deletes (crypto-shredding). Unit tests: in memory.
+        self.subject_keys = subject_keys or SubjectKeys(rt.ring, MemoryTable())
         self.store = store
         self.outbox = outbox
         self.fence = fence
@@ -96,6 +105,7 @@ class Engine:
         self._erased_users.clear()
         self._tombstones.clear()
         self.store.forget_cached()
+        self.subject_keys.forget_cached()
 
     async def process(self, batch: Sequence[Msg]) -> None:
         """Handle one batch: consent first, then fenced events; flush outputs."""
@@ -316,6 +326,8 @@ class Engine:
         idx = self.store.holds.index(user)
         self._held = max(0, self._held - (idx.count if idx is not None else 0))
         self.store.erase(user, ts)
+        # Crypto-shredding: every field token of the user, wherever a copy went, no longer opens.
+        self.subject_keys.shred(user)
         self._pending_erasures.pop(user, None)
         heapq.heappush(self._tombstones, (self._expiry(ts), user.handle, user.partition))
 
@@ -413,6 +425,7 @@ class Engine:
         day = day_of(event.occurred_at)
         outcomes: dict[str, str] = {}
         shared: Shared | None = None
+        cipher: Bound | None = None
         for purpose in rt.purposes_by_stream[stream]:
             outcome: str
             if not self._has_key(purpose.name, event.occurred_at, day):
@@ -429,8 +442,11 @@ class Engine:
             )
             if outcome == "kept" or anonymous:
                 shared = shared or shared_of(event, rt.policy)
+                cipher = cipher or Bound(self.subject_keys,
+                                         lambda: self._subject_of(event.user_id))
                 try:
-                    record = sanitize(event, purpose, rt.policy, rt.ring, anonymous, shared)
+                    record = sanitize(event, purpose, rt.policy, rt.ring, anonymous, shared,
+                                      cipher)
                 except KeysError:
                     outcome, record = "dropped_no_key", None
                 if record is not None:
@@ -553,12 +569,7 @@ class Engine:
         # Bounded, so a dead letter always fits in one Kafka message whatever came in.
         record["original_bytes"] = len(original)
         record["original_truncated"] = len(original) > DEADLETTER_KEEP_BYTES
-        try:
-            # The bytes may hold identifiers: only the DPO's ledger key opens them.
-            kept = original[:DEADLETTER_KEEP_BYTES]
-            record["original"] = self.rt.ring.encrypt(LEDGER, "deadletter", kept, at)
-        except KeysError:
-            record["original"] = None
+        record["original"] = self._seal_original(m, original[:DEADLETTER_KEEP_BYTES], at)
         self.outbox.add_single(self.rt.names.deadletter, m.partition, record)
         self.outbox.add(
             self.rt.names.decisions,
@@ -572,6 +583,23 @@ class Engine:
             },
         )
         self.counts[(stream, "all", "invalid")] += 1
+
+    def _seal_original(self, m: Msg, kept: bytes, at: datetime) -> str | None:
+        """A dead letter's bytes, which may hold identifiers: only the DPO's ledger key opens
+        them, through the user's subject key when the record names its user (its Kafka key,
+        the raw user id on input topics), so the user's erasure shreds it too."""
+        try:
+            # A key longer than any valid user id (schemas: 128) is not one: no subject key.
+            user = m.key.decode("utf-8") if m.key and len(m.key) <= USER_ID_MAX_BYTES else None
+        except UnicodeDecodeError:
+            user = None  # not a user id: under the ledger key itself
+        try:
+            if user:
+                subject = self._subject_of(user)
+                return self.subject_keys.encrypt(subject, LEDGER, "deadletter", kept, at)
+            return str(self.rt.ring.encrypt(LEDGER, "deadletter", kept, at))
+        except KeysError:
+            return None
 
     def _decision(
         self,

@@ -34,6 +34,13 @@ class Keyring(Protocol):
     def epoch_of(self, purpose: str, at: datetime) -> str: ...
 
 
+class FieldCipher(Protocol):
+    """What encrypts a record's fields: the keyring (purpose keys) or a user's subject keys
+    (:mod:`processors.subjectkeys`, bound to the event's user by the engine)."""
+
+    def encrypt(self, purpose: str, field: str, plaintext: bytes, at: datetime) -> str: ...
+
+
 def hour_of(at: datetime) -> str:
     """The UTC hour of ``at`` as ISO 8601 with ``Z`` (the coarse time of every record)."""
     return _hour_text(int(at.timestamp() // 3600))
@@ -81,6 +88,7 @@ def sanitize(
     ring: Keyring,
     anonymous: bool = False,
     shared: Shared | None = None,
+    cipher: FieldCipher | None = None,
 ) -> dict[str, Any]:
     """Build the ``sanitized.<purpose>.v1`` record of a kept event.
 
@@ -92,6 +100,7 @@ def sanitize(
         anonymous: CNIL-exempt anonymous count: no pseudonym at all.
         shared: ``shared_of(event, policy)``, when the caller builds records of several
             purposes from one event.
+        cipher: Encrypts the fields (the engine's: the user's subject keys); None: ``ring``.
 
     Raises:
         keys.exceptions.KeysError: no usable key for the event's epoch (the caller drops it).
@@ -120,9 +129,9 @@ def sanitize(
     if isinstance(event, Navigation):
         _navigation_fields(record, event, fields, common)
     else:
-        _geolocation_fields(record, event, fields, common, ring)
+        _geolocation_fields(record, event, fields, common, cipher or ring)
     if not anonymous:
-        _secret_fields(record, event, purpose, ring)
+        _secret_fields(record, event, purpose, ring, cipher or ring)
     return record
 
 
@@ -138,19 +147,23 @@ def _navigation_fields(
 
 
 def _geolocation_fields(
-    record: dict[str, Any], event: Geolocation, fields: Any, common: Shared, ring: Keyring
+    record: dict[str, Any], event: Geolocation, fields: Any, common: Shared, cipher: FieldCipher
 ) -> None:
     if fields.get("lat") == "coarsen" and fields.get("lon") == "coarsen":
         record["cell"] = common.cell
     if fields.get("coords") == "encrypt":
         point = f"{event.lat!r},{event.lon!r}".encode()
-        record["enc"]["coords"] = ring.encrypt(
+        record["enc"]["coords"] = cipher.encrypt(
             record["purpose"], "coords", point, event.occurred_at
         )
 
 
 def _secret_fields(
-    record: dict[str, Any], event: Navigation | Geolocation, purpose: Purpose, ring: Keyring
+    record: dict[str, Any],
+    event: Navigation | Geolocation,
+    purpose: Purpose,
+    ring: Keyring,
+    cipher: FieldCipher,
 ) -> None:
     for field in _SECRET_FIELDS:
         value = getattr(event, field)
@@ -158,7 +171,7 @@ def _secret_fields(
             continue
         treatment = purpose.fields.get(field)
         if treatment == "encrypt":
-            record["enc"][field] = ring.encrypt(
+            record["enc"][field] = cipher.encrypt(
                 purpose.name, field, value.encode(), event.occurred_at
             )
         elif treatment == "pseudonymise":

@@ -18,7 +18,7 @@ from typing import Any
 from faust.stores.base import SerializedStore
 from faust.streams import _current_event
 
-from pipeline.app import app, settings
+from pipeline.app import app, names, settings
 
 SYNTHETIC_SOURCE = "privacy-pipeline.key-partitioned"
 """The source topic the table-write stubs name (never a Kafka topic)."""
@@ -120,6 +120,39 @@ held_events = _table("held_event", "Events held in the grace window, one key eac
 erased = _table("erased", "Erasures per subject handle: pending ones and tombstones (time only).")
 audit = _table("rights_audit", "Rights audit index per subject handle (no raw id).")
 audit_entries = _table("rights_audit_entry", "Rights requests, one key each (no raw id).")
+
+
+# Its changelog IS the compacted topic privacy.subject-keys.v1 (DESIGN.md section 3), not
+# the <app>-<table>-changelog faust would name: the keyed subject handle -> the user's data
+# keys wrapped by the purpose keys; the erasure's delete writes the tombstone that shreds them.
+subject_keys = app.Table(
+    "subject_keys",
+    key_type=bytes,
+    value_type=bytes,
+    partitions=settings.partitions,
+    use_partitioner=False,
+    help="Subject keys per subject handle (wrapped by the purpose keys; no raw id).",
+    options=ROCKSDB_OPTIONS if settings.worker_store.startswith("rocksdb") else None,
+    changelog_topic=app.topic(
+        names.subject_keys,
+        key_type=bytes,
+        value_type=bytes,
+        key_serializer="raw",
+        value_serializer="raw",
+        partitions=settings.partitions,
+        compacting=True,
+        deleting=False,
+        acks=False,
+        internal=True,
+        maxsize=131_072,
+        allow_empty=True,
+    ),
+)
+
+
+def subject_keys_table() -> PartitionedTable:
+    """The subject-keys table, each access filed under the partition it names."""
+    return PartitionedTable(subject_keys, settings.partitions)
 
 
 _PT = PartitionedTable

@@ -23,6 +23,7 @@ from keys.kek import PRODUCTION_WARNING
 from keys.keyring import DEFAULT_MAX_ENCRYPTIONS
 from keys.lifecycle import rewrap_to_master_key, rewrap_to_new_master_file
 from keys.records import decrypt_line
+from keys.subjectkeys import SubjectDecryptor
 from pipeline.cli.app import app, settings
 from pipeline.cli.output import FormatOption, Rows, check_format, emit
 from pipeline.errors import UsageError
@@ -262,13 +263,20 @@ def decrypt(
         str, typer.Argument(help="JSON-lines file of sanitized records, or - for stdin.")
     ] = "-",
 ) -> None:
-    """Decrypt the enc fields of sanitized records (JSON lines in, JSON lines out)."""
+    """Decrypt the enc fields of sanitized records (JSON lines in, JSON lines out).
+
+    Fields under a user's subject key are opened through the subject-keys topic (read from
+    Kafka on the first such field); an erased user's fields fail as key destroyed.
+    """
+    from pipeline.subjectkeys import KafkaLookup
+
     _known_purpose(purpose)
     ring = _open()
     ring.record("decrypt", purpose, {"source": source})  # before any plaintext is written
+    opener = SubjectDecryptor(ring, KafkaLookup(settings()))
     total = failed = 0
     for number, line in _lines(source):
-        ok, out = decrypt_line(ring, purpose, line, number)
+        ok, out = decrypt_line(opener, purpose, line, number)
         total, failed = total + 1, failed + (not ok)
         typer.echo(out)
     if failed:

@@ -142,11 +142,12 @@ def test_topics_command_creates_then_finds(
             admin.delete_topics(doomed, raise_errors=False)
     assert first.exit_code == 0, first.output
     assert again.exit_code == 0, again.output
-    # Inputs, consent, decisions and dead letters, one per purpose of the default policy, and
-    # the changelogs of the worker's six tables (the worker never creates a topic).
-    assert len(mine) == 5 + 5 + 6
+    # Inputs, consent, decisions, dead letters and subject keys, one per purpose of the default
+    # policy, and the changelogs of the worker's six tables (the worker never creates a topic).
+    assert len(mine) == 6 + 5 + 6
     assert prefix + topics.changelog("consent") in mine
+    assert prefix + topics.SUBJECT_KEYS in mine
     assert prefix + topics.sanitized("advertising") in mine
     assert set(counts.values()) == {2}
-    assert "16 created, 0 already present" in first.output
-    assert "0 created, 16 already present" in again.output
+    assert "17 created, 0 already present" in first.output
+    assert "0 created, 17 already present" in again.output

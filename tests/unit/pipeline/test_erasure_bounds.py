@@ -125,7 +125,7 @@ def test_every_topic_of_the_pipeline_is_a_place_under_the_prefix() -> None:
     s = Settings.from_env({"PRIVACY_PIPELINE_TOPIC_PREFIX": "run1."})
     found = {p.name: p for p in erasure_status.places(s, policy)}
     wanted = {"run1." + t.name for t in topics.all_specs(s, policy.purposes)}
-    assert wanted | {"run1." + topics.SUBJECT_KEYS} == set(found)
+    assert "run1." + topics.SUBJECT_KEYS in wanted and wanted == set(found)
     assert found["run1." + topics.NAVIGATION].holds == "raw"
     assert found["run1." + topics.sanitized("advertising")].holds == "pseudonymous"
     marker = found["run1." + topics.changelog("erased")]

@@ -72,6 +72,10 @@ def test_topics_creates_the_changelog_of_every_worker_table() -> None:
     changelog in ``WORKER_TABLES`` would make the worker's preflight refuse to start."""
     import processors.tables  # noqa: F401  (declares the worker's tables on the app)
     from pipeline import topics
-    from pipeline.app import app
+    from pipeline.app import app, settings
 
-    assert set(app.tables) == set(topics.WORKER_TABLES)
+    assert set(app.tables) == set(topics.WORKER_TABLES) | {"subject_keys"}
+    created = {s.name for s in topics.with_prefix(topics.all_specs(settings, []),
+                                                  settings.topic_prefix)}
+    # subject_keys' changelog is the product topic privacy.subject-keys.v1 (pipeline_specs).
+    assert {t.changelog_topic.get_topic_name() for t in app.tables.values()} <= created

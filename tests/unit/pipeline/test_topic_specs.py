@@ -24,7 +24,8 @@ def test_specs_cover_every_topic_with_one_partition_count() -> None:
     s = Settings.from_env({"PRIVACY_PIPELINE_PARTITIONS": "4"})
     specs = {spec.name: spec for spec in topics.pipeline_specs(s, PURPOSES)}
     expected = {topics.NAVIGATION, topics.GEOLOCATION, topics.CONSENT, topics.DECISIONS,
-                topics.DEADLETTER} | {topics.sanitized(p) for p in PURPOSES}  # fmt: skip
+                topics.DEADLETTER, topics.SUBJECT_KEYS}
+    expected |= {topics.sanitized(p) for p in PURPOSES}
     assert set(specs) == expected
     assert {spec.partitions for spec in specs.values()} == {4}
 
@@ -44,6 +45,8 @@ def test_cleanup_and_retention() -> None:
     }  # fmt: skip  # consent is read as an input: kept whole as long as raw events
     assert specs[topics.DEADLETTER].configs == {"cleanup.policy": "delete", "retention.ms": month,
                                                 "segment.ms": day}
+    assert specs[topics.SUBJECT_KEYS].configs["cleanup.policy"] == "compact"
+    assert specs[topics.SUBJECT_KEYS].configs["max.compaction.lag.ms"] == hour
     assert specs[topics.DECISIONS].configs["cleanup.policy"] == "delete"
     assert specs[topics.sanitized("advertising")].configs["cleanup.policy"] == "delete"
 

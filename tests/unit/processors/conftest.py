@@ -32,6 +32,9 @@ class FakeRing:
         self.plaintexts.append(plaintext)
         return f"tok{len(self.plaintexts)}"
 
+    def decrypt(self, purpose: str, field: str, token: str) -> bytes:
+        return self.plaintexts[int(token.removeprefix("tok")) - 1]
+
     def pseudonym(self, purpose: str, user_id: str, at: datetime) -> str:
         import hashlib
         import hmac
@@ -46,6 +49,25 @@ class FakeRing:
 
     def refresh_if_due(self) -> bool:
         return False
+
+
+class FakeSubjectKeys:
+    """Stand-in for the subject keys: FakeRing's opaque short tokens, shredded handles noted
+    (for tests whose outputs must stay small)."""
+
+    def __init__(self, ring: FakeRing) -> None:
+        self.ring = ring
+        self.shredded: list[bytes] = []
+
+    def encrypt(self, subject: Subject, purpose: str, field: str, plaintext: bytes,
+                at: datetime) -> str:
+        return self.ring.encrypt(purpose, field, plaintext, at)
+
+    def shred(self, subject: Subject) -> None:
+        self.shredded.append(subject.handle)
+
+    def forget_cached(self) -> None:
+        return None
 
 
 class NoGapFence:

@@ -22,7 +22,7 @@ from processors.failures import classify, reason_of
 from processors.messages import Msg
 from processors.outbox import Outbox
 from processors.store import Store
-from tests.unit.processors.conftest import NOW, FakeRing, NoGapFence, at, raw_ids
+from tests.unit.processors.conftest import NOW, FakeRing, FakeSubjectKeys, NoGapFence, at, raw_ids
 
 
 def _wrapped(inner: BaseException) -> BaseException:
@@ -67,13 +67,16 @@ class World:
 
     def __init__(self, policy: Any, monkeypatch: Any, refuse: bool, max_bytes: int) -> None:
         self.sent: list[tuple[str, int, bytes]] = []
+        ring = FakeRing()
         self.rt = Runtime(
-            policy=policy, ring=FakeRing(), names=agents.names, clock=lambda: NOW.timestamp()
+            policy=policy, ring=ring, names=agents.names, clock=lambda: NOW.timestamp()
         )
         self.fence = NoGapFence()
         self.refuse = refuse
         outbox = Outbox(self.send, max_bytes=max_bytes)
-        self.engine = Engine(self.rt, Store({}, {}, {}, {}), outbox, self.fence)
+        # Opaque short tokens: the bound above is about the sanitized record, not the cipher.
+        self.engine = Engine(self.rt, Store({}, {}, {}, {}), outbox, self.fence,
+                             FakeSubjectKeys(ring))
 
         async def nothing() -> None:
             return None
