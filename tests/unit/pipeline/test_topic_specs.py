@@ -58,7 +58,7 @@ def test_policy_bounds_reach_the_topics() -> None:
     assert specs[topics.NAVIGATION].configs["retention.ms"] == str(6 * 3_600_000)
     assert specs[topics.GEOLOCATION].configs["segment.ms"] == str(2 * 3_600_000)
     compacted = [s for s in specs.values() if s.configs["cleanup.policy"] == "compact"]
-    assert {s.name for s in compacted} == {topics.CONSENT} | {
+    assert {s.name for s in compacted} == {topics.CONSENT, topics.SUBJECT_KEYS} | {
         topics.changelog(t) for t in topics.WORKER_TABLES
     }
     assert specs[topics.CONSENT].configs["min.compaction.lag.ms"] == str(6 * 3_600_000)
