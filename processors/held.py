@@ -29,6 +29,8 @@ class Held(msgspec.Struct, array_like=True):
     offset: int
     value: bytes
     deadline: float
+    index: int = 0
+    """The event's index in its envelope (0 for a record of one event)."""
 
 
 class HeldIndex(msgspec.Struct):
@@ -47,6 +49,8 @@ class HeldIndex(msgspec.Struct):
     last: dict[str, int] = msgspec.field(default_factory=dict)
     """Offset of the latest event held, per input ``topic:partition``: a batch decided again
     after a retry holds nothing twice (holds of one partition come in offset order)."""
+    last_index: dict[str, int] = msgspec.field(default_factory=dict)
+    """Index in its envelope of that latest event (events of one envelope share an offset)."""
 
     @property
     def count(self) -> int:
@@ -63,6 +67,15 @@ _INDEX_DEC = msgspec.json.Decoder(HeldIndex | list[Held])
 
 def _source(held: Held) -> str:
     return f"{held.topic}:{held.partition}"
+
+
+def _position(held: Held) -> tuple[int, int]:
+    return held.offset, held.index
+
+
+def _last(idx: HeldIndex, source: str) -> tuple[int, int]:
+    """Position of the latest event held from ``source`` (offset, index in its envelope)."""
+    return idx.last.get(source, -1), idx.last_index.get(source, 0)
 
 
 def event_key(user: str, seq: int) -> bytes:
@@ -144,7 +157,7 @@ class HeldEvents:
         first = idx is None
         if idx is None:
             idx = HeldIndex(0, 0, 0, held.partition, held.deadline)
-        elif held.offset <= idx.last.get(_source(held), -1):
+        elif _position(held) <= _last(idx, _source(held)):
             return "already"
         key = event_key(user, idx.next)
         value = _ENC.encode(held)
@@ -153,6 +166,7 @@ class HeldEvents:
         idx.next += 1
         idx.size += len(held.value)
         idx.last[_source(held)] = held.offset
+        idx.last_index[_source(held)] = held.index
         self._put_index(user, idx)
         return "first" if first else "added"
 
