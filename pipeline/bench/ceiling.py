@@ -81,5 +81,5 @@ def _drain(consumer: Any, total: int, timeout: float,
                 events += len(items)
             read += len(records)
         if progress is not None:
-            progress(read)
+            progress(events)
     return Ceiling(events, invalid, time.perf_counter() - start)
