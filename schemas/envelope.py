@@ -21,6 +21,10 @@ MAX_ENVELOPE_BYTES: Final = 1024 * 1024
 """Largest accepted message holding an envelope, in bytes (1 MiB, Kafka's default limit)."""
 MAX_ENVELOPE_EVENTS: Final = 500
 """Most events in one envelope: the collector's batch limit."""
+PACK_MAX_BYTES: Final = MAX_ENVELOPE_BYTES - 8 * 1024
+"""Largest envelope producers build: under the limit by room for the key, the headers and
+Kafka's record framing, so the message also fits the broker's and the clients' default 1 MiB
+limits (kafka-python refuses a record whose value alone is 1 MiB)."""
 
 
 class Envelope(

@@ -15,8 +15,8 @@ from collections.abc import Sequence
 from pipeline.collector.intake import Record
 from schemas.envelope import (
     ENVELOPE_SCHEMA,
-    MAX_ENVELOPE_BYTES,
     MAX_ENVELOPE_EVENTS,
+    PACK_MAX_BYTES,
     WRAP_OVERHEAD,
     wrap,
 )
@@ -26,7 +26,7 @@ _Group = tuple[str, bytes, bool | None]
 
 def pack(
     records: Sequence[Record],
-    max_bytes: int = MAX_ENVELOPE_BYTES,
+    max_bytes: int = PACK_MAX_BYTES,
     max_events: int = MAX_ENVELOPE_EVENTS,
 ) -> list[Record]:
     """The messages to produce for ``records`` (one record per accepted event).

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from pipeline.simulator.traffic import Message
-from schemas.envelope import MAX_ENVELOPE_BYTES, MAX_ENVELOPE_EVENTS, WRAP_OVERHEAD, wrap
+from schemas.envelope import MAX_ENVELOPE_EVENTS, PACK_MAX_BYTES, WRAP_OVERHEAD, wrap
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,7 +40,7 @@ def pack(batch: Sequence[Message]) -> list[Packed]:
         group = (msg.topic, msg.key)
         chunks = groups.get(group)
         size = sizes.get(group, WRAP_OVERHEAD - 1) + 1 + len(msg.value)
-        if chunks is None or len(chunks[-1]) >= MAX_ENVELOPE_EVENTS or size > MAX_ENVELOPE_BYTES:
+        if chunks is None or len(chunks[-1]) >= MAX_ENVELOPE_EVENTS or size > PACK_MAX_BYTES:
             chunks = groups.setdefault(group, [])
             chunks.append([])
             out.append(chunks[-1])

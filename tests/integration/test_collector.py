@@ -221,6 +221,25 @@ def test_a_users_events_of_one_request_travel_as_one_envelope(
     assert msgspec.json.decode(single.value)["event_id"] == geo(users[0], 30)["event_id"]
 
 
+def test_a_body_near_1_mib_of_one_user_is_split_into_envelopes_kafka_takes(
+    collector: Collector, settings: Settings
+) -> None:
+    # 450 events filling a body just under 1 MiB: with the ip the collector adds, more than
+    # one envelope holds, so it sends two, each of which the broker and client take.
+    user = f"user-{uuid.uuid4().hex[:10]}"
+    batch = [nav(user, i, referrer="r" * 2048) for i in range(450)]
+    pad = (1024 * 1024 - 2_000 - len(msgspec.json.encode(batch))) // 450 - len(',"campaign":""')
+    batch = [e | {"campaign": "c" * pad} for e in batch]
+    assert 1024 * 1024 - 3_000 < len(msgspec.json.encode(batch)) <= 1024 * 1024
+    answer = collector.post("/v1/events", batch)
+    assert answer.status_code == 202 and answer.json()["accepted"] == 450
+    messages = read_messages(settings, collector.topics.navigation, 450)
+    assert len(messages) == 2
+    assert all(len(m.value) <= 1024 * 1024 for m in messages)
+    events = [e for m in messages for e in msgspec.json.decode(m.value)["events"]]
+    assert [e["event_id"] for e in events] == [e["event_id"] for e in batch]
+
+
 def test_partial_batch_reports_exact_indices_and_keeps_only_good_events(
     collector: Collector, settings: Settings
 ) -> None:

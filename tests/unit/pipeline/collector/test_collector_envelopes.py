@@ -10,7 +10,7 @@ import msgspec
 from pipeline.collector.envelopes import pack
 from pipeline.collector.intake import EVENT_SCHEMAS, Edge, Record, build_intake
 from schemas import validator
-from schemas.envelope import MAX_ENVELOPE_BYTES, MAX_ENVELOPE_EVENTS
+from schemas.envelope import MAX_ENVELOPE_EVENTS, PACK_MAX_BYTES
 from schemas.events import Event
 from tests.unit.pipeline.collector.test_collector_intake import TOPICS, geo, items, nav
 from tests.unit.pipeline.collector.test_collector_producer import FakeKafka, started
@@ -60,7 +60,7 @@ def test_envelopes_are_split_at_the_event_and_byte_limits() -> None:
     assert len(pack(many)) == 3
     big = [Record("t", b"a", b'"' + b"x" * 60_000 + b'"', "navigation/1") for _ in range(40)]
     messages = pack(big)
-    assert all(len(m.value) <= MAX_ENVELOPE_BYTES for m in messages)
+    assert all(len(m.value) <= PACK_MAX_BYTES for m in messages)
     assert sum(len(msgspec.json.decode(m.value)["events"]) for m in messages) == 40
     assert len(messages) == 3  # 17 + 17 + 6 events of 60 kB
 
