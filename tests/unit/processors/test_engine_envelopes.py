@@ -7,6 +7,8 @@ import json
 from typing import Any
 
 from processors.engine import Engine
+from processors.held import Held, HeldEvents, event_key
+from processors.limits import Limits
 from processors.messages import Msg
 from schemas.envelope import wrap
 from tests.unit.processors.conftest import Harness, at
@@ -139,3 +141,23 @@ def test_a_consent_envelope_applies_each_event(harness, nav, consent):
     outcomes = harness.outcomes("e1")
     assert outcomes["advertising"] == "kept"
     assert outcomes["fraud_prevention"] == "dropped_objection"
+
+
+def test_held_events_of_one_record_are_told_apart_by_index() -> None:
+    holds = HeldEvents({}, {}, Limits())
+    first, second = Held(NAV, 0, 7, b"a", 1.0, 0), Held(NAV, 0, 7, b"b", 1.0, 1)
+    assert holds.add("u1", first) == "first"
+    assert holds.add("u1", second) == "added"
+    assert holds.add("u1", first) == "already" and holds.add("u1", second) == "already"
+    assert holds.add("u1", Held(NAV, 0, 8, b"c", 1.0)) == "added"
+    assert [h.value for h in holds.take_due("u1")] == [b"a", b"b", b"c"]
+
+
+def test_held_records_written_before_envelopes_still_read() -> None:
+    events = {}
+    index = {b"u1": b'{"first":0,"next":1,"size":1,"partition":0,"head":1.0,"last":{"t:0":4}}'}
+    holds = HeldEvents(index, events, Limits())
+    events[event_key("u1", 0)] = b'["t",0,4,"YQ==",1.0]'  # no index: one event per record
+    assert holds.add("u1", Held("t", 0, 4, b"a", 1.0)) == "already"
+    assert holds.add("u1", Held("t", 0, 4, b"b", 1.0, 1)) == "added"
+    assert [(h.offset, h.index) for h in holds.take_due("u1")] == [(4, 0), (4, 1)]
