@@ -7,7 +7,6 @@ package describe the same contract; a unit test proves they agree on the test co
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
 
@@ -119,12 +118,12 @@ def encode(event: Event) -> bytes:
     return _ENCODER.encode(event)
 
 
-@dataclass(frozen=True, slots=True)
-class Item:
+class Item(msgspec.Struct, frozen=True, gc=False):
     """One event of a message: its place, its own bytes, and the event or why it is invalid.
 
     ``index`` is the event's position in its envelope, ``None`` for a message that is one
-    event (or that is rejected as a whole: then ``raw`` is the whole message).
+    event (or that is rejected as a whole: then ``raw`` is the whole message). A Struct: made
+    once per event on the worker's hot path, where a dataclass costs five times more.
     """
 
     index: int | None
