@@ -23,6 +23,7 @@ from pipeline.policy.fields import LEDGER
 from processors.consent import apply_consent, apply_objection
 from processors.context import Runtime
 from processors.decide import Bounds, Outcome, awaits_first_consent, decide, time_outcome
+from processors.envelopes import Part, decoded, located, split
 from processors.exceptions import StateTooLarge
 from processors.held import Held
 from processors.messages import Msg
@@ -120,11 +121,11 @@ class Engine:
         if events:
             await self._fence_consent({m.partition for m in events})
             now = self.rt.clock()
-            for m in events:
+            for part in (p for m in events for p in split(m)):  # each event of an envelope
                 try:
-                    self._on_event(m, now)
+                    self._on_event(part, now)
                 except StateTooLarge as exc:
-                    self._dead(m, names.stream_of(m.topic), str(exc), None)
+                    self._dead(part, names.stream_of(part.topic), str(exc), None)
         await self.tick()
 
     async def tick(self) -> None:
@@ -222,17 +223,19 @@ class Engine:
 
         The size check runs before any write, so a refused record changed nothing.
         """
-        try:
-            await self._apply_record(m)
-        except StateTooLarge as exc:
-            self._dead(m, "consent", str(exc), None)
-
-    async def _apply_record(self, m: Msg) -> None:
-        self._handled(m)
         if m.value is None:
             # A Kafka tombstone (the worker's own after an erasure, or an operator's): it
             # deletes a key for compaction, it is no consent record. Skipped, not counted.
+            self._handled(m)
             return
+        for part in split(m):  # each event of an envelope on its own
+            try:
+                await self._apply_record(part)
+            except StateTooLarge as exc:
+                self._dead(part, "consent", str(exc), None)
+
+    async def _apply_record(self, m: Msg) -> None:
+        self._handled(m)
         event = self._decode(m, (Consent, Rights))
         if event is None:
             return
@@ -476,7 +479,8 @@ class Engine:
     def _hold(self, user: Subject, m: Msg, now: float) -> None:
         """Hold one event: one small table write, whatever the user held before."""
         deadline = now + self.rt.bounds.grace_s
-        held = Held(m.topic, m.partition, m.offset, m.value or b"", deadline)
+        seq = m.seq if isinstance(m, Part) else 0
+        held = Held(m.topic, m.partition, m.offset, m.value or b"", deadline, seq)
         added = self.store.holds.add(user, held)
         if added == "already":  # decided again after a retry: held once
             return
@@ -539,12 +543,13 @@ class Engine:
         """
         self.outbox.discard()
         self._handled(m)
-        self._dead(m, self.rt.names.stream_of(m.topic), reason, None)
+        for part in split(m):  # an envelope's events are dead-lettered one by one
+            self._dead(part, self.rt.names.stream_of(m.topic), reason, None)
 
     def _decode(self, m: Msg, kinds: tuple[type, ...]) -> Any:
         stream = self.rt.names.stream_of(m.topic)
         try:
-            event = decode(m.value or b"")
+            event = decoded(m)
         except InvalidEvent as exc:
             self._dead(m, stream, exc.reason, exc.field)
             return None
@@ -555,6 +560,7 @@ class Engine:
 
     def _dead(self, m: Msg, stream: str, reason: str, field: str | None) -> None:
         now = self.rt.clock()
+        reason = located(reason, m)  # "envelope event 3: ..." inside an envelope
 
         at = datetime.fromtimestamp(now, UTC)
         record: dict[str, Any] = {

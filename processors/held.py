@@ -34,6 +34,8 @@ class Held(msgspec.Struct, array_like=True):
     offset: int
     value: bytes
     deadline: float
+    index: int = 0
+    """The event's index in its envelope (0 for a record of one event)."""
 
 
 class HeldIndex(msgspec.Struct):
@@ -52,6 +54,8 @@ class HeldIndex(msgspec.Struct):
     home: int = -1
     """The subject's partition, where these keys are filed (recovery has no raw id to
     derive it from)."""
+    last_index: dict[str, int] = msgspec.field(default_factory=dict)
+    """Index in its envelope of that latest event (events of one envelope share an offset)."""
 
     @property
     def count(self) -> int:
@@ -68,6 +72,15 @@ _INDEX_DEC = msgspec.json.Decoder(HeldIndex)
 
 def _source(held: Held) -> str:
     return f"{held.topic}:{held.partition}"
+
+
+def _position(held: Held) -> tuple[int, int]:
+    return held.offset, held.index
+
+
+def _last(idx: HeldIndex, source: str) -> tuple[int, int]:
+    """Position of the latest event held from ``source`` (offset, index in its envelope)."""
+    return idx.last.get(source, -1), idx.last_index.get(source, 0)
 
 
 def event_key(owner: bytes, seq: int) -> bytes:
@@ -125,7 +138,7 @@ class HeldEvents:
         first = idx is None
         if idx is None:
             idx = HeldIndex(0, 0, 0, held.partition, held.deadline, home=subject.partition)
-        elif held.offset <= idx.last.get(_source(held), -1):
+        elif _position(held) <= _last(idx, _source(held)):
             return "already"
         key = event_key(subject.handle, idx.next)
         value = _ENC.encode(held)
@@ -134,6 +147,7 @@ class HeldEvents:
         idx.next += 1
         idx.size += len(held.value)
         idx.last[_source(held)] = held.offset
+        idx.last_index[_source(held)] = held.index
         self._put_index(subject, idx)
         return "first" if first else "added"
 

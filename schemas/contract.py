@@ -18,6 +18,7 @@ from typing import Any, Final
 
 import msgspec
 
+from schemas.envelope import ENVELOPE_SCHEMA, MAX_ENVELOPE_BYTES, MAX_ENVELOPE_EVENTS
 from schemas.events import EVENT_TYPES
 from schemas.validator import MAX_EVENT_BYTES
 
@@ -90,6 +91,38 @@ def build(schema: str) -> dict[str, Any]:
     return doc
 
 
+def build_envelope() -> dict[str, Any]:
+    """The JSON Schema of the envelope ``batch/1`` (DESIGN.md section 3).
+
+    It checks the envelope's shape only: each item is an event validated on its own by its
+    own schema (an invalid event is rejected alone, the others are kept).
+    """
+    items = ", ".join(file_name(name) for name in EVENT_TYPES)
+    return {
+        "$schema": DIALECT,
+        "$id": f"urn:privacy-pipeline:schemas:{file_name(ENVELOPE_SCHEMA)}",
+        "title": f"{ENVELOPE_SCHEMA} envelope",
+        "description": "Events of one user in one Kafka message keyed by that user's user_id "
+        "(the collector writes them; a single event is also a valid message).",
+        "$comment": f"A message is one UTF-8 JSON object of at most {MAX_ENVELOPE_BYTES} bytes "
+        f"(1 MiB); each event in it at most {MAX_EVENT_BYTES} bytes (64 KiB), valid under "
+        f"one of {items}, with the message key as its user_id; an envelope never holds an "
+        "envelope.",
+        "type": "object",
+        "properties": {
+            "schema": {"const": ENVELOPE_SCHEMA, "description": "Envelope and its version."},
+            "events": {
+                "description": "The events, each one validated, decided and dead-lettered alone.",
+                "type": "array",
+                "minItems": 1,
+                "maxItems": MAX_ENVELOPE_EVENTS,
+            },
+        },
+        "required": ["schema", "events"],
+        "additionalProperties": False,
+    }
+
+
 def _hoist_description(prop: dict[str, Any]) -> dict[str, Any]:
     # msgspec puts an optional field's description inside its anyOf branch; readers look for
     # it next to the field name.
@@ -100,9 +133,14 @@ def _hoist_description(prop: dict[str, Any]) -> dict[str, Any]:
     return {"description": branches[0]["description"], **prop, "anyOf": [first, *branches[1:]]}
 
 
+SCHEMAS: Final = (*EVENT_TYPES, ENVELOPE_SCHEMA)
+"""Every shipped JSON Schema: the four event types, then the envelope."""
+
+
 def render(schema: str) -> str:
     """The JSON Schema of ``schema`` as the text of its shipped file."""
-    return json.dumps(build(schema), indent=2, ensure_ascii=False) + "\n"
+    doc = build_envelope() if schema == ENVELOPE_SCHEMA else build(schema)
+    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
 
 
 def load(schema: str) -> dict[str, Any]:
@@ -115,7 +153,7 @@ def load(schema: str) -> dict[str, Any]:
 def write_all(directory: Path) -> list[Path]:
     """Regenerate every shipped JSON Schema file in ``directory``; returns the paths."""
     written = []
-    for schema in EVENT_TYPES:
+    for schema in SCHEMAS:
         path = directory / file_name(schema)
         path.write_text(render(schema), encoding="utf-8")
         written.append(path)

@@ -167,7 +167,7 @@ def _load(run: _Run, reporter: Reporter, prober: WithdrawalProber) -> _Load:
     prober.start()
     try:
         produce(work.traffic, run.producer, topics={t: run.box.topic(t) for t in INPUTS},
-                progress=advance)
+                progress=advance, envelopes=work.envelopes)
         produced_at, at_end = time.monotonic(), lag.now()
         prober.join(timeout=prober.interval * len(work.probes) + 60)
     finally:

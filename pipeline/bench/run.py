@@ -43,6 +43,8 @@ class Options:
     keep_files: bool = False
     concurrent: bool = False
     """Producer, workers and sink at once (as deployed) instead of stage by stage."""
+    envelopes: bool = True
+    """A user's events of a batch in one envelope, as the collector sends them."""
 
 
 def run_bench(settings: Settings, options: Options, reporter: Reporter) -> Result:
@@ -64,6 +66,7 @@ def run_bench(settings: Settings, options: Options, reporter: Reporter) -> Resul
         t0 = time.perf_counter()
         work = wl.build(options.events, options.users, options.seed, started, options.probes,
                         purposes)
+        work.envelopes = options.envelopes
         reporter.end(f"{work.size:,} messages in {time.perf_counter() - t0:.1f} s")
         if options.concurrent:
             together, latency = concurrent_stage(box, work, reporter, options.workers,

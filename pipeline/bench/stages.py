@@ -73,7 +73,7 @@ def produce_stage(box: Sandbox, workload: Workload, reporter: Reporter) -> Stage
         producer.flush(timeout=60)
         advance(len(workload.grants))
         produce(workload.traffic, producer, topics={t: box.topic(t) for t in INPUTS},
-                progress=advance)
+                progress=advance, envelopes=workload.envelopes)
     finally:
         producer.close(timeout=30)
     stage = Stage("produce (kafka-python, acks=all)", workload.size, time.perf_counter() - start,

@@ -39,6 +39,9 @@ class Workload:
     grants: list[Message]
     withdrawals: list[Message] = field(default_factory=list)
     """Filled by the prober as it sends them."""
+    envelopes: bool = True
+    """The traffic goes in envelopes, as the collector sends it (``bench --no-envelopes``: one
+    message per event, as a direct Kafka producer)."""
 
     @property
     def size(self) -> int:

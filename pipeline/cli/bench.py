@@ -92,6 +92,9 @@ def bench(
     concurrent: Annotated[bool, typer.Option(
         help="Run producer, workers and sink at the same time, as deployed: sustained "
              "events/s, lag and CPU per event of every process.")] = False,
+    envelopes: Annotated[bool, typer.Option(
+        help="Send a user's events of one batch as one envelope, as the collector does "
+             "(default); --no-envelopes: one message per event.")] = True,
 ) -> None:
     """Measure produce → workers → sink → published aggregates against the raw ceiling."""
     if ctx.invoked_subcommand is not None:
@@ -101,7 +104,8 @@ def bench(
     from pipeline.bench.run import Options, run_bench
 
     options = Options(events=events, users=users, seed=seed, workers=workers, probes=probes,
-                      store=store, keep_files=keep_files, concurrent=concurrent)
+                      store=store, keep_files=keep_files, concurrent=concurrent,
+                      envelopes=envelopes)
     md_path, json_path = _outputs(markdown, json_out)
     # `kill` (SIGTERM) must still stop the workers and delete the topics (finally blocks).
     signal.signal(signal.SIGTERM, _interrupt)

@@ -48,14 +48,21 @@ def _start(raw: str | None, now: datetime, hours: int) -> datetime:
     return start.astimezone(UTC)
 
 
-def _produce(producer: Any, traffic: Traffic, rate: float | None, prefix: str) -> None:
+def _produce(
+    producer: Any, traffic: Traffic, rate: float | None, prefix: str, envelopes: bool = True
+) -> None:
     columns = (TextColumn("producing"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     # PRIVACY_PIPELINE_TOPIC_PREFIX applies here as in every other process.
     topics = {t: prefix + t for t in (NAVIGATION, GEOLOCATION, CONSENT)}
     with Progress(*columns, console=_err, transient=True) as bar:
         task = bar.add_task("produce", total=len(traffic.messages))
         produce(
-            traffic, producer, topics=topics, rate=rate, progress=lambda n: bar.advance(task, n)
+            traffic,
+            producer,
+            topics=topics,
+            rate=rate,
+            progress=lambda n: bar.advance(task, n),
+            envelopes=envelopes,
         )
 
 
@@ -101,6 +108,14 @@ def simulate(
             "Default: <data_dir>/simulate-<seed>.jsonl."
         ),
     ] = None,
+    envelopes: Annotated[
+        bool,
+        typer.Option(
+            "--envelopes/--no-envelopes",
+            help="Send a user's events of one batch as one envelope, as the collector does "
+            "(default), or every event as a message of its own, as a direct Kafka producer.",
+        ),
+    ] = True,
 ) -> None:
     """Send realistic insurer-app traffic to Kafka and write its ground truth (see --help)."""
     s = settings()
@@ -117,7 +132,7 @@ def simulate(
             write_messages(traffic.messages, target)
             where = f"written to {target}"
         else:
-            _produce(producer, traffic, rate, s.topic_prefix)
+            _produce(producer, traffic, rate, s.topic_prefix, envelopes)
             where = f"produced to {s.bootstrap_servers}"
     finally:
         if producer is not None:

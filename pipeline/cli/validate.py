@@ -1,8 +1,10 @@
 """``privacy-pipeline validate [FILE|-]``: check events against contract v1.
 
-Uses the pipeline's own validator (:func:`schemas.validator.decode`), so a file that passes
-here is accepted by the collector and the processors, and a rejected event gets the same
-reason it would get in the dead-letter topic.
+Uses the pipeline's own validator (:func:`schemas.validator.decode_message`), so a file that
+passes here is accepted by the collector and the processors, and a rejected event gets the same
+reason it would get in the dead-letter topic. An item may be an envelope ``{"schema":
+"batch/1", "events": [...]}`` (DESIGN.md section 3): each of its events gets its own verdict,
+and its events must share one ``user_id`` (the message key the collector would give it).
 """
 
 from __future__ import annotations
@@ -21,8 +23,9 @@ import typer
 from pipeline.cli.app import app
 from pipeline.cli.output import FormatOption, check_format
 from pipeline.errors import UsageError
+from schemas.envelope import Envelope
 from schemas.exceptions import InvalidEvent
-from schemas.validator import decode
+from schemas.validator import Item, decode, decode_message
 
 _PEEK = 4096
 _BOM = b"\xef\xbb\xbf"
@@ -77,7 +80,7 @@ def events_of(stream: BinaryIO, source: str) -> Iterator[tuple[int, bytes]]:
         yield from _lines(head, stream)
 
 
-_COLUMNS = ("index", "ok", "schema", "reason")
+_COLUMNS = ("index", "ok", "schema", "reason", "event")
 
 
 class _Verdicts:
@@ -89,16 +92,33 @@ class _Verdicts:
         if self.csv is not None:
             self.csv.writerow(_COLUMNS)
 
-    def write(self, index: int, schema: str | None, reason: str | None) -> None:
+    def write(self, index: int, item: Item, schema: str | None, reason: str | None) -> None:
+        """One verdict; ``item.index`` is the event's place in its envelope (None: no envelope)."""
+        event = item.index
         if self.csv is not None:
-            self.csv.writerow((index, str(reason is None).lower(), schema or "", reason or ""))
+            ok, place = str(reason is None).lower(), "" if event is None else event
+            self.csv.writerow((index, ok, schema or "", reason or "", place))
         elif self.fmt == "json":
-            values = (index, reason is None, schema, reason)
+            values = (index, reason is None, schema, reason, event)
             self.out.write(json.dumps(dict(zip(_COLUMNS, values, strict=True))) + "\n")
-        elif reason is None:
-            self.out.write(f"#{index} ok {schema}\n")
         else:
-            self.out.write(f"#{index} invalid: {reason}\n")
+            at = f"#{index}" if event is None else f"#{index}.{event}"
+            verdict = f"ok {schema}" if reason is None else f"invalid: {reason}"
+            self.out.write(f"{at} {verdict}\n")
+
+
+def _key(raw: bytes) -> bytes | None:
+    """The key the collector would give an envelope: its first valid event's ``user_id``."""
+    try:
+        envelope = msgspec.json.decode(raw, type=Envelope)
+    except (msgspec.DecodeError, msgspec.ValidationError, RecursionError):
+        return None
+    for part in envelope.events:
+        try:
+            return decode(bytes(part)).user_id.encode()
+        except InvalidEvent:
+            continue
+    return b""  # no valid event: nothing to check the others against
 
 
 def report(events: Iterable[tuple[int, bytes]], out: TextIO, quiet: bool,
@@ -112,15 +132,14 @@ def report(events: Iterable[tuple[int, bytes]], out: TextIO, quiet: bool,
     schemas: Counter[str] = Counter()
     invalid = 0
     for index, raw in events:
-        try:
-            schema = decode(raw).schema
-        except InvalidEvent as exc:
-            invalid += 1
-            verdicts.write(index, None, exc.reason)
-            continue
-        schemas[schema] += 1
-        if not quiet:
-            verdicts.write(index, schema, None)
+        for item in decode_message(raw, _key(raw)):
+            if isinstance(item.result, InvalidEvent):
+                invalid += 1
+                verdicts.write(index, item, None, item.result.reason)
+                continue
+            schemas[item.result.schema] += 1
+            if not quiet:
+                verdicts.write(index, item, item.result.schema, None)
     valid = sum(schemas.values())
     detail = ", ".join(f"{name}: {count}" for name, count in sorted(schemas.items()))
     (out if fmt == "table" else summary_out or sys.stderr).write(
@@ -153,9 +172,9 @@ def validate(
     """Check events against contract v1 with the pipeline's validator.
 
     Prints "#INDEX ok SCHEMA" or "#INDEX invalid: REASON" per event (index: position in the
-    array, or line number in JSON lines), then a summary. With --format json, one object per
-    event (index, ok, schema, reason) and the summary on stderr; csv likewise. Exit status 1
-    when any event is invalid.
+    array, or line number in JSON lines; "#INDEX.N" for event N of an envelope), then a
+    summary. With --format json, one object per event (index, ok, schema, reason, event) and
+    the summary on stderr; csv likewise. Exit status 1 when any event is invalid.
     """
     check_format(fmt)
     stream = _open(file)

@@ -20,6 +20,7 @@ from typing import Any
 from kafka.errors import KafkaError
 from kafka.partitioner.default import murmur2
 
+from pipeline.collector.envelopes import pack
 from pipeline.collector.exceptions import KafkaUnavailable
 from pipeline.collector.intake import Record
 from pipeline.errors import PipelineError
@@ -118,6 +119,8 @@ class EventProducer:
     async def produce(self, records: Sequence[Record]) -> float:
         """Send ``records`` and wait until Kafka has acknowledged every one.
 
+        A user's events on one topic travel as one message (an envelope, :mod:`envelopes`).
+
         Returns:
             Seconds from the first send to the last acknowledgement.
 
@@ -131,6 +134,7 @@ class EventProducer:
             raise KafkaUnavailable("not connected to Kafka yet")
         if not records:
             return 0.0
+        records = pack(records)
         loop = asyncio.get_running_loop()
         acks = _BatchAcks(len(records), loop)
         start = time.perf_counter()

@@ -15,8 +15,9 @@ from typing import Any
 
 from kafka.errors import KafkaError
 
+from pipeline.simulator.envelopes import Packed, pack
 from pipeline.simulator.exceptions import ProduceError, SimulatorError
-from pipeline.simulator.traffic import Message, Traffic
+from pipeline.simulator.traffic import Traffic
 
 ProgressHook = Callable[[int], None]
 _PROGRESS_EVERY = 50
@@ -66,23 +67,28 @@ def _unacknowledged(futures: list[Any]) -> ProduceError | None:
 
 def _send_batch(
     producer: Any,
-    batch: list[Message],
+    batch: list[Packed],
     names: Mapping[str, str],
     throttle: Throttle,
     progress: ProgressHook | None,
 ) -> list[Any]:
     futures = []
-    for n, msg in enumerate(batch, 1):
-        throttle.wait()
+    unreported = 0
+    for packed in batch:
+        msg = packed.message
+        for _ in range(packed.events):  # the rate is in events
+            throttle.wait()
         futures.append(
             producer.send(
                 names[msg.topic], value=msg.value, key=msg.key, timestamp_ms=msg.timestamp_ms
             )
         )
-        if progress is not None and n % _PROGRESS_EVERY == 0:
-            progress(_PROGRESS_EVERY)
-    if progress is not None and len(batch) % _PROGRESS_EVERY:
-        progress(len(batch) % _PROGRESS_EVERY)
+        unreported += packed.events
+        if progress is not None and unreported >= _PROGRESS_EVERY:
+            progress(unreported)
+            unreported = 0
+    if progress is not None and unreported:
+        progress(unreported)
     return futures
 
 
@@ -94,6 +100,7 @@ def produce(
     rate: float | None = None,
     progress: ProgressHook | None = None,
     flush_timeout_s: float = 60.0,
+    envelopes: bool = True,
 ) -> dict[str, int]:
     """Send ``traffic`` in production order; every batch is acknowledged before the next.
 
@@ -102,11 +109,13 @@ def produce(
         producer: A ``kafka.KafkaProducer`` (idempotent, bytes keys and values).
         topics: Contract topic name -> topic to write to (tests use uuid-named topics).
         rate: Average events per second at most; None sends as fast as Kafka takes them.
-        progress: Called with the number of messages just sent (for a progress bar).
+        progress: Called with the number of events just sent (for a progress bar).
         flush_timeout_s: Bound on the wait for one batch's acknowledgements.
+        envelopes: Send a user's events of one batch and topic as one envelope, as the
+            collector does (:mod:`pipeline.simulator.envelopes`); False: one message each.
 
     Returns:
-        Messages sent per contract topic name.
+        Events sent per contract topic name (whatever messages carried them).
 
     Raises:
         ProduceError: Kafka did not acknowledge a batch within ``flush_timeout_s``.
@@ -116,7 +125,8 @@ def produce(
     sent: Counter[str] = Counter()
     for batch in traffic.batches():
         try:
-            futures = _send_batch(producer, batch, names, throttle, progress)
+            packed = pack(batch) if envelopes else [Packed(m, 1) for m in batch]
+            futures = _send_batch(producer, packed, names, throttle, progress)
             producer.flush(timeout=flush_timeout_s)
         except KafkaError as exc:
             raise ProduceError(

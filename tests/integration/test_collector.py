@@ -27,6 +27,7 @@ from pipeline.collector.producer import EventProducer
 from pipeline.collector.server import make_server
 from pipeline.kafka import make_consumer
 from pipeline.settings import Settings
+from schemas import validator
 
 APP = {"name": "mm-app", "platform": "ios", "version": "4.2"}
 WAIT_S = 20.0
@@ -113,17 +114,37 @@ def consent(user: str, **extra: Any) -> dict[str, Any]:
 
 
 def read_topic(settings: Settings, topic: str, expected: int, settle_s: float = 0.5) -> list[Any]:
-    """Every record of ``topic``: waits for ``expected``, then ``settle_s`` more for extras."""
+    """Every event of ``topic``, one record each: waits for ``expected``, then ``settle_s`` more
+    for extras. An envelope counts as its events (each a copy of its record with the event's
+    bytes as value, as the worker reads it); :func:`read_messages` gives the records as sent."""
+    return [event for record in read_messages(settings, topic, expected, settle_s)
+            for event in events_of(record)]
+
+
+def events_of(record: Any) -> list[Any]:
+    """The events of a Kafka record: itself, or one copy per event of an envelope."""
+    items = validator.decode_message(record.value, record.key)
+    if items[0].index is None:
+        return [record]
+    return [record._replace(value=item.raw) for item in items]
+
+
+def read_messages(
+    settings: Settings, topic: str, expected: int, settle_s: float = 0.5
+) -> list[Any]:
+    """Every Kafka record of ``topic``: waits until they hold ``expected`` events."""
     consumer = make_consumer(settings, consumer_timeout_ms=200)
     try:
         partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic)]
         consumer.assign(partitions)
         consumer.seek_to_beginning(*partitions)
         records: list[Any] = []
+        events = 0
         deadline = time.monotonic() + WAIT_S
-        while len(records) < expected and time.monotonic() < deadline:
+        while events < expected and time.monotonic() < deadline:
             for batch in consumer.poll(timeout_ms=200).values():
                 records.extend(batch)
+                events += sum(len(events_of(r)) for r in batch)
         settle = time.monotonic() + settle_s
         while time.monotonic() < settle:
             for batch in consumer.poll(timeout_ms=100).values():
@@ -179,6 +200,44 @@ def test_every_accepted_event_is_in_its_topic_keyed_by_user_id(
     for name in (collector.topics.navigation, collector.topics.geolocation):
         for record in got[name]:
             assert {record.partition} == consent_partitions[record.key]
+
+
+def test_a_users_events_of_one_request_travel_as_one_envelope(
+    collector: Collector, settings: Settings
+) -> None:
+    users = [f"user-{uuid.uuid4().hex[:10]}" for _ in range(3)]
+    batch = [nav(users[i % 3], i) for i in range(30)] + [geo(users[0], 30)]
+    answer = collector.post("/v1/events", batch)
+    assert answer.status_code == 202 and answer.json() == {"accepted": 31, "rejected": []}
+    messages = read_messages(settings, collector.topics.navigation, 30)
+    assert sorted(m.key for m in messages) == sorted(u.encode() for u in users)
+    for message in messages:
+        envelope = msgspec.json.decode(message.value)
+        assert envelope["schema"] == "batch/1"
+        user = message.key.decode()
+        mine = [e["event_id"] for e in batch[:30] if e["user_id"] == user]
+        assert [e["event_id"] for e in envelope["events"]] == mine  # request order kept
+    [single] = read_messages(settings, collector.topics.geolocation, 1)
+    assert msgspec.json.decode(single.value)["event_id"] == geo(users[0], 30)["event_id"]
+
+
+def test_a_body_near_1_mib_of_one_user_is_split_into_envelopes_kafka_takes(
+    collector: Collector, settings: Settings
+) -> None:
+    # 450 events filling a body just under 1 MiB: with the ip the collector adds, more than
+    # one envelope holds, so it sends two, each of which the broker and client take.
+    user = f"user-{uuid.uuid4().hex[:10]}"
+    batch = [nav(user, i, referrer="r" * 2048) for i in range(450)]
+    pad = (1024 * 1024 - 2_000 - len(msgspec.json.encode(batch))) // 450 - len(',"campaign":""')
+    batch = [e | {"campaign": "c" * pad} for e in batch]
+    assert 1024 * 1024 - 3_000 < len(msgspec.json.encode(batch)) <= 1024 * 1024
+    answer = collector.post("/v1/events", batch)
+    assert answer.status_code == 202 and answer.json()["accepted"] == 450
+    messages = read_messages(settings, collector.topics.navigation, 450)
+    assert len(messages) == 2
+    assert all(len(m.value) <= 1024 * 1024 for m in messages)
+    events = [e for m in messages for e in msgspec.json.decode(m.value)["events"]]
+    assert [e["event_id"] for e in events] == [e["event_id"] for e in batch]
 
 
 def test_partial_batch_reports_exact_indices_and_keeps_only_good_events(

@@ -37,6 +37,8 @@ from pipeline.bench.watch import DecisionWatcher
 from pipeline.kafka import make_producer
 from pipeline.settings import Settings
 from pipeline.topics import DEADLETTER, DECISIONS, GEOLOCATION, NAVIGATION
+from schemas import validator
+from schemas.envelope import wrap
 from tests.integration.pipeline_harness import PipelineEnv, pipeline_env, run_sink, worker_alive
 from tests.integration.test_faults import read_topic
 
@@ -172,3 +174,88 @@ def test_poison_input_is_decided_or_dead_lettered_never_fatal(env: PipelineEnv, 
             if p not in dead and not decided[_event_id(env, c)]]
     assert lost == [], "neither decided nor in the dead-letter topic"
     assert decided[_event_id(env, cases[-1])] == 1
+
+
+def _envelope_cases(b: Builder, rng: random.Random) -> list[tuple[Case, list[str | None]]]:
+    """Hostile and ordinary envelopes, each with the fate of each event: None (decided) or the
+    start of its dead-letter reason; a message rejected whole has one fate, ``"whole: ..."``."""
+    out: list[tuple[Case, list[str | None]]] = []
+
+    def add(user: str, parts: list[tuple[bytes, str | None]], key: bytes | None = None) -> None:
+        value = wrap([raw for raw, _ in parts])
+        key = user.encode() if key is None else key
+        out.append((Case(NAVIGATION, key, value, "either", "envelope"), [f for _, f in parts]))
+
+    bad = {
+        "unknown field": lambda u: (dumps(b.navigation(user_id=u, lat=1.0)), "lat: unknown"),
+        "wrong type": lambda u: (dumps(b.navigation(user_id=u, screen=42)), "screen: expected"),
+        "another user": lambda u: (dumps(b.navigation(user_id="intruder")), "user_id: not"),
+        "nested": lambda u: (wrap([dumps(b.navigation(user_id=u))]), "schema: an envelope"),
+        "not an object": lambda u: (b"17", "event: expected an object"),
+        "other stream": lambda u: (dumps(b.consent(user=u)), "schema consent/1 does not"),
+        "oversize": lambda u: (dumps(b.navigation(user_id=u, debug="d" * 70_000)), "event: "),
+    }
+    for n in range(60):
+        user = f"env-user-{n % 12}"
+        parts: list[tuple[bytes, str | None]] = []
+        for _ in range(rng.randint(1, 40)):
+            if rng.random() < 0.25:
+                parts.append(rng.choice(list(bad.values()))(user))
+            else:
+                parts.append((dumps(b.navigation(user_id=user)), None))
+            if sum(len(raw) for raw, _ in parts) > 800_000:  # under 1 MiB: Kafka takes it
+                parts.pop()
+                break
+        add(user, parts)
+    full = [(dumps(b.navigation(user_id="env-full")), None) for _ in range(500)]
+    add("env-full", full)  # the event limit exactly
+    for raw, reason in [
+        (b'{"schema":"batch/1","events":[]}', "events: expected a non-empty array"),
+        (b'{"schema":"batch/1","events":{}}', "events: expected an array"),
+        (b'{"schema":"batch/1","events":[{}],"user":"x"}', "user: unknown field"),
+        (wrap([b"1"] * 501), "events: expected an array of at most 500"),
+    ]:  # (over 1 MiB: the broker refuses it before the worker could; see the unit tests)
+        out.append((Case(NAVIGATION, b"env-x", raw, "invalid", "envelope"), [f"whole: {reason}"]))
+    keyless = wrap([dumps(b.navigation(user_id="env-x"))] * 2)
+    out.append((Case(NAVIGATION, b"", keyless, "invalid", "envelope"), ["whole: envelope: the"]))
+    return out
+
+
+def test_hostile_envelopes_each_event_decided_or_dead_lettered_alone(env: PipelineEnv) -> None:
+    """Injected: envelopes mixing valid events with invalid ones (unknown or mistyped fields,
+    another user's event, a nested envelope, a consent event, an event over 64 KiB), one at
+    the 500-event limit, and malformed envelopes (empty, not an array, unknown field, 501
+    events, no key). Compared: every valid event decided exactly once; every
+    invalid event dead-lettered on its own with a reason naming its index; a malformed
+    envelope dead-lettered once, whole; the worker keeps running."""
+    rng = random.Random(SEED)
+    b = Builder(rng, datetime.now(UTC), ["unused"])
+    planned = _envelope_cases(b, rng)
+    cases = [case for case, _ in planned]
+    valid = sum(fate is None for _, fates in planned for fate in fates)
+    letters = sum(fate is not None for _, fates in planned for fate in fates)
+    with DecisionWatcher(env.settings, env.topic(DECISIONS), keep_records=True) as watcher:
+        worker = env.start("worker", "--id", "1", log_name="worker-1")
+        positions = produce_cases(env, cases)
+        watcher.wait_for(_accounted(valid + letters), 120, worker_alive(env, worker),
+                         what=f"{valid} decisions and {letters} dead letters")
+        time.sleep(1)
+        assert worker.poll() is None, env.log_text("worker-1")[-3000:]
+        dead_letters = read_topic(env, DEADLETTER)
+        decided = Counter(r.event_id for r in watcher.records if r.kind == "event")
+    reasons: dict[Position, list[str]] = {}
+    for r in dead_letters:
+        reasons.setdefault((r["topic"], r["partition"], r["offset"]), []).append(r["reason"])
+    refs = DecisionRefs(env.settings)
+    for (case, fates), position in zip(planned, positions, strict=True):
+        got = sorted(reasons.get(position, []))
+        if fates[0] is not None and fates[0].startswith("whole: "):
+            assert len(got) == 1 and got[0].startswith(fates[0].removeprefix("whole: ")), got
+            continue
+        want = sorted(f"envelope event {i}: {fate}" for i, fate in enumerate(fates) if fate)
+        assert len(got) == len(want), (got, want)
+        assert all(g.startswith(w) for g, w in zip(got, want, strict=True)), (got, want)
+        for item in validator.decode_message(case.value, case.key):
+            if fates[item.index or 0] is None:
+                assert decided[refs.of_value(item.raw)] == 1
+    assert len(dead_letters) == letters

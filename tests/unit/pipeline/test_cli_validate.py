@@ -197,3 +197,36 @@ def test_console_script_reads_stdin() -> None:
     assert done.returncode == 1
     assert done.stdout.decode().splitlines()[-1] == "2 events: 1 ok (navigation/1: 1), 1 invalid"
     assert done.stderr == b""
+
+
+def test_each_event_of_an_envelope_gets_its_own_verdict(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    other = {**NAV, "event_id": "e9", "user_id": "C-111111"}
+    envelope = {"schema": "batch/1", "events": [NAV, BAD_LAT, RIGHTS, other]}
+    code, out, _ = run([write(tmp_path, jsonl(NAV, envelope, {"schema": "batch/1"}))], capsys)
+    assert code == 1
+    lines = out.splitlines()
+    assert lines[:4] == [
+        "#1 ok navigation/1",
+        "#2.0 ok navigation/1",
+        "#2.1 invalid: lat: expected a finite number between -90 and 90",
+        "#2.2 ok rights/1",
+    ]
+    assert lines[4].startswith("#2.3 invalid: user_id: not the message key")
+    assert "C-111111" not in out and "C-998877" not in out
+    assert lines[5] == "#3 invalid: events: missing required field"
+    assert lines[6] == "6 events: 3 ok (navigation/1: 2, rights/1: 1), 3 invalid"
+
+
+def test_envelope_verdicts_in_json_name_the_event(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    envelope = {"schema": "batch/1", "events": [NAV, {"schema": "batch/1", "events": [NAV]}]}
+    code, out, _ = run(["--format", "json", write(tmp_path, jsonl(envelope, NAV))], capsys)
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert [(r["index"], r["event"], r["ok"]) for r in rows] == [
+        (1, 0, True), (1, 1, False), (2, None, True)
+    ]
+    assert rows[1]["reason"].startswith("schema: an envelope cannot hold an envelope")
+    assert code == 1

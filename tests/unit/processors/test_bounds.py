@@ -81,8 +81,8 @@ def test_a_hold_is_one_small_write_whatever_the_user_held(policy, nav):
     # Each hold wrote the event once (base64 in JSON) and a constant-size index.
     assert len(t.events.writes) == 300
     assert max(t.events.writes) < one_event * 4 // 3 + 200
-    assert len(t.held.writes) == 300 and max(t.held.writes) < 160  # whatever was held before
-    assert sum(t.held.writes) + sum(t.events.writes) < 300 * (one_event * 4 // 3 + 260)
+    assert len(t.held.writes) == 300 and max(t.held.writes) < 200  # whatever was held before
+    assert sum(t.held.writes) + sum(t.events.writes) < 300 * (one_event * 4 // 3 + 300)
 
 
 def test_held_events_over_the_count_cap_are_decided_at_once_fail_closed(policy, nav):

@@ -52,7 +52,7 @@ def decoder_accepts(raw: bytes) -> bool:
     return True
 
 
-@pytest.mark.parametrize("name", list(EVENT_TYPES))
+@pytest.mark.parametrize("name", list(contract.SCHEMAS))
 def test_shipped_files_are_generated_from_the_structs(name: str) -> None:
     path = SCHEMA_DIR / contract.file_name(name)
     assert path.read_text(encoding="utf-8") == contract.render(name), (
@@ -74,7 +74,7 @@ def test_files_are_valid_draft_2020_12_schemas(name: str) -> None:
 
 def test_schema_files_are_package_data() -> None:
     assert sorted(p.name for p in SCHEMA_DIR.glob("*.schema.json")) == sorted(
-        contract.file_name(name) for name in EVENT_TYPES
+        contract.file_name(name) for name in contract.SCHEMAS
     )
 
 

@@ -48,7 +48,7 @@ class Recorder:
 
 def test_every_message_is_sent_in_order_with_a_flush_after_each_batch() -> None:
     rec = Recorder()
-    sent = produce(TRAFFIC, rec)
+    sent = produce(TRAFFIC, rec, envelopes=False)
     sends = [c[1] for c in rec.calls if c[0] == "send"]
     assert [(t, k, v, ts) for t, k, v, ts in sends] == [
         (m.topic, m.key, m.value, m.timestamp_ms) for m in TRAFFIC.messages
