@@ -38,7 +38,7 @@ from pipeline.kafka import make_producer
 from pipeline.settings import Settings
 from pipeline.topics import DEADLETTER, DECISIONS, GEOLOCATION, NAVIGATION
 from tests.integration.pipeline_harness import PipelineEnv, pipeline_env, run_sink, worker_alive
-from tests.integration.test_faults import read_topic
+from tests.integration.topic_reader import read_records
 
 EVENTS = int(os.environ.get("FUZZ_TEST_EVENTS", "100000"))
 SEED = int(os.environ.get("FUZZ_TEST_SEED", "977"))
@@ -76,7 +76,7 @@ def _accounted(total: int) -> Any:
 
 def _fates(env: PipelineEnv, watcher: DecisionWatcher) -> tuple[dict[Position, str], Counter[str]]:
     """Dead-letter reason per input position; decided event ids (with multiplicity)."""
-    letters = read_topic(env, DEADLETTER)
+    letters = read_records(env, DEADLETTER)
     dead = {(r["topic"], r["partition"], r["offset"]): r["reason"] for r in letters}
     decided = Counter(r.event_id for r in watcher.records if r.kind == "event" and r.event_id)
     return dead, decided
