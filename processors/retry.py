@@ -37,7 +37,10 @@ class Backoff:
     sleep: Callable[[float], Awaitable[None]] = field(default=asyncio.sleep)
 
     async def run(
-        self, what: str, attempt: Attempt, on_permanent: OnPermanent,
+        self,
+        what: str,
+        attempt: Attempt,
+        on_permanent: OnPermanent,
         on_retry: OnRetry = _nothing,
     ) -> None:
         """Await ``attempt`` until it succeeds, sorting each failure (see the module docstring)."""
@@ -53,8 +56,9 @@ class Backoff:
                 if kind == "permanent":
                     failure: BaseException = exc
                     break
-                log.warning("%s failed (%s), retry %d/%d", what, type(exc).__name__, n,
-                            self.attempts)
+                log.warning(
+                    "%s failed (%s), retry %d/%d", what, type(exc).__name__, n, self.attempts
+                )
                 on_retry(exc)
                 await self.sleep(delay)
                 delay = min(delay * 2, self.cap)

@@ -37,8 +37,10 @@ def table(head: Sequence[str], rows: Sequence[Sequence[object]], text: int = 1) 
     th = "".join(f"<th>{esc(h)}</th>" for h in head)
     body = []
     for row in rows:
-        cells = [f"<td>{esc(v)}</td>" if i < text else f'<td class="n">{esc(v)}</td>'
-                 for i, v in enumerate(row)]
+        cells = [
+            f"<td>{esc(v)}</td>" if i < text else f'<td class="n">{esc(v)}</td>'
+            for i, v in enumerate(row)
+        ]
         body.append(f"<tr>{''.join(cells)}</tr>")
     return f"<table><thead><tr>{th}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
