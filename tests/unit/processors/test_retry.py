@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 
 import aiokafka.errors as aioerrors
 import pytest
@@ -78,3 +79,31 @@ def test_an_error_of_the_dead_letter_path_is_not_retried_by_the_loop() -> None:
     with pytest.raises(aioerrors.KafkaTimeoutError):
         asyncio.run(backoff.run("record", script.attempt, broken))
     assert script.calls == 1 and script.slept == []
+
+
+class Exited(Exception):
+    """``os._exit`` turned into an exception the test can catch."""
+
+
+@pytest.mark.parametrize("failure", [ValueError("a bug"), aioerrors.KafkaTimeoutError()])
+def test_the_worker_exits_70_on_a_fatal_or_persistent_failure(
+    failure: BaseException, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    os.environ.setdefault("PRIVACY_PIPELINE_WORKER_STORE", "memory://")
+    from processors import agents
+
+    script = Script(*(failure for _ in range(3)))
+
+    async def attempt(batch: object) -> None:
+        await script.attempt()
+
+    def exit_(code: int) -> None:
+        raise Exited(code)
+
+    monkeypatch.setattr(agents, "_attempt", attempt)
+    monkeypatch.setattr(agents, "_engine", None)
+    monkeypatch.setattr(agents, "_BACKOFF", Backoff(attempts=3, sleep=script.sleep))
+    monkeypatch.setattr(os, "_exit", exit_)
+    with pytest.raises(Exited, match="70"):
+        asyncio.run(agents._process([]))
+    assert script.calls == (1 if isinstance(failure, ValueError) else 3)
