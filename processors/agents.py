@@ -15,12 +15,14 @@ from pipeline.app import app, names, settings
 from processors import tables
 from processors.context import Runtime
 from processors.engine import Engine
+from processors.exceptions import RetriesExhausted
 from processors.failures import classify, reason_of
 from processors.fence import KafkaFence
 from processors.limits import Limits
 from processors.messages import Msg, subject_verified
 from processors.metrics import METRICS
 from processors.outbox import Outbox
+from processors.retry import Backoff
 from processors.store import Store
 from processors.subjectkeys import SubjectKeys
 from processors.topics import inputs, output
@@ -31,7 +33,7 @@ log = logging.getLogger(__name__)
 _engine: Engine | None = None
 _fence: KafkaFence | None = None
 _outputs: dict[str, Any] = {}
-_RETRIES = 8
+_BACKOFF = Backoff()
 _metadata_ready = False
 _generation: Any = None
 _TRACE = bool(os.environ.get("PRIVACY_PIPELINE_TRACE_BATCHES"))
@@ -161,31 +163,23 @@ async def _process(batch: list[Msg]) -> None:
     permanent failure (Kafka refuses a record for good) is narrowed down to its input record,
     which is dead-lettered (:func:`_isolate`): no input can stop the worker.
     """
-    delay = 0.5
-    for attempt in range(_RETRIES):
-        try:
-            await _attempt(batch)
-            METRICS.liveness.beat()
-            METRICS.liveness.contact()
-            return
-        except Exception as exc:
-            kind = classify(exc)
-            if kind == "permanent":
-                await _isolate(batch, exc)
-                return
-            if kind == "fatal":
-                log.exception("batch failed; exiting so that it is processed again after restart")
-                os._exit(70)
-            METRICS.liveness.fail("kafka_retrying")
-            log.warning("batch failed (%s), retry %d/%d", type(exc).__name__, attempt + 1, _RETRIES)
-            if _engine is not None:
-                # Outputs of a failed flush may be lost: forget positions, so the retry
-                # decides the batch again from the committed offsets (the sink de-duplicates).
-                _engine.reset()
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 10.0)
-    log.critical("batch failed %d times; exiting so that it is processed again", _RETRIES)
-    os._exit(70)
+    try:
+        await _BACKOFF.run("batch", lambda: _attempt(batch),
+                           lambda exc: _isolate(batch, exc), _batch_retry)
+    except RetriesExhausted as exc:
+        log.critical("%s; exiting so that it is processed again", exc)
+        os._exit(70)
+    except Exception:
+        log.exception("batch failed; exiting so that it is processed again after restart")
+        os._exit(70)
+
+
+def _batch_retry(exc: BaseException) -> None:
+    METRICS.liveness.fail("kafka_retrying")
+    if _engine is not None:
+        # Outputs of a failed flush may be lost: forget positions, so the retry
+        # decides the batch again from the committed offsets (the sink de-duplicates).
+        _engine.reset()
 
 
 async def _attempt(batch: list[Msg]) -> None:
@@ -194,6 +188,8 @@ async def _attempt(batch: list[Msg]) -> None:
     eng.rt.ring.refresh_if_due()
     await eng.process(batch)
     await _tables_durable()
+    METRICS.liveness.beat()
+    METRICS.liveness.contact()
 
 
 async def _isolate(batch: list[Msg], exc: BaseException) -> None:
@@ -201,7 +197,8 @@ async def _isolate(batch: list[Msg], exc: BaseException) -> None:
 
     The batch is decided again from the committed offsets (outputs of the failed attempt are
     dropped, the sink removes any sent twice), each record flushed on its own, so a refusal
-    names its input. Each record is tried a bounded number of times: no loop.
+    names its input. Each record is tried a bounded number of times: no loop. A fatal or
+    persistent failure raises, and :func:`_process` exits.
     """
     log.warning("batch refused for good (%s); deciding it record by record", type(exc).__name__)
     eng = engine()
@@ -212,53 +209,32 @@ async def _isolate(batch: list[Msg], exc: BaseException) -> None:
 
 
 async def _one(eng: Engine, m: Msg) -> None:
-    delay = 0.5
-    for attempt in range(_RETRIES):
-        try:
-            await eng.process([m])
-            await _tables_durable()
-            return
-        except Exception as exc:
-            kind = classify(exc)
-            if kind == "permanent":
-                await _reject(eng, m, exc)
-                return
-            if kind == "fatal":
-                log.exception("record failed; exiting so that it is processed again")
-                os._exit(70)
-            log.warning("record failed (%s), retry %d", type(exc).__name__, attempt + 1)
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 10.0)
-    log.critical("record failed %d times; exiting so that it is processed again", _RETRIES)
-    os._exit(70)
+    async def attempt() -> None:
+        await eng.process([m])
+        await _tables_durable()
+
+    async def reject(exc: BaseException) -> None:
+        await _reject(eng, m, exc)
+
+    await _BACKOFF.run("record", attempt, reject)
 
 
 async def _reject(eng: Engine, m: Msg, exc: BaseException) -> None:
     reason = reason_of(exc)
     log.warning("input %s dead-lettered: %s", m.source, reason)
     eng.reject(m, reason)
-    delay = 0.5
-    for attempt in range(_RETRIES):
-        try:
-            await eng.outbox.flush()
-            await _tables_durable()
-            return
-        except Exception as again:
-            kind = classify(again)
-            if kind == "permanent":
-                # The dead letter itself refused (it is bounded: not expected). The record
-                # stays handled; never retried forever.
-                eng.outbox.discard()
-                log.error("dead letter of input %s refused (%s)", m.source, type(again).__name__)
-                return
-            if kind == "fatal":
-                log.exception("dead letter failed; exiting so that it is processed again")
-                os._exit(70)
-            log.warning("dead letter failed (%s), retry %d", type(again).__name__, attempt + 1)
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 10.0)
-    log.critical("dead letter failed %d times; exiting so that it is processed again", _RETRIES)
-    os._exit(70)
+
+    async def flush() -> None:
+        await eng.outbox.flush()
+        await _tables_durable()
+
+    async def refused(again: BaseException) -> None:
+        # The dead letter itself refused (it is bounded: not expected). The record
+        # stays handled; never retried forever.
+        eng.outbox.discard()
+        log.error("dead letter of input %s refused (%s)", m.source, type(again).__name__)
+
+    await _BACKOFF.run("dead letter", flush, refused)
 
 
 @app.timer(interval=0.5)  # type: ignore[untyped-decorator]

@@ -35,3 +35,12 @@ class OutputTooLarge(ProcessorsError):
         self.topic = topic
         self.size = size
         self.bound = bound
+
+
+class RetriesExhausted(ProcessorsError):
+    """A transient failure outlasted every retry; the worker exits so the input is read again."""
+
+    def __init__(self, what: str, attempts: int) -> None:
+        super().__init__(f"{what} failed {attempts} times")
+        self.what = what
+        self.attempts = attempts

@@ -2,19 +2,16 @@
 
 The page loads nothing: its Content-Security-Policy forbids every fetch (``default-src
 'none'``), so it opens the same offline, from a mail attachment or a file share. Every
-string from the database is escaped (:func:`pipeline.report.charts.esc`).
+string from the database is escaped (:mod:`pipeline.report.page`).
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
 from pipeline.report import charts
-from pipeline.report.charts import esc
-from pipeline.report.exceptions import ReportError
+from pipeline.report.page import esc, page, table, write_page
 from pipeline.report.queries import Summary
 from pipeline.report.terminal import count, noisy, percent, period
 
@@ -28,22 +25,9 @@ p.note{color:#555;font-size:.9em}svg.chart{display:block;margin:.5em 0;max-width
 _CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
 
 
-def _table(head: Sequence[str], rows: Sequence[Sequence[object]], text: int = 1) -> str:
-    """An HTML table; the first ``text`` columns are text, the others right-aligned numbers."""
-    if not rows:
-        return '<p class="note">no published rows</p>'
-    th = "".join(f"<th>{esc(h)}</th>" for h in head)
-    body = []
-    for row in rows:
-        cells = [f"<td>{esc(v)}</td>" if i < text else f'<td class="n">{esc(v)}</td>'
-                 for i, v in enumerate(row)]
-        body.append(f"<tr>{''.join(cells)}</tr>")
-    return f"<table><thead><tr>{th}</tr></thead><tbody>{''.join(body)}</tbody></table>"
-
-
-def _section(title: str, note: str, chart: str, table: str) -> str:
+def _section(title: str, note: str, chart: str, grid: str) -> str:
     note_html = f'<p class="note">{esc(note)}</p>' if note else ""
-    return f"<section><h2>{esc(title)}</h2>{note_html}{chart}{table}</section>"
+    return f"<section><h2>{esc(title)}</h2>{note_html}{chart}{grid}</section>"
 
 
 def _overview(s: Summary) -> str:
@@ -54,7 +38,7 @@ def _overview(s: Summary) -> str:
             ("navigation views (consented)", noisy(o.views, o.views_se)),
             ("geolocation cells", count(o.cells)),
             ("campaign views (advertising consent)", noisy(o.campaign_views, o.campaign_views_se))]
-    return _section("Overview", "", "", _table(["figure", "value"], rows))
+    return _section("Overview", "", "", table(["figure", "value"], rows))
 
 
 def _screens(s: Summary) -> str:
@@ -63,7 +47,7 @@ def _screens(s: Summary) -> str:
              count(r.anonymous_views)) for r in s.top_screens]
     return _section("Top screens", "visitor-days: distinct visitors per day, app and platform, "
                     "summed.", chart,
-                    _table(["screen", "views", "visitor-days", "anonymous views"], rows))
+                    table(["screen", "views", "visitor-days", "anonymous views"], rows))
 
 
 def _days(s: Summary) -> str:
@@ -73,7 +57,7 @@ def _days(s: Summary) -> str:
              count(r.anonymous_views)) for r in s.days]
     return _section("Visitors per day", "visitors ≥: distinct visitors of the day's busiest "
                     "screen, a lower bound of the day's visitors.", chart,
-                    _table(["day (UTC)", "views", "visitors ≥", "anonymous views"], rows))
+                    table(["day (UTC)", "views", "visitors ≥", "anonymous views"], rows))
 
 
 def _consent(s: Summary) -> str:
@@ -83,9 +67,9 @@ def _consent(s: Summary) -> str:
                            legend)
     rows = [(r.purpose, count(r.granted), count(r.denied), count(r.withdrawn), percent(r.rate))
             for r in s.consent]
-    table = _table(["purpose", "granted", "denied", "withdrawn", "consent rate"], rows)
+    grid = table(["purpose", "granted", "denied", "withdrawn", "consent rate"], rows)
     return _section("Consent per purpose", "consent rate: granted / (granted + denied) "
-                    "answers; users counted once per day.", chart, table)
+                    "answers; users counted once per day.", chart, grid)
 
 
 def _purposes(s: Summary) -> str:
@@ -94,8 +78,8 @@ def _purposes(s: Summary) -> str:
                          fmt="{:.1f} %".format, colour=charts.GREEN)
     rows = [(r.purpose, count(r.kept), count(r.dropped), count(r.total), percent(r.kept_share))
             for r in s.purposes]
-    table = _table(["purpose", "kept", "dropped", "decided", "kept share"], rows)
-    return _section("Decisions per purpose", "navigation and geolocation events.", chart, table)
+    grid = table(["purpose", "kept", "dropped", "decided", "kept share"], rows)
+    return _section("Decisions per purpose", "navigation and geolocation events.", chart, grid)
 
 
 def _publication(s: Summary) -> str:
@@ -105,8 +89,8 @@ def _publication(s: Summary) -> str:
     return _section("How each table was published",
                     "dp figures: ± one standard error of the noise; threshold figures are exact "
                     "but omit the withheld rows.", "",
-                    _table(["table", "mode", "parameters", "rows", "withheld", "why"], rows,
-                           text=3))
+                    table(["table", "mode", "parameters", "rows", "withheld", "why"], rows,
+                          text=3))
 
 
 def _dropped(s: Summary) -> str:
@@ -114,7 +98,7 @@ def _dropped(s: Summary) -> str:
                          colour=charts.RED)
     rows = [(r.reason, r.purposes, r.streams, count(r.events)) for r in s.dropped]
     return _section("Dropped and why", "", chart,
-                    _table(["reason", "purposes", "streams", "events"], rows, text=3))
+                    table(["reason", "purposes", "streams", "events"], rows, text=3))
 
 
 def render_html(summary: Summary, generated_at: datetime | None = None) -> str:
@@ -122,15 +106,12 @@ def render_html(summary: Summary, generated_at: datetime | None = None) -> str:
     when = (generated_at or datetime.now(UTC)).strftime("%Y-%m-%d %H:%M UTC")
     sections = "".join(f(summary) for f in (_overview, _publication, _screens, _days,
                                              _consent, _purposes, _dropped))
-    return (
-        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
-        f'<meta http-equiv="Content-Security-Policy" content="{esc(_CSP)}">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>privacy-pipeline analytics report</title><style>{_CSS}</style></head><body>"
+    body = (
         f"<h1>Analytics report</h1><p class=\"note\">Generated {esc(when)} from "
         f"{esc(summary.source.name)}: aggregates only; rows under the policy's k-threshold "
-        f"(or, in dp mode, under the noisy threshold) omitted.</p>{sections}</body></html>\n"
+        f"(or, in dp mode, under the noisy threshold) omitted.</p>{sections}"
     )
+    return page("privacy-pipeline analytics report", body, csp=_CSP, css=_CSS, viewport=True)
 
 
 def write_html(summary: Summary, path: Path) -> None:
@@ -139,12 +120,4 @@ def write_html(summary: Summary, path: Path) -> None:
     Raises:
         ReportError: the file cannot be written.
     """
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        tmp.write_text(render_html(summary), encoding="utf-8")
-        tmp.replace(path)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise ReportError(
-            f"cannot write {path}: {exc.strerror}; choose another --html path"
-        ) from None
+    write_page(render_html(summary), path)

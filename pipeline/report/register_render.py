@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from pipeline.report.charts import esc
-from pipeline.report.exceptions import ReportError
+from pipeline.report.page import esc, fields_table, page, write_page
 from pipeline.report.register import PurposeRecord, Register
 from pipeline.report.terminal import percent
 
@@ -76,21 +74,14 @@ def render_terminal(reg: Register, console: Console) -> None:
     console.print(table)
 
 
-def _html_table(rows: list[tuple[str, str]]) -> str:
-    body = "".join(f"<tr><th>{esc(k)}</th><td>{esc(v)}</td></tr>" for k, v in rows)
-    return f"<table>{body}</table>"
-
-
 def render_html(reg: Register) -> str:
     """The record as one HTML page that loads nothing."""
-    parts = [f"<h2>{esc(r.purpose)}</h2>{_html_table(fields(r))}" for r in reg.purposes]
-    return (
-        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
-        f'<meta http-equiv="Content-Security-Policy" content="{esc(_CSP)}">'
-        f"<title>Record of processing</title><style>{_CSS}</style></head><body>"
+    parts = [f"<h2>{esc(r.purpose)}</h2>{fields_table(fields(r))}" for r in reg.purposes]
+    body = (
         "<h1>Record of processing (GDPR art. 30)</h1>"
-        f"{''.join(parts)}<h2>Pipeline</h2>{_html_table(_footer(reg))}</body></html>\n"
+        f"{''.join(parts)}<h2>Pipeline</h2>{fields_table(_footer(reg))}"
     )
+    return page("Record of processing", body, csp=_CSP, css=_CSS)
 
 
 def write_html(reg: Register, path: Path) -> None:
@@ -99,11 +90,4 @@ def write_html(reg: Register, path: Path) -> None:
     Raises:
         ReportError: the file cannot be written.
     """
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        tmp.write_text(render_html(reg), encoding="utf-8")
-        tmp.replace(path)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise ReportError(f"cannot write {path}: {exc.strerror}; choose another --html path"
-                          ) from None
+    write_page(render_html(reg), path)

@@ -49,6 +49,7 @@ from tests.integration.pipeline_harness import (
     sink_differences,
     worker_alive,
 )
+from tests.integration.topic_reader import read_records
 
 EVENTS = int(os.environ.get("FAULT_TEST_EVENTS", "4000"))
 SEED = int(os.environ.get("FAULT_TEST_SEED", "4242"))
@@ -109,28 +110,6 @@ def wait_until(condition: Callable[[], bool], timeout: float,
         assert why is None, why
         assert time.monotonic() < deadline, f"condition not met within {timeout} s"
         time.sleep(0.02)
-
-
-def read_topic(env: PipelineEnv, name: str) -> list[dict[str, Any]]:
-    """Every record of a prefixed output topic, up to its end now."""
-    consumer = env.consumer()
-    try:
-        topic = env.topic(name)
-        parts = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic))]
-        consumer.assign(parts)
-        consumer.seek_to_beginning(*parts)
-        ends = consumer.end_offsets(parts)
-        out: list[dict[str, Any]] = []
-        deadline = time.monotonic() + 60
-        while any(consumer.position(tp) < ends[tp] for tp in parts):
-            assert time.monotonic() < deadline, f"could not read {topic} to its end"
-            for batch in consumer.poll(timeout_ms=500).values():
-                for r in batch:
-                    value = json.loads(r.value)
-                    out.extend(value.get("records", [value]))
-        return out
-    finally:
-        consumer.close()
 
 
 def _kill_mid_stream(env: PipelineEnv, traffic: Traffic, workers: int, store: str) -> None:
@@ -309,7 +288,7 @@ def test_purpose_key_rotated_during_a_run(env: PipelineEnv) -> None:
     run_sink(env)
     assert_equal_to_truth(env, truth(traffic.messages, now))
     new = {k.lower() for k in _key_ids(env, "geolocation") - before}
-    records = read_topic(env, sanitized("geolocation"))
+    records = read_records(env, sanitized("geolocation"))
     # Coordinates are under each user's subject key, which the purpose key active when it
     # was made wraps: one made after the rotation by the new key, one made before by the old
     # (a user keeps theirs for the epoch, as with any envelope encryption).
@@ -372,7 +351,7 @@ def test_epoch_destroyed_during_a_run(tmp_path: Path, settings: Settings) -> Non
                 watcher.wait(ids, invalid, WAIT_S, worker_alive(env, worker))
         run_sink(env)
 
-        records = read_topic(env, sanitized("geolocation"))
+        records = read_records(env, sanitized("geolocation"))
         boundary = cut.strftime("%Y-%m-%dT%H:00:00Z")
         old = [r for r in records if r["hour"] < boundary]
         later_ids = sanitized_refs(env, "geolocation", later.messages)

@@ -40,7 +40,7 @@ from pipeline.topics import DEADLETTER, DECISIONS, GEOLOCATION, NAVIGATION
 from schemas import validator
 from schemas.envelope import wrap
 from tests.integration.pipeline_harness import PipelineEnv, pipeline_env, run_sink, worker_alive
-from tests.integration.test_faults import read_topic
+from tests.integration.topic_reader import read_records
 
 EVENTS = int(os.environ.get("FUZZ_TEST_EVENTS", "100000"))
 SEED = int(os.environ.get("FUZZ_TEST_SEED", "977"))
@@ -78,7 +78,7 @@ def _accounted(total: int) -> Any:
 
 def _fates(env: PipelineEnv, watcher: DecisionWatcher) -> tuple[dict[Position, str], Counter[str]]:
     """Dead-letter reason per input position; decided event ids (with multiplicity)."""
-    letters = read_topic(env, DEADLETTER)
+    letters = read_records(env, DEADLETTER)
     dead = {(r["topic"], r["partition"], r["offset"]): r["reason"] for r in letters}
     decided = Counter(r.event_id for r in watcher.records if r.kind == "event" and r.event_id)
     return dead, decided
@@ -241,7 +241,7 @@ def test_hostile_envelopes_each_event_decided_or_dead_lettered_alone(env: Pipeli
                          what=f"{valid} decisions and {letters} dead letters")
         time.sleep(1)
         assert worker.poll() is None, env.log_text("worker-1")[-3000:]
-        dead_letters = read_topic(env, DEADLETTER)
+        dead_letters = read_records(env, DEADLETTER)
         decided = Counter(r.event_id for r in watcher.records if r.kind == "event")
     reasons: dict[Position, list[str]] = {}
     for r in dead_letters:

@@ -10,14 +10,12 @@ from __future__ import annotations
 
 import itertools
 import json
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from kafka import TopicPartition
 
 from pipeline.bench.compare import read_partials_at
 from pipeline.bench.watch import DecisionWatcher
@@ -31,6 +29,7 @@ from tests.integration.pipeline_harness import (
     send_json,
     worker_alive,
 )
+from tests.integration.topic_reader import decode, read_values
 from tests.unit.processors.linkage import PURPOSES, identifiers
 
 APP = {"name": "mm-mobile", "platform": "android", "version": "3.2"}
@@ -65,34 +64,6 @@ def _events(now: datetime) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     return consents, events
 
 
-def _read(env: PipelineEnv, name: str) -> list[bytes]:
-    """Every message value of a prefixed output topic, up to its end now."""
-    consumer = env.consumer()
-    try:
-        topic = env.topic(name)
-        parts = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic))]
-        consumer.assign(parts)
-        consumer.seek_to_beginning(*parts)
-        ends = consumer.end_offsets(parts)
-        out: list[bytes] = []
-        deadline = time.monotonic() + 60
-        while any(consumer.position(tp) < ends[tp] for tp in parts):
-            assert time.monotonic() < deadline, f"could not read {topic} to its end"
-            for batch in consumer.poll(timeout_ms=500).values():
-                out.extend(r.value for r in batch)
-        return out
-    finally:
-        consumer.close()
-
-
-def _records(values: list[bytes]) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = []
-    for value in values:
-        decoded = json.loads(value)
-        out.extend(decoded.get("records", [decoded]))
-    return out
-
-
 def test_sanitized_topics_do_not_join_and_no_output_has_a_raw_id(env: PipelineEnv) -> None:
     now = datetime.now(UTC)
     consents, events = _events(now)
@@ -116,8 +87,8 @@ def test_sanitized_topics_do_not_join_and_no_output_has_a_raw_id(env: PipelineEn
         worker = env.start("worker", "--id", "1", log_name="worker-1")
         watcher.wait(ids, 1, WAIT_S, worker_alive(env, worker))
 
-    values = {p: _read(env, sanitized(p)) for p in PURPOSES}
-    records = {p: _records(v) for p, v in values.items()}
+    values = {p: read_values(env, sanitized(p)) for p in PURPOSES}
+    records = {p: decode(v) for p, v in values.items()}
     assert all(records.values()), {p: len(r) for p, r in records.items()}
     found = {p: {v for r in rs for _, v in identifiers(r)} for p, rs in records.items()}
     fields = {f for rs in records.values() for r in rs for f, _ in identifiers(r)}
@@ -126,7 +97,7 @@ def test_sanitized_topics_do_not_join_and_no_output_has_a_raw_id(env: PipelineEn
         assert not found[a] & found[b], (a, b, sorted(found[a] & found[b])[:3])
 
     outputs = {**{sanitized(p): v for p, v in values.items()},
-               DECISIONS: _read(env, DECISIONS), DEADLETTER: _read(env, DEADLETTER)}
+               DECISIONS: read_values(env, DECISIONS), DEADLETTER: read_values(env, DEADLETTER)}
     assert len(outputs[DEADLETTER]) == 1
     raw = {e["event_id"] for e in consents + events} | {"bad-1"} \
         | {e["user_id"] for e in events} | {e["device_id"] for e in events} \
