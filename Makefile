@@ -21,6 +21,7 @@ lint: setup
 demo: setup
 	$(BIN)/privacy-pipeline demo
 
-## bench: throughput and latency benchmarks
+## bench: throughput and latency benchmarks of the whole pipeline (privacy-pipeline bench);
+## component benchmarks: $(BIN)/python -m benchmarks.<name> from this folder (see benchmarks/)
 bench: setup
 	$(BIN)/privacy-pipeline bench

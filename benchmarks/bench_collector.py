@@ -1,6 +1,6 @@
 """Throughput and latency of the HTTP collector on loopback, against the real broker.
 
-Run: ``.venv/bin/python benchmarks/bench_collector.py [--clients 8] [--seconds 15]``.
+Run: ``.venv/bin/python -m benchmarks.bench_collector [--clients 8] [--seconds 15]``.
 
 Starts ``privacy-pipeline collector`` in its own process (request log at warning) on the three
 input topics under a fresh uuid ``PRIVACY_PIPELINE_TOPIC_PREFIX`` (``PRIVACY_PIPELINE_PARTITIONS``

@@ -1,6 +1,6 @@
 """Benchmark of dp publication against threshold publication, and of its accuracy.
 
-Feeds the sink's default bench workload (``pipeline.sink.synthetic``, 200,000 events of
+Feeds the sink's default bench workload (``tests.support.synthetic``, 200,000 events of
 4,000 users over 48 hours) into two fresh shard databases, one with every user-counting
 table in ``threshold`` mode and one with all four in ``dp`` mode, and times: ingestion
 (records/s; dp also keeps per-user contributions), the dp release (bounding, OpenDP noise,
@@ -10,7 +10,7 @@ counts, and the share of published counts inside their stated 95 % interval.
 
 No broker: the Kafka path is the same in both modes (see ``bench_sink.py`` for it).
 
-Run: ``.venv/bin/python benchmarks/bench_dp.py [--events 200000] [--epsilon 1.0]``
+Run: ``.venv/bin/python -m benchmarks.bench_dp [--events 200000] [--epsilon 1.0]``
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from pipeline.sink.dprelease import COLUMNS, release_due
 from pipeline.sink.ingest import Clock, apply_batch
 from pipeline.sink.publish import publish_from_shard
 from pipeline.sink.schema import open_state
-from pipeline.sink.synthetic import Synthetic, generate, messages
+from tests.support.synthetic import Synthetic, generate, messages
 
 NOW = datetime(2026, 11, 26, 12)
 CLOCK = Clock(today=NOW.date(), closed_before=NOW - timedelta(days=8))

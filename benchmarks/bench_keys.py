@@ -3,7 +3,7 @@
 Targets (reported, not asserted): field encryption < 5 µs, pseudonym < 3 µs. The baselines
 are the bare ``cryptography`` calls (AES-GCM encrypt, HMAC-SHA256) on the same machine.
 
-Run: ``.venv/bin/python benchmarks/bench_keys.py [--n 200000] [--repeat 5]``
+Run: ``.venv/bin/python -m benchmarks.bench_keys [--n 200000] [--repeat 5]``
 """
 
 from __future__ import annotations

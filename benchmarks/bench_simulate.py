@@ -1,6 +1,6 @@
 """Throughput of ``simulate``: generation, ground truth, and producing to the real broker.
 
-Run: ``.venv/bin/python benchmarks/bench_simulate.py [--events N] [--users U] [--no-produce]``.
+Run: ``.venv/bin/python -m benchmarks.bench_simulate [--events N] [--users U] [--no-produce]``.
 Generation and the oracle are single-threaded pure Python; producing goes to three fresh
 uuid-named topics (deleted afterwards) on ``PRIVACY_PIPELINE_BOOTSTRAP_SERVERS``, with the
 idempotent producer and one acknowledged flush per batch, exactly like the command.

@@ -1,6 +1,6 @@
 """Benchmark of the sink on the real broker: records/s from Kafka to published aggregates.
 
-Produces synthetic processor output (``pipeline.sink.synthetic``: sanitized records of three
+Produces synthetic processor output (``tests.support.synthetic``: sanitized records of three
 purposes and decisions, partitioned by user) to fresh uuid-prefixed topics, then times one
 sink (in this process, real ``KafkaConsumer``, real DuckDB files in a temporary directory)
 from its start until it has committed everything and published ``analytics.duckdb``.
@@ -8,7 +8,7 @@ The aggregates are checked against the generator's exact expectation.
 
 Target (reported, not asserted): at least 100,000 records/s on the 2-core machine.
 
-Run: ``.venv/bin/python benchmarks/bench_sink.py [--events 200000] [--per-message 200]``
+Run: ``.venv/bin/python -m benchmarks.bench_sink [--events 200000] [--per-message 200]``
 (``--per-message 1``: one record per Kafka message instead of ``{"records": [...]}``).
 """
 
@@ -30,7 +30,7 @@ from pipeline.sink.published import read_partials
 from pipeline.sink.runner import Sink
 from pipeline.sink.schema import open_state, read_offsets
 from pipeline.sink.source import KafkaSource
-from pipeline.sink.synthetic import Synthetic, generate, messages, observed
+from tests.support.synthetic import Synthetic, generate, messages, observed
 
 PARTITIONS = 6
 

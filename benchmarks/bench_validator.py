@@ -1,6 +1,6 @@
 """Throughput of the contract v1 validator (``schemas.validator``), single thread.
 
-Run: ``.venv/bin/python benchmarks/bench_validator.py [--events N] [--rounds R]``.
+Run: ``.venv/bin/python -m benchmarks.bench_validator [--events N] [--rounds R]``.
 Prints events/s for a realistic valid mix (60 % navigation, 25 % geolocation, 10 % consent,
 5 % rights), for an invalid mix (one kind of error per rule), and for ``decode_obj`` and
 ``encode``. Best of R rounds, so a busy shared machine disturbs the figures less.

@@ -1,6 +1,6 @@
 """One consent worker against the real broker: throughput, raw ceiling, consent-to-effect latency.
 
-    .venv/bin/python benchmarks/bench_worker.py --events 100000 --users 10000
+    .venv/bin/python -m benchmarks.bench_worker --events 100000 --users 10000
 
 1. Simulated traffic (fixed seed) is produced to fresh prefixed topics.
 2. Raw ceiling: a plain kafka-python consumer reads and decodes the same input topics (best of

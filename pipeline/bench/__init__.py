@@ -1,5 +1,6 @@
-"""Evidence about the whole pipeline: the benchmark, and the helpers of the fault, fuzz and
-memory tests.
+"""Evidence about the whole pipeline: the library of ``privacy-pipeline bench``, whose pieces
+(ground-truth comparison, watching a run, reference ids) the fault and memory tests reuse.
+Test-only generators live in ``tests/support`` and benchmark scripts in ``benchmarks/``.
 
 ``privacy-pipeline bench`` (:mod:`pipeline.bench.run`) measures produce → workers → sink →
 published aggregates on the local broker against a raw consume-and-decode ceiling, with

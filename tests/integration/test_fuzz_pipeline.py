@@ -1,6 +1,6 @@
 """Bad input at volume through the real pipeline: one worker, the sink, the shared broker.
 
-100,000 generated messages (``pipeline.bench.adversarial``: wrong types, huge strings, deep
+100,000 generated messages (``tests.support.adversarial``: wrong types, huge strings, deep
 nesting, invalid UTF-8, re-sent event ids, timestamps at the bounds, SQL-looking screen names,
 poles and antimeridian, payloads far over 64 KiB...) each labelled with what the contract
 requires. Checked: the worker and the sink never crash; every invalid message is in the
@@ -22,16 +22,7 @@ from typing import Any
 
 import pytest
 
-from pipeline.bench.adversarial import generate
 from pipeline.bench.compare import read_partials_at
-from pipeline.bench.fuzzbase import (
-    POLES,
-    SQL_SCREENS,
-    UNREPRESENTABLE_TIMES,
-    Builder,
-    Case,
-    dumps,
-)
 from pipeline.bench.refs import DecisionRefs
 from pipeline.bench.watch import DecisionWatcher
 from pipeline.kafka import make_producer
@@ -41,6 +32,15 @@ from schemas import validator
 from schemas.envelope import wrap
 from tests.integration.pipeline_harness import PipelineEnv, pipeline_env, run_sink, worker_alive
 from tests.integration.topic_reader import read_records
+from tests.support.adversarial import generate
+from tests.support.fuzzbase import (
+    POLES,
+    SQL_SCREENS,
+    UNREPRESENTABLE_TIMES,
+    Builder,
+    Case,
+    dumps,
+)
 
 EVENTS = int(os.environ.get("FUZZ_TEST_EVENTS", "100000"))
 SEED = int(os.environ.get("FUZZ_TEST_SEED", "977"))

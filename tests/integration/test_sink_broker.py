@@ -1,6 +1,6 @@
 """The sink on the real broker: kill -9 at random points, duplicates, shards, analysts, leaks.
 
-Synthetic processor output (``pipeline.sink.synthetic``, 50,000 events, about 110,000
+Synthetic processor output (``tests.support.synthetic``, 50,000 events, about 110,000
 records) is produced once per module to uuid-prefixed topics; every run of the sink is a
 subprocess (``python -m pipeline.cli sink``) on its own data directory.
 """
@@ -29,11 +29,11 @@ from kafka.admin import KafkaAdminClient
 from pipeline.kafka import make_producer
 from pipeline.settings import Settings
 from pipeline.sink.config import AGGREGATED_PURPOSES, SinkTopics
-from pipeline.sink.leakscan import scan
 from pipeline.sink.published import TABLES, read_partials
 from pipeline.sink.schema import open_state_readonly
-from pipeline.sink.synthetic import Synthetic, generate, messages, observed
 from pipeline.sink.target import AnalyticsTarget
+from tests.support.leakscan import scan
+from tests.support.synthetic import Synthetic, generate, messages, observed
 
 EVENTS = 50_000
 PARTITIONS = 6

@@ -18,8 +18,8 @@ from pipeline.sink.dprelease import release_due
 from pipeline.sink.ingest import apply_batch
 from pipeline.sink.publish import publish_from_shard
 from pipeline.sink.schema import open_state
-from pipeline.sink.synthetic import Synthetic, generate
 from pipeline.sink.target import AnalyticsTarget
+from tests.support.synthetic import Synthetic, generate
 
 NOW = datetime(2026, 11, 26, 12)
 LATER = NOW + timedelta(days=2)

@@ -11,7 +11,7 @@ from sink_feed import CLOCK, TOPICS, Feed
 from pipeline.sink.ingest import apply_batch
 from pipeline.sink.published import read_partials
 from pipeline.sink.schema import open_state
-from pipeline.sink.synthetic import generate, observed
+from tests.support.synthetic import generate, observed
 
 NOW = datetime(2026, 11, 26, 12)
 

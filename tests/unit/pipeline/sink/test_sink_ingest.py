@@ -10,7 +10,7 @@ import pytest
 from sink_feed import CLOCK, TOPICS, Apply, Feed, nav, rows
 
 from pipeline.sink import ingest
-from pipeline.sink.leakscan import scan
+from tests.support.leakscan import scan
 
 H10 = datetime(2026, 11, 26, 10)
 DAY = date(2026, 11, 26)

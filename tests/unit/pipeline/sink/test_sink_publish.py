@@ -15,8 +15,8 @@ from pipeline.sink.ingest import apply_batch
 from pipeline.sink.publish import publish_from_shard, publish_offline, write_analytics
 from pipeline.sink.published import TABLES, read_partials
 from pipeline.sink.schema import open_state
-from pipeline.sink.synthetic import generate
 from pipeline.sink.target import AnalyticsTarget
+from tests.support.synthetic import generate
 
 DESIGN_COLUMNS = {
     "navigation_hourly": [("hour", "TIMESTAMP"), ("app", "VARCHAR"), ("platform", "VARCHAR"),

@@ -12,7 +12,8 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-from pipeline.bench.fuzzbase import (
+from pipeline.topics import CONSENT, GEOLOCATION, NAVIGATION
+from tests.support.fuzzbase import (
     BAD_TIMES,
     EXTREME_TIMES,
     POLES,
@@ -24,7 +25,6 @@ from pipeline.bench.fuzzbase import (
     Expect,
     dumps,
 )
-from pipeline.topics import CONSENT, GEOLOCATION, NAVIGATION
 
 _DAY = timedelta(days=1)
 _TOPIC = {"navigation/1": NAVIGATION, "geolocation/1": GEOLOCATION, "consent/1": CONSENT,

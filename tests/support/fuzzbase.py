@@ -1,5 +1,5 @@
 """Building blocks of the adversarial input: labelled cases, a seeded event builder, and the
-hostile values (see :mod:`pipeline.bench.adversarial`)."""
+hostile values (see :mod:`tests.support.adversarial`)."""
 
 from __future__ import annotations
 

@@ -15,8 +15,9 @@ from __future__ import annotations
 import random
 from datetime import datetime
 
-from pipeline.bench.fuzzbase import Builder, Case, dumps
-from pipeline.bench.mutations import (
+from pipeline.topics import CONSENT, NAVIGATION
+from tests.support.fuzzbase import Builder, Case, dumps
+from tests.support.mutations import (
     ADVERSARIAL_VALID,
     BURST,
     HUGE_PAYLOAD_BYTES,
@@ -25,7 +26,6 @@ from pipeline.bench.mutations import (
     Made,
     ordinary,
 )
-from pipeline.topics import CONSENT, NAVIGATION
 
 __all__ = ["Case", "generate"]
 
@@ -56,7 +56,7 @@ def generate(count: int, seed: int, now: datetime, users: int = 500) -> list[Cas
     with a few payloads of ~900 KB, a burst of oversize events from one user, and re-sent
     copies of earlier valid messages (same event id, same bytes).
     """
-    rng = random.Random(seed)  # noqa: S311 - reproducible test input, not secrets
+    rng = random.Random(seed)
     b = Builder(rng, now, [f"fz{seed}-{i}" for i in range(users)])
     cases = [_case(b, (CONSENT, b.consent(u, ago=7200.0), "valid", "banner")) for u in b.users]
     specials = {rng.randrange(len(cases), count): "huge" for _ in range(3)}

@@ -16,9 +16,9 @@ from typing import Any
 import pytest
 from jsonschema import Draft202012Validator
 
-from pipeline.bench.adversarial import generate
-from pipeline.bench.fuzzbase import Case
 from pipeline.topics import CONSENT, GEOLOCATION, NAVIGATION
+from tests.support.adversarial import generate
+from tests.support.fuzzbase import Case
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 _TOPIC = {"navigation/1": NAVIGATION, "geolocation/1": GEOLOCATION, "consent/1": CONSENT,

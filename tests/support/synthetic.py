@@ -206,7 +206,7 @@ def generate(events: int, users: int, partitions: int, seed: int, now: datetime)
         seed: makes the output reproducible.
         now: events occur within the 48 hours before it (naive UTC).
     """
-    b = _Builder(random.Random(seed), partitions, now)  # noqa: S311 - test data, not secrets
+    b = _Builder(random.Random(seed), partitions, now)
     people = [b.user(i) for i in range(users)]
     for i, (uid, part, granted) in enumerate(people):
         b.consent(2 * i, uid, part, granted)

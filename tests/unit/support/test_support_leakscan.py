@@ -6,7 +6,7 @@ from pathlib import Path
 
 import duckdb
 
-from pipeline.sink.leakscan import scan, scan_bytes, scan_values
+from tests.support.leakscan import scan, scan_bytes, scan_values
 
 
 def _db(path: Path, rows: list[tuple[str, float, int]]) -> Path:
