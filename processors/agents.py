@@ -75,7 +75,7 @@ def engine() -> Engine:
         store = Store(*tables.store_tables(), limits=Limits.from_settings(settings))
         rt = _runtime()
         subject_keys = SubjectKeys(rt.ring, tables.subject_keys_table())
-        _engine = Engine(rt, store, Outbox(_send), _fence, subject_keys)
+        _engine = Engine(rt, store, Outbox(_send), _fence, subject_keys, durable=_tables_durable)
     return _engine
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import heapq
 import logging
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -77,8 +77,11 @@ class Engine:
     """Applies consent semantics to batches of input records."""
 
     def __init__(self, rt: Runtime, store: Store, outbox: Outbox, fence: Fence,
-                 subject_keys: SubjectCipher | None = None) -> None:
+                 subject_keys: SubjectCipher | None = None,
+                 durable: Callable[[], Awaitable[None]] | None = None) -> None:
         self.rt = rt
+        # Waits until the table writes made so far are acknowledged (the worker's changelogs).
+        self.durable = durable
         # Encrypted fields and dead letters of a user go under their subject keys, which an
         # erasure deletes (crypto-shredding). Unit tests: in memory.
         self.subject_keys = subject_keys or SubjectKeys(rt.ring, MemoryTable())
@@ -143,6 +146,10 @@ class Engine:
         if due:
             await self._fence_consent(due)
         self._expire_held(now)
+        if self.subject_keys.take_created() and self.durable is not None:
+            # A new subject key reaches its changelog before any ciphertext under it leaves:
+            # after a crash between the two, the event is decided again under the same key.
+            await self.durable()
         await self.outbox.flush()
 
     def _due_partitions(self, now: float) -> set[int]:

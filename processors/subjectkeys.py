@@ -35,6 +35,12 @@ class SubjectCipher(Protocol):
 
     def forget_cached(self) -> None: ...
 
+    def take_created(self) -> bool:
+        """Whether keys were created since the last call (and forget it): their table writes
+        must be durable before any ciphertext under them leaves, or a crash would leave those
+        ciphertexts unreadable for good."""
+        ...
+
 
 class SubjectKeys:
     """:class:`SubjectCipher` over a :class:`~processors.table.Table` and a keyring."""
@@ -44,6 +50,12 @@ class SubjectKeys:
         self._table = table
         self._cache: OrderedDict[bytes, dict[str, FieldKey]] = OrderedDict()
         self._max = cache_users
+        self._created = False
+
+    def take_created(self) -> bool:
+        """See :meth:`SubjectCipher.take_created`."""
+        created, self._created = self._created, False
+        return created
 
     def encrypt(self, subject: Subject, purpose: str, field: str, plaintext: bytes,
                 at: datetime) -> str:
@@ -80,6 +92,7 @@ class SubjectKeys:
         record = sk.live_only(self._ring, handle, record)
         record[name] = entry
         self._table.put(subject.partition, subject.handle, sk.encode_record(record))
+        self._created = True
         return key
 
     def shred(self, subject: Subject) -> None:
@@ -88,7 +101,7 @@ class SubjectKeys:
         self._table.delete(subject.partition, subject.handle)
 
     def forget_cached(self) -> None:
-        """Drop the unwrapped keys (after a rebalance, or when keys were destroyed)."""
+        """Drop the unwrapped keys (after a rebalance)."""
         self._cache.clear()
 
 

@@ -69,6 +69,9 @@ class FakeSubjectKeys:
     def forget_cached(self) -> None:
         return None
 
+    def take_created(self) -> bool:
+        return False
+
 
 class NoGapFence:
     """A fence over a fake log: what was 'produced' but not yet delivered can be side-read."""

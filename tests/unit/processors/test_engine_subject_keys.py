@@ -126,3 +126,21 @@ def test_a_dead_letter_of_a_keyed_record_is_shredded_with_its_user(
     with pytest.raises(keys.KeyDestroyed):
         _decryptor(ring, table).decrypt(LEDGER, "deadletter", keyed["original"])
     assert ring.decrypt(LEDGER, "deadletter", unkeyed["original"]) == anonymous.value
+
+
+def test_a_new_subject_key_is_durable_before_any_ciphertext_under_it_leaves(
+    world: tuple[Harness, MemoryTable],
+) -> None:
+    h, _ = world
+    sent_when_durable: list[int] = []
+
+    async def durable() -> None:
+        sent_when_durable.append(len(h.sent))
+
+    h.engine.durable = durable
+    _send(h, "u1")
+    assert sent_when_durable == [0] and _tokens(h)  # keys made: durable first, then outputs
+    geo = {"schema": "geolocation/1", "event_id": "g2", "user_id": "u1", "occurred_at": at(-20),
+           "app": APP, "lat": 48.85, "lon": 2.35, "device_id": "dev-u1", "ip": "10.1.2.3"}
+    h.run(h.produce(GEO, geo))
+    assert sent_when_durable == [0]  # the keys existed: no extra wait
