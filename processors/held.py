@@ -23,7 +23,7 @@ import msgspec
 
 from processors.limits import Limits, check_size
 from processors.subject import Subject
-from processors.table import Table, is_handle
+from processors.table import Table, homed
 
 
 class Held(msgspec.Struct, array_like=True):
@@ -188,12 +188,7 @@ class HeldEvents:
 
         Keys written before handles (raw ids) are skipped: nothing reads them any more.
         """
-        for key, raw in self._index.scan():
-            if raw is None or not is_handle(key):
-                continue
-            idx = _INDEX_DEC.decode(raw)
-            if idx.home >= 0:
-                yield Subject(key, idx.home), idx
+        return homed(self._index, _INDEX_DEC.decode)
 
     def _put_index(self, subject: Subject, idx: HeldIndex) -> None:
         if idx.count <= 0:

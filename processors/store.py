@@ -26,7 +26,7 @@ from processors.legacy import SubjectOf, move_held, move_values
 from processors.limits import Limits, check_size
 from processors.state import ConsentState, dumps, loads
 from processors.subject import Subject
-from processors.table import Table, as_table, is_handle
+from processors.table import Table, as_table, homed
 
 CACHE_SIZE = 20_000
 """Decoded consent states kept in memory (a few MB; bounded for the worker's memory budget)."""
@@ -151,12 +151,7 @@ class Store:
 
         Keys written before handles (raw ids) are skipped: nothing reads them any more.
         """
-        for key, raw in self._erased.scan():
-            if raw is None or not is_handle(key):
-                continue
-            erasure = _ERASURE_DEC.decode(raw)
-            if erasure.home >= 0:
-                yield Subject(key, erasure.home), erasure
+        return homed(self._erased, _ERASURE_DEC.decode)
 
     def put_erasure(self, subject: Subject, erasure: Erasure) -> None:
         """Record a pending erasure (it applies later through :meth:`erase`)."""

@@ -11,8 +11,10 @@ is the dict-backed one unit tests use (it also records where each key was filed)
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, MutableMapping
-from typing import Protocol
+from collections.abc import Callable, Iterator, MutableMapping
+from typing import Protocol, TypeVar
+
+from processors.subject import Subject
 
 HANDLE = re.compile(rb"[0-9a-f]{32}")
 """What a subject handle key looks like (keys of another form were written before handles)."""
@@ -64,6 +66,28 @@ class MemoryTable:
 
     def scan(self) -> Iterator[tuple[bytes, bytes]]:
         yield from list(self.data.items())
+
+
+class Homed(Protocol):
+    """A table value that names the partition its subject's keys are filed under."""
+
+    @property
+    def home(self) -> int: ...
+
+
+H = TypeVar("H", bound=Homed)
+
+
+def homed(table: Table, decode: Callable[[bytes], H]) -> Iterator[tuple[Subject, H]]:
+    """Every handle-keyed value of ``table`` with its subject (recovery has no raw id, so
+    the value names the partition). Keys written before handles (raw ids) are skipped:
+    nothing reads them any more."""
+    for key, raw in table.scan():
+        if raw is None or not is_handle(key):
+            continue
+        value = decode(raw)
+        if value.home >= 0:
+            yield Subject(key, value.home), value
 
 
 def as_table(table: Table | MutableMapping[bytes, bytes] | None) -> Table:

@@ -8,7 +8,7 @@ package describe the same contract; a unit test proves they agree on the test co
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 import msgspec
 
@@ -35,6 +35,7 @@ class _Tag(msgspec.Struct):
 
 
 _TAG_DECODER: Final = msgspec.json.Decoder(_Tag)
+_T = TypeVar("_T")
 
 
 def decode(raw: bytes | bytearray | memoryview) -> Event:
@@ -57,8 +58,13 @@ def decode(raw: bytes | bytearray | memoryview) -> Event:
             f"event: payload is {size} bytes, over the {MAX_EVENT_BYTES}-byte (64 KiB) limit; "
             "send smaller events"
         )
+    return _representable(_translated(_DECODER, raw))
+
+
+def _translated(decoder: msgspec.json.Decoder[_T], raw: bytes | bytearray | memoryview) -> _T:
+    """``decoder.decode(raw)``, its errors translated to :class:`InvalidEvent` reasons."""
     try:
-        return _representable(_DECODER.decode(raw))
+        return decoder.decode(raw)
     except msgspec.ValidationError as exc:
         raise _reasons.from_validation(exc) from None
     except (msgspec.DecodeError, UnicodeDecodeError) as exc:
@@ -165,14 +171,7 @@ def decode_message(raw: bytes, key: bytes | None = None) -> list[Item]:
 
 
 def _decode_any(raw: bytes) -> Event | Envelope:
-    try:
-        decoded = _MESSAGE_DECODER.decode(raw)
-    except msgspec.ValidationError as exc:
-        raise _reasons.from_validation(exc) from None
-    except (msgspec.DecodeError, UnicodeDecodeError) as exc:
-        raise _reasons.from_malformed(raw, exc) from None
-    except RecursionError:
-        raise InvalidEvent(_reasons.TOO_DEEP) from None
+    decoded = _translated(_MESSAGE_DECODER, raw)
     return decoded if isinstance(decoded, Envelope) else _representable(decoded)
 
 
