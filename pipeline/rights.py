@@ -12,18 +12,16 @@ request carries ``verified``. Every transition's flag is also on ``pipeline.deci
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
-from kafka import TopicPartition
 
-from pipeline import portability
+from pipeline import compacted, portability
 from pipeline.errors import ExportError
-from pipeline.kafka import make_consumer, make_producer
+from pipeline.kafka import make_producer
 from pipeline.policy import Policy
 from pipeline.settings import Settings
 from processors.audit import AuditIndex
@@ -82,31 +80,12 @@ def latest_value(settings: Settings, topic: str, partition: int, key: bytes) -> 
 def latest_values(
     settings: Settings, topic: str, partition: int, match: Callable[[bytes], bool]
 ) -> dict[bytes, bytes]:
-    """The last value of every key ``match`` accepts on ``partition`` (deleted: absent)."""
-    consumer = make_consumer(settings, enable_auto_commit=False, group_id=None)
-    try:
-        parts = consumer.partitions_for_topic(topic)
-        if not parts or partition not in parts:
-            return {}
-        tp = TopicPartition(topic, partition)
-        consumer.assign([tp])
-        end = consumer.end_offsets([tp])[tp]
-        consumer.seek_to_beginning(tp)
-        values: dict[bytes, bytes] = {}
-        deadline = time.monotonic() + _READ_TIMEOUT_S
-        while consumer.position(tp) < end:
-            if time.monotonic() > deadline:
-                raise ExportError(f"reading {topic} took over {_READ_TIMEOUT_S:.0f} s; retry")
-            for records in consumer.poll(timeout_ms=1000).values():
-                for r in records:
-                    if r.key is not None and match(r.key):
-                        if r.value is None:
-                            values.pop(r.key, None)
-                        else:
-                            values[r.key] = r.value
-        return values
-    finally:
-        consumer.close()
+    """The last value of every key ``match`` accepts on ``partition`` (deleted: absent).
+
+    Raises:
+        ExportError: the partition was not read to its end in time.
+    """
+    return compacted.latest(settings, topic, [partition], match, _READ_TIMEOUT_S, ExportError)
 
 
 def export(

@@ -8,14 +8,10 @@ Read once, on the first version-2 token, and indexed by subject key id.
 
 from __future__ import annotations
 
-import time
-
-from kafka import TopicPartition
-
 from keys import subjectkeys as sk
 from keys.exceptions import InvalidToken
+from pipeline import compacted
 from pipeline.errors import PipelineError
-from pipeline.kafka import make_consumer
 from pipeline.settings import Settings
 from processors.context import TopicNames
 
@@ -34,32 +30,8 @@ def latest_records(settings: Settings, timeout_s: float = READ_TIMEOUT_S) -> dic
         SubjectKeysUnavailable: the topic was not read to its end within ``timeout_s``.
     """
     topic = TopicNames(settings.topic_prefix).subject_keys
-    consumer = make_consumer(settings, enable_auto_commit=False, group_id=None)
-    try:
-        parts = consumer.partitions_for_topic(topic) or set()
-        tps = [TopicPartition(topic, p) for p in sorted(parts)]
-        if not tps:
-            return {}
-        consumer.assign(tps)
-        ends = consumer.end_offsets(tps)
-        consumer.seek_to_beginning(*tps)
-        records: dict[bytes, bytes] = {}
-        deadline = time.monotonic() + timeout_s
-        while any(consumer.position(tp) < ends[tp] for tp in tps):
-            if time.monotonic() > deadline:
-                raise SubjectKeysUnavailable(
-                    f"reading {topic} took over {timeout_s:.0f} s; retry")
-            for batch in consumer.poll(timeout_ms=1000).values():
-                for r in batch:
-                    if r.key is None:
-                        continue
-                    if r.value is None:
-                        records.pop(r.key, None)
-                    else:
-                        records[r.key] = r.value
-        return records
-    finally:
-        consumer.close()
+    return compacted.latest(settings, topic, None, lambda _: True, timeout_s,
+                            SubjectKeysUnavailable)
 
 
 def build_index(records: dict[bytes, bytes]) -> dict[bytes, sk.Located]:
