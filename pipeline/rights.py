@@ -19,7 +19,7 @@ from typing import Any
 
 import msgspec
 
-from pipeline import compacted, portability
+from pipeline import compacted, portability, topics
 from pipeline.errors import ExportError
 from pipeline.kafka import make_producer
 from pipeline.policy import Policy
@@ -68,8 +68,8 @@ def request(
 
 
 def changelog(settings: Settings, table: str) -> str:
-    """Changelog topic of one worker table (faust names it ``<app id>-<table>-changelog``)."""
-    return f"{settings.topic_prefix}privacy-pipeline-{table}-changelog"
+    """Changelog topic of one worker table, under the settings' prefix."""
+    return settings.topic_prefix + topics.changelog(table)
 
 
 def latest_value(settings: Settings, topic: str, partition: int, key: bytes) -> bytes | None:
