@@ -6,11 +6,14 @@ import asyncio
 import json
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+import keys
 from pipeline.policy import load_policy
+from pipeline.settings import Settings
 from processors.context import Runtime, TopicNames
 from processors.engine import Engine
 from processors.messages import Msg
@@ -175,6 +178,14 @@ class Harness:
             if r["kind"] == "event" and r["event_id"] == ref:
                 return dict(r["outcomes"])
         raise AssertionError(f"no decision for {event_id}")
+
+
+@pytest.fixture
+def ring(tmp_path: Path, policy: Any) -> keys.Keyring:
+    """A real keyring with the policy's purposes, in a temporary data directory."""
+    settings = Settings.from_env({"PRIVACY_PIPELINE_DATA_DIR": str(tmp_path)})
+    created, _ = keys.init_keyring(settings, policy.key_specs(), clock=lambda: NOW)
+    return created
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ erasure shreds them (crypto-shredding, issue 12 item 2)."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,22 +11,14 @@ import pytest
 import keys
 from keys import subjectkeys as sk
 from pipeline.policy import LEDGER
-from pipeline.settings import Settings
 from processors.messages import Msg
 from processors.subjectkeys import SubjectKeys
 from processors.table import MemoryTable
-from tests.unit.processors.conftest import APP, NOW, Harness, at, build_harness
+from tests.unit.processors.conftest import APP, Harness, at, build_harness
 
 NAV, GEO, CON = "app.navigation.v1", "app.geolocation.v1", "privacy.consent.v1"
 ALL = ("audience_measurement", "personalisation", "advertising", "fraud_prevention",
        "geolocation")
-
-
-@pytest.fixture
-def ring(tmp_path: Path, policy: Any) -> keys.Keyring:
-    settings = Settings.from_env({"PRIVACY_PIPELINE_DATA_DIR": str(tmp_path)})
-    created, _ = keys.init_keyring(settings, policy.key_specs(), clock=lambda: NOW)
-    return created
 
 
 @pytest.fixture

@@ -11,26 +11,17 @@ from __future__ import annotations
 import itertools
 import json
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 import keys
 from pipeline.policy import LEDGER
-from pipeline.settings import Settings
 from processors.refs import decision_ref, event_ref
 from tests.unit.processors.conftest import APP, NOW, Harness, at, build_harness
 from tests.unit.processors.linkage import PURPOSES, identifiers
 
 NAV, GEO, CON = "app.navigation.v1", "app.geolocation.v1", "privacy.consent.v1"
-@pytest.fixture
-def ring(tmp_path: Path, policy: Any) -> keys.Keyring:
-    settings = Settings.from_env({"PRIVACY_PIPELINE_DATA_DIR": str(tmp_path)})
-    created, _ = keys.init_keyring(settings, policy.key_specs(), clock=lambda: NOW)
-    return created
-
-
 @pytest.fixture
 def real(ring: keys.Keyring, policy: Any) -> Harness:
     """The engine harness with the real keyring instead of the fake one."""
