@@ -2,26 +2,11 @@
 
 from __future__ import annotations
 
-import tomllib
-from importlib import resources
-from typing import Any
-
 import pytest
+from policy_docs import default_doc, problems
 
-from pipeline.policy import PolicyError, load_policy, policy_from_document
+from pipeline.policy import load_policy, policy_from_document
 from pipeline.policy.erasure import ErasureBounds
-
-DEFAULT = resources.files("pipeline.policy").joinpath("default.toml").read_text("utf-8")
-
-
-def _doc() -> dict[str, Any]:
-    return tomllib.loads(DEFAULT)
-
-
-def _problems(doc: dict[str, Any]) -> tuple[str, ...]:
-    with pytest.raises(PolicyError) as caught:
-        policy_from_document(doc)
-    return caught.value.problems
 
 
 def test_default_policy_keeps_raw_events_24_hours() -> None:
@@ -33,13 +18,13 @@ def test_default_policy_keeps_raw_events_24_hours() -> None:
 
 
 def test_a_policy_without_the_table_gets_the_defaults() -> None:
-    doc = _doc()
+    doc = default_doc()
     del doc["erasure"]
     assert policy_from_document(doc).erasure == ErasureBounds()
 
 
 def test_values_are_read() -> None:
-    doc = _doc()
+    doc = default_doc()
     doc["erasure"] = {"input_retention_hours": 48, "segment_hours": 2,
                       "max_compaction_lag_hours": 3, "delete_retention_hours": 5,
                       "min_cleanable_dirty_ratio": 0.5}  # fmt: skip
@@ -57,9 +42,9 @@ def test_values_are_read() -> None:
     ],
 )
 def test_bad_entries_are_refused(key: str, value: object, problem: str | None) -> None:
-    doc = _doc()
+    doc = default_doc()
     doc["erasure"][key] = value
-    (found,) = _problems(doc)
+    (found,) = problems(doc)
     if problem is None:
         assert found.startswith(f"erasure.{key}: unknown key; expected one of input_retention")
     else:
@@ -67,18 +52,18 @@ def test_bad_entries_are_refused(key: str, value: object, problem: str | None) -
 
 
 def test_retention_must_cover_the_grace_window() -> None:
-    doc = _doc()
+    doc = default_doc()
     doc["grace_seconds"] = 7200
     doc["erasure"]["input_retention_hours"] = 2
     doc["erasure"]["segment_hours"] = 1
-    assert _problems(doc) == (
+    assert problems(doc) == (
         "erasure.input_retention_hours: must cover the grace window: more than grace_seconds "
         "= 7200 s",
     )
 
 
 def test_segment_longer_than_retention_is_refused() -> None:
-    doc = _doc()
+    doc = default_doc()
     doc["erasure"]["segment_hours"] = 25
-    (found,) = _problems(doc)
+    (found,) = problems(doc)
     assert found.startswith("erasure.segment_hours: must be at most input_retention_hours (24)")

@@ -2,26 +2,13 @@
 
 from __future__ import annotations
 
-import tomllib
-from importlib import resources
 from typing import Any
 
 import pytest
+from policy_docs import default_doc, problems
 
-from pipeline.policy import PolicyError, load_policy, policy_from_document
+from pipeline.policy import load_policy, policy_from_document
 from pipeline.policy.fields import DESIGN_PURPOSES
-
-DEFAULT = resources.files("pipeline.policy").joinpath("default.toml").read_text("utf-8")
-
-
-def _doc() -> dict[str, Any]:
-    return tomllib.loads(DEFAULT)
-
-
-def _problems(doc: dict[str, Any]) -> tuple[str, ...]:
-    with pytest.raises(PolicyError) as caught:
-        policy_from_document(doc)
-    return caught.value.problems
 
 
 def test_default_policy_is_all_threshold_and_has_a_register_for_every_purpose() -> None:
@@ -35,21 +22,21 @@ def test_default_policy_is_all_threshold_and_has_a_register_for_every_purpose() 
 
 @pytest.mark.parametrize("key", ["recipients", "transfers_outside_eu", "automated_decisions"])
 def test_a_purpose_missing_a_register_field_is_refused(key: str) -> None:
-    doc = _doc()
+    doc = default_doc()
     del doc["purposes"]["advertising"]["register"][key]
-    assert _problems(doc) == (f"purposes.advertising.register.{key}: missing",)
+    assert problems(doc) == (f"purposes.advertising.register.{key}: missing",)
 
 
 def test_a_purpose_without_register_table_is_refused() -> None:
-    doc = _doc()
+    doc = default_doc()
     del doc["purposes"]["geolocation"]["register"]
-    assert _problems(doc) == ("purposes.geolocation.register: missing",)
+    assert problems(doc) == ("purposes.geolocation.register: missing",)
 
 
 def test_empty_recipients_are_refused() -> None:
-    doc = _doc()
+    doc = default_doc()
     doc["purposes"]["geolocation"]["register"]["recipients"] = []
-    assert _problems(doc) == ("purposes.geolocation.register.recipients: must list at least "
+    assert problems(doc) == ("purposes.geolocation.register.recipients: must list at least "
                               "one entry",)
 
 
@@ -62,7 +49,7 @@ def _dp(doc: dict[str, Any], **table: Any) -> dict[str, Any]:
 
 
 def test_a_dp_table_is_built_with_its_share_of_the_budget() -> None:
-    policy = policy_from_document(_dp(_doc()))
+    policy = policy_from_document(_dp(default_doc()))
     table = policy.publication.dp["navigation_hourly"]
     assert policy.publication.mode("navigation_hourly") == "dp"
     assert policy.publication.mode("navigation_daily") == "threshold"
@@ -70,10 +57,10 @@ def test_a_dp_table_is_built_with_its_share_of_the_budget() -> None:
 
 
 def test_dp_mistakes_are_all_named() -> None:
-    doc = _dp(_doc(), budget="nav", share=0.7)
+    doc = _dp(default_doc(), budget="nav", share=0.7)
     del doc["publication"]["tables"]["navigation_hourly"]["max_views_per_day"]
     doc["publication"]["tables"]["consent_daily"] = {"mode": "dp"}
-    problems = set(_problems(doc))
+    problems = set(problems(doc))
     assert problems == {
         "publication.tables.navigation_hourly.max_views_per_day: missing; dp mode needs it",
         "publication.tables.navigation_hourly.budget: no [publication.budgets.nav] declares it",
@@ -82,16 +69,16 @@ def test_dp_mistakes_are_all_named() -> None:
 
 
 def test_shares_over_one_are_refused() -> None:
-    doc = _dp(_doc())
+    doc = _dp(default_doc())
     doc["publication"]["tables"]["navigation_daily"] = {
         "mode": "dp", "budget": "navigation", "share": 0.6, "max_views_per_day": 10,
         "max_cells_per_day": 4}
-    assert _problems(doc) == (
+    assert problems(doc) == (
         "publication.budgets.navigation: shares of its tables add up to 1.1 > 1",)
 
 
 def test_a_large_delta_is_refused() -> None:
-    doc = _dp(_doc())
+    doc = _dp(default_doc())
     doc["publication"]["budgets"]["navigation"]["delta"] = 0.01
-    (problem,) = _problems(doc)
+    (problem,) = problems(doc)
     assert problem.startswith("publication.budgets.navigation.delta:")
