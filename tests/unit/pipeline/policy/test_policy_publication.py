@@ -60,8 +60,8 @@ def test_dp_mistakes_are_all_named() -> None:
     doc = _dp(default_doc(), budget="nav", share=0.7)
     del doc["publication"]["tables"]["navigation_hourly"]["max_views_per_day"]
     doc["publication"]["tables"]["consent_daily"] = {"mode": "dp"}
-    problems = set(problems(doc))
-    assert problems == {
+    found = set(problems(doc))
+    assert found == {
         "publication.tables.navigation_hourly.max_views_per_day: missing; dp mode needs it",
         "publication.tables.navigation_hourly.budget: no [publication.budgets.nav] declares it",
         "publication.tables.consent_daily.mode: dp mode needs per-user rows; this table has none",
