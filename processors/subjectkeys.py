@@ -3,9 +3,11 @@
 The table's changelog is ``privacy.subject-keys.v1`` (:mod:`processors.tables`), keyed by the
 subject handle and filed under the subject's partition like every per-user record. Unwrapped
 keys stay in a bounded in-memory LRU (by handle), so a user's second and later fields cost
-one AES-GCM encryption; a first use unwraps or creates the key (one table write per user,
-purpose and epoch). :meth:`SubjectKeys.shred` deletes the record (a Kafka tombstone) and the
-cached keys: the engine calls it where an erasure applies.
+one AES-GCM encryption; a first use unwraps or creates the key. Keys created during a batch
+are written once per user at its end (:meth:`SubjectKeys.take_created`), not once per purpose:
+a new user needs a key for each of several purposes in their first batch.
+:meth:`SubjectKeys.shred` deletes the record (a Kafka tombstone) and the cached keys: the
+engine calls it where an erasure applies.
 """
 
 from __future__ import annotations
@@ -36,9 +38,10 @@ class SubjectCipher(Protocol):
     def forget_cached(self) -> None: ...
 
     def take_created(self) -> bool:
-        """Whether keys were created since the last call (and forget it): their table writes
-        must be durable before any ciphertext under them leaves, or a crash would leave those
-        ciphertexts unreadable for good."""
+        """Write the keys created since the last call to the table; whether there were any.
+
+        Those writes must be durable before any ciphertext under them leaves, or a crash
+        would leave those ciphertexts unreadable for good."""
         ...
 
 
@@ -50,12 +53,17 @@ class SubjectKeys:
         self._table = table
         self._cache: OrderedDict[bytes, dict[str, FieldKey]] = OrderedDict()
         self._max = cache_users
-        self._created = False
+        # Records with keys created since the last take_created, by handle: written then.
+        self._dirty: dict[bytes, tuple[int, sk.Record]] = {}
 
     def take_created(self) -> bool:
         """See :meth:`SubjectCipher.take_created`."""
-        created, self._created = self._created, False
-        return created
+        if not self._dirty:
+            return False
+        for handle, (partition, record) in self._dirty.items():
+            self._table.put(partition, handle, sk.encode_record(record))
+        self._dirty.clear()
+        return True
 
     def encrypt(self, subject: Subject, purpose: str, field: str, plaintext: bytes,
                 at: datetime) -> str:
@@ -80,8 +88,12 @@ class SubjectKeys:
 
     def _load(self, subject: Subject, purpose: str, name: str, at: datetime) -> FieldKey:
         handle = subject.handle.decode("ascii")
-        raw = self._table.get(subject.partition, subject.handle)
-        record = {} if raw is None else sk.decode_record(raw)
+        pending = self._dirty.get(subject.handle)
+        if pending is not None:
+            record = pending[1]
+        else:
+            raw = self._table.get(subject.partition, subject.handle)
+            record = {} if raw is None else sk.decode_record(raw)
         entry = record.get(name)
         if entry is not None:
             try:
@@ -89,19 +101,24 @@ class SubjectKeys:
             except TokenError:
                 raise NoKeyForEpoch(f"the subject key of {name} does not open") from None
         key, entry = sk.create(self._ring, handle, purpose, at)
-        record = sk.live_only(self._ring, handle, record)
+        if pending is None:  # pruned once per user and batch, when the record is read
+            record = sk.live_only(self._ring, handle, record)
         record[name] = entry
-        self._table.put(subject.partition, subject.handle, sk.encode_record(record))
-        self._created = True
+        self._dirty[subject.handle] = (subject.partition, record)
         return key
 
     def shred(self, subject: Subject) -> None:
         """Delete every subject key of ``subject`` (store, changelog, memory)."""
         self._cache.pop(subject.handle, None)
+        self._dirty.pop(subject.handle, None)
         self._table.delete(subject.partition, subject.handle)
 
     def forget_cached(self) -> None:
-        """Drop the unwrapped keys (after a rebalance)."""
+        """Drop the unwrapped keys (after a rebalance).
+
+        Keys created but not yet written stay queued: ciphertexts under them may already be
+        in the outbox, and the next :meth:`take_created` writes them before it is flushed.
+        """
         self._cache.clear()
 
 
