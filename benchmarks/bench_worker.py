@@ -40,7 +40,7 @@ from pipeline.policy import load_policy
 from pipeline.settings import Settings
 from pipeline.simulator import SimulationConfig, generate, produce
 from pipeline.simulator.clock import default_start
-from pipeline.topics import TopicSpec, all_specs, ensure_topics
+from pipeline.topics import all_specs, ensure_topics
 from schemas.exceptions import InvalidEvent
 from schemas.validator import decode
 
@@ -57,11 +57,7 @@ def _setup(prefix: str, data: Path) -> tuple[Settings, dict[str, str]]:
     }
     settings = Settings.from_env(env)
     admin = make_admin(settings)
-    specs = [
-        TopicSpec(prefix + s.name, s.partitions, s.configs)
-        for s in all_specs(settings, load_policy().purposes)
-    ]
-    ensure_topics(admin, specs)
+    ensure_topics(admin, all_specs(settings, load_policy().purposes))  # under the prefix
     admin.close()
     subprocess.run(
         [sys.executable, "-m", "pipeline.cli", "keys", "init"],
