@@ -42,7 +42,7 @@ def _is_prefix(node: ast.AST) -> bool:
 
 def _template(node: ast.JoinedStr) -> str:
     """An f-string with every replacement field as ``{}``."""
-    return "".join(v.value if isinstance(v, ast.Constant) else "{}" for v in node.values)
+    return "".join(str(v.value) if isinstance(v, ast.Constant) else "{}" for v in node.values)
 
 
 def _name_like(text: str) -> list[str]:
