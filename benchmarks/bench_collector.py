@@ -32,10 +32,10 @@ from typing import Any
 import httpx
 import msgspec
 
-from pipeline import topics as contract
 from pipeline.collector.auth import hash_key, new_key
 from pipeline.kafka import make_admin
 from pipeline.settings import Settings
+from pipeline.topics import TopicNames
 
 CLI = str(Path(sys.executable).with_name("privacy-pipeline"))
 SCREENS = ["home", "contracts", "claims/new", "claims/status", "profile", "documents", "help"]
@@ -158,7 +158,7 @@ def main() -> None:
 
     settings = Settings.from_env()
     prefix = f"bench-collector-{uuid.uuid4().hex[:12]}."
-    topics = [prefix + t for t in (contract.NAVIGATION, contract.GEOLOCATION, contract.CONSENT)]
+    topics = list(TopicNames(prefix).inputs)
     admin = make_admin(settings)
     admin.create_topics({t: {"num_partitions": settings.partitions, "replication_factor": -1}
                          for t in topics})

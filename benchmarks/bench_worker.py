@@ -40,7 +40,7 @@ from pipeline.policy import load_policy
 from pipeline.settings import Settings
 from pipeline.simulator import SimulationConfig, generate, produce
 from pipeline.simulator.clock import default_start
-from pipeline.topics import TopicSpec, all_specs, ensure_topics
+from pipeline.topics import TopicNames, all_specs, ensure_topics
 from schemas.exceptions import InvalidEvent
 from schemas.validator import decode
 
@@ -57,11 +57,7 @@ def _setup(prefix: str, data: Path) -> tuple[Settings, dict[str, str]]:
     }
     settings = Settings.from_env(env)
     admin = make_admin(settings)
-    specs = [
-        TopicSpec(prefix + s.name, s.partitions, s.configs)
-        for s in all_specs(settings, load_policy().purposes)
-    ]
-    ensure_topics(admin, specs)
+    ensure_topics(admin, all_specs(settings, load_policy().purposes))  # under the prefix
     admin.close()
     subprocess.run(
         [sys.executable, "-m", "pipeline.cli", "keys", "init"],
@@ -162,7 +158,7 @@ def _latency(
 ) -> tuple[list[float], float]:
     """Withdrawal-to-effect latencies (s) of the probes, and the input events/s achieved."""
     producer = KafkaProducer(bootstrap_servers=settings.bootstrap_list, acks="all", linger_ms=5)
-    nav, con = prefix + "app.navigation.v1", prefix + "privacy.consent.v1"
+    nav, con = TopicNames(prefix).navigation, TopicNames(prefix).consent
     now = datetime.now(UTC)
 
     def send(topic: str, event: dict[str, Any]) -> Any:
@@ -265,8 +261,7 @@ def main() -> None:
     settings, env = _setup(prefix, data)
     now = datetime.now(UTC)
     traffic = generate(SimulationConfig(args.users, args.events, 7, default_start(now, 24), 24))
-    names = ("app.navigation.v1", "app.geolocation.v1", "privacy.consent.v1")
-    topics = {t: prefix + t for t in names}
+    topics = TopicNames(prefix).inputs_by_contract()
     producer = KafkaProducer(
         bootstrap_servers=settings.bootstrap_list,
         acks="all",
@@ -298,7 +293,7 @@ def main() -> None:
         for m in traffic.messages
         if m.malformed is None and m.topic != "privacy.consent.v1"
     }
-    watcher = DecisionWatcher(settings, prefix + "pipeline.decisions.v1")
+    watcher = DecisionWatcher(settings, TopicNames(prefix).decisions)
     watcher.start()
     log = open(data / "worker.log", "wb")  # noqa: SIM115
     started = time.monotonic()

@@ -16,12 +16,12 @@ from typing import Any, Final
 from kafka.admin import ConfigResource, ConfigResourceType
 from kafka.errors import KafkaError
 
-from pipeline import topics
 from pipeline.erasure_timeline import BrokerTimers, Holds, Place, Row, Verdict, row, verdict
 from pipeline.errors import PipelineError
 from pipeline.kafka import make_admin
 from pipeline.policy import Policy
 from pipeline.settings import Settings
+from pipeline.topics import WORKER_TABLES, TopicNames
 from processors.context import bounds_of
 from processors.engine import tombstone_expires_at
 
@@ -82,28 +82,28 @@ def find_erasure(settings: Settings, policy: Policy, ring: Any, user: str) -> Er
 def places(settings: Settings, policy: Policy) -> list[Place]:
     """Every topic that may hold the user's data, with what it may hold (prefixed names)."""
     raw_event = "the user's raw events (raw id as key and in the body)"
+    names = TopicNames.from_settings(settings)
     found = [
-        Place(topics.NAVIGATION, "raw", raw_event),
-        Place(topics.GEOLOCATION, "raw", raw_event),
-        Place(topics.CONSENT, "raw", "consent and rights records keyed by the raw id, then "
+        Place(names.navigation, "raw", raw_event),
+        Place(names.geolocation, "raw", raw_event),
+        Place(names.consent, "raw", "consent and rights records keyed by the raw id, then "
               "the worker's tombstone for that key"),
-        Place(topics.SUBJECT_KEYS, "raw", "the user's wrapped data keys (their ciphertexts "
+        Place(names.subject_keys, "raw", "the user's wrapped data keys (their ciphertexts "
               "stay decryptable until gone), then a tombstone under the keyed handle"),
-        Place(topics.DEADLETTER, "raw", "the user's invalid input, encrypted: under their "
+        Place(names.deadletter, "raw", "the user's invalid input, encrypted: under their "
               "subject key when keyed by their id (unreadable once shredded), else under the "
               "consent-ledger key (may hold the raw id)"),
-        Place(topics.DECISIONS, "pseudonymous", "outcomes and consent transitions under "
+        Place(names.decisions, "pseudonymous", "outcomes and consent transitions under "
               "keyed ids and the consent-ledger pseudonym"),
     ]
-    found += [Place(topics.sanitized(p), "pseudonymous", "records under the purpose's "
+    found += [Place(names.sanitized(p), "pseudonymous", "records under the purpose's "
                     "pseudonym; encrypted fields unreadable once the subject keys are gone")
               for p in sorted(policy.purposes)]  # fmt: skip
-    found += [_changelog_place(t, policy) for t in topics.WORKER_TABLES]
-    return [dataclasses.replace(p, name=settings.topic_prefix + p.name) for p in found]
+    return found + [_changelog_place(names, t, policy) for t in WORKER_TABLES]
 
 
-def _changelog_place(table: str, policy: Policy) -> Place:
-    name = topics.changelog(table)
+def _changelog_place(names: TopicNames, table: str, policy: Policy) -> Place:
+    name = names.changelog(table)
     if table == "erased":
         lateness = timedelta(seconds=tombstone_expires_at(0.0, bounds_of(policy)))
         return Place(name, "pseudonymous", "erasure marker (keyed handle, time only) that "

@@ -35,7 +35,7 @@ class PreflightFailed(PipelineError):
 def service_specs(settings: Settings, purposes: Iterable[str],
                   names: Iterable[str] | None = None) -> list[topics.TopicSpec]:
     """The specs (under the prefix) of the topics named ``names``; None: every topic."""
-    specs = topics.with_prefix(topics.all_specs(settings, purposes), settings.topic_prefix)
+    specs = topics.all_specs(settings, purposes)
     if names is None:
         return specs
     wanted = set(names)

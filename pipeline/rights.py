@@ -19,13 +19,13 @@ from typing import Any
 
 import msgspec
 
-from pipeline import compacted, portability, topics
+from pipeline import compacted, portability
 from pipeline.errors import ExportError
 from pipeline.kafka import make_producer
 from pipeline.policy import Policy
 from pipeline.settings import Settings
+from pipeline.topics import TopicNames
 from processors.audit import AuditIndex
-from processors.context import TopicNames
 from processors.held import Held, owner_of_key
 from processors.state import loads
 from processors.store import Erasure
@@ -60,16 +60,11 @@ def request(
         event["purposes"] = purposes
     producer = make_producer(settings)
     try:
-        topic = TopicNames(settings.topic_prefix).consent
+        topic = TopicNames.from_settings(settings).consent
         producer.send(topic, key=user.encode(), value=msgspec.json.encode(event)).get(timeout=30)
     finally:
         producer.close()
     return str(event["event_id"])
-
-
-def changelog(settings: Settings, table: str) -> str:
-    """Changelog topic of one worker table, under the settings' prefix."""
-    return settings.topic_prefix + topics.changelog(table)
 
 
 def latest_value(settings: Settings, topic: str, partition: int, key: bytes) -> bytes | None:
@@ -103,12 +98,12 @@ def export(
     """
     at = now or datetime.now(UTC)
     subject = subject_of(ring, user, settings.partitions)
-    key, part = subject.handle, subject.partition
-    raw_state = latest_value(settings, changelog(settings, "consent"), part, key)
+    key, part, names = subject.handle, subject.partition, TopicNames.from_settings(settings)
+    raw_state = latest_value(settings, names.changelog("consent"), part, key)
     raw_held = latest_values(
-        settings, changelog(settings, "held_event"), part, lambda k: owner_of_key(k) == key
+        settings, names.changelog("held_event"), part, lambda k: owner_of_key(k) == key
     )
-    raw_erased = latest_value(settings, changelog(settings, "erased"), part, key)
+    raw_erased = latest_value(settings, names.changelog("erased"), part, key)
     try:
         state = None if raw_state is None else loads(raw_state)
         held = [_HELD.decode(raw_held[k]) for k in sorted(raw_held)]  # sequence order
@@ -121,7 +116,8 @@ def export(
 
 def _subject_audit(settings: Settings, partition: int, handle: bytes) -> list[Any]:
     """A subject's kept rights requests: one entry each, or a list written before the bound."""
-    raw = latest_value(settings, changelog(settings, "rights_audit"), partition, handle)
+    names = TopicNames.from_settings(settings)
+    raw = latest_value(settings, names.changelog("rights_audit"), partition, handle)
     found = None if raw is None else _AUDIT.decode(raw)
     if isinstance(found, list):
         return list(found)
@@ -129,7 +125,7 @@ def _subject_audit(settings: Settings, partition: int, handle: bytes) -> list[An
         return []
     entries = latest_values(
         settings,
-        changelog(settings, "rights_audit_entry"),
+        names.changelog("rights_audit_entry"),
         partition,
         lambda k: owner_of_key(k) == handle,
     )

@@ -13,7 +13,7 @@ from keys.exceptions import InvalidToken
 from pipeline import compacted
 from pipeline.errors import PipelineError
 from pipeline.settings import Settings
-from processors.context import TopicNames
+from pipeline.topics import TopicNames
 
 READ_TIMEOUT_S = 60.0
 """Bound on reading the topic (a command must not hang)."""
@@ -29,7 +29,7 @@ def latest_records(settings: Settings, timeout_s: float = READ_TIMEOUT_S) -> dic
     Raises:
         SubjectKeysUnavailable: the topic was not read to its end within ``timeout_s``.
     """
-    topic = TopicNames(settings.topic_prefix).subject_keys
+    topic = TopicNames.from_settings(settings).subject_keys
     return compacted.latest(settings, topic, None, lambda _: True, timeout_s,
                             SubjectKeysUnavailable)
 

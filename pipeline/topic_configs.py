@@ -11,8 +11,6 @@ import dataclasses
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from kafka.admin import ConfigResource, ConfigResourceType
-
 from pipeline.errors import PipelineError
 from pipeline.policy.erasure import ErasureBounds
 
@@ -82,6 +80,8 @@ def align_configs(admin: Any, specs: Sequence[TopicSpec]) -> list[str]:
     Raises:
         TopicAlterFailed: the broker refused a change (its reason in the message).
     """
+    from kafka.admin import ConfigResource, ConfigResourceType  # names import no Kafka client
+
     wanted = {s.name: {k: v for k, v in s.configs.items() if k != "cleanup.policy"}
               for s in specs}  # fmt: skip
     wanted = {name: configs for name, configs in wanted.items() if configs}

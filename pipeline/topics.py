@@ -2,7 +2,8 @@
 
 Every topic of the pipeline shares ``settings.partitions``: inputs must be co-partitioned
 (a user's events and consent land on the same partition number) and the sanitized and
-decision topics follow the same layout.
+decision topics follow the same layout. The names need no Kafka client (the consent core
+imports them): the admin functions import theirs when called.
 """
 
 from __future__ import annotations
@@ -10,9 +11,6 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
-
-from kafka.admin import ConfigResource, ConfigResourceType
-from kafka.errors import TopicAlreadyExistsError
 
 from pipeline.errors import ConfigError, PipelineError
 from pipeline.policy.erasure import ErasureBounds
@@ -33,15 +31,104 @@ DEADLETTER_SEGMENT_MS = _DAY_MS
 Kafka's default week of segment, while keeping the segment count small (30 a partition)."""
 _WAIT_MS = 30_000
 
-#: The worker's faust app id (after the prefix) and its tables: faust names each table's
-#: changelog ``<app id>-<table>-changelog``. ``topics`` creates them; the worker never does.
+#: The worker's faust app id (after the prefix; also its consumer group) and its tables: faust
+#: names each table's changelog ``<app id>-<table>-changelog``. ``topics`` creates them; the
+#: worker never does. ``subject_keys`` is not here: its changelog is :data:`SUBJECT_KEYS`.
 WORKER_APP = "privacy-pipeline"
 WORKER_TABLES = ("consent", "held", "held_event", "erased", "rights_audit", "rights_audit_entry")
+_STREAMS = ("navigation", "geolocation", "consent")
 
 
 def sanitized(purpose: str) -> str:
     """Name of the sanitized output topic of ``purpose`` (``sanitized.<purpose>.v1``)."""
     return f"sanitized.{purpose}.v1"
+
+
+@dataclasses.dataclass(frozen=True)
+class TopicNames:
+    """Every topic, group and changelog name the product uses, under one prefix.
+
+    ``PRIVACY_PIPELINE_TOPIC_PREFIX`` (DESIGN.md section 3) prefixes every topic name and the
+    worker group; tests and the bench isolate themselves on a shared broker with it. The one
+    place names are built: every service, command and harness asks an instance.
+    """
+
+    prefix: str = ""
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> TopicNames:
+        """The names under ``settings.topic_prefix``."""
+        return cls(settings.topic_prefix)
+
+    @property
+    def navigation(self) -> str:
+        return self.prefix + NAVIGATION
+
+    @property
+    def geolocation(self) -> str:
+        return self.prefix + GEOLOCATION
+
+    @property
+    def consent(self) -> str:
+        return self.prefix + CONSENT
+
+    @property
+    def deadletter(self) -> str:
+        return self.prefix + DEADLETTER
+
+    @property
+    def decisions(self) -> str:
+        return self.prefix + DECISIONS
+
+    @property
+    def subject_keys(self) -> str:
+        """The subject-keys topic, also the changelog of the worker's ``subject_keys`` table."""
+        return self.prefix + SUBJECT_KEYS
+
+    def sanitized(self, purpose: str) -> str:
+        """``sanitized.<purpose>.v1`` under the prefix."""
+        return self.prefix + sanitized(purpose)
+
+    @property
+    def inputs(self) -> tuple[str, str, str]:
+        """The worker's input topics: navigation, geolocation, consent."""
+        return self.navigation, self.geolocation, self.consent
+
+    def inputs_by_contract(self) -> dict[str, str]:
+        """Contract name (``app.navigation.v1``...) -> name here, of each input topic."""
+        return dict(zip((NAVIGATION, GEOLOCATION, CONSENT), self.inputs, strict=True))
+
+    def stream_of(self, topic: str) -> str:
+        """``navigation``, ``geolocation`` or ``consent`` for an input topic name."""
+        for stream, name in zip(_STREAMS, self.inputs, strict=True):
+            if topic == name:
+                return stream
+        return "consent"
+
+    @property
+    def worker_group(self) -> str:
+        """The workers' consumer group, which is also their faust app id."""
+        return self.prefix + WORKER_APP
+
+    def changelog(self, table: str) -> str:
+        """Changelog topic faust gives worker table ``table`` (one of :data:`WORKER_TABLES`).
+
+        Raises:
+            ValueError: ``table`` is not a worker table with a faust-named changelog.
+        """
+        if table not in WORKER_TABLES:
+            raise ValueError(f"{table!r} is not one of the worker tables {WORKER_TABLES}")
+        return f"{self.worker_group}-{table}-changelog"
+
+    @property
+    def changelogs(self) -> tuple[str, ...]:
+        """The changelog of every worker table, in :data:`WORKER_TABLES` order."""
+        return tuple(self.changelog(t) for t in WORKER_TABLES)
+
+    @property
+    def leftovers(self) -> tuple[str, ...]:
+        """Topics older workers let faust create (its leader-election topic): deleted too."""
+        return (f"{self.worker_group}-__assignor-__leader",)
 
 
 class TopicConflict(ConfigError):
@@ -91,59 +178,47 @@ def _delete(retention_ms: int | None = None) -> dict[str, str]:
 def pipeline_specs(
     settings: Settings, purposes: Iterable[str], bounds: ErasureBounds | None = None
 ) -> list[TopicSpec]:
-    """Every topic of the pipeline for ``purposes`` (inputs, consent, outputs, dead letters).
+    """Every topic of the pipeline for ``purposes`` (inputs, consent, outputs, dead letters),
+    named under ``settings.topic_prefix``.
 
     ``bounds``: the policy's erasure bounds (``policy.erasure``; None: the defaults), which set
     the input topics' retention and every compacted topic's compaction.
     """
-    n, b = settings.partitions, bounds or ErasureBounds()
+    n, b, names = settings.partitions, bounds or ErasureBounds(), TopicNames.from_settings(settings)
     # Broker time stamps raw events: retention counts from arrival, so an import stamped days
     # ago is not deleted before the worker reads it, and no producer clock stretches the bound.
     raw = {**_delete(b.input_retention_ms), "segment.ms": str(b.segment_ms),
            "message.timestamp.type": "LogAppendTime"}
     specs = [
-        TopicSpec(NAVIGATION, n, raw),
-        TopicSpec(GEOLOCATION, n, raw),
-        TopicSpec(CONSENT, n, consent_configs(b)),
-        TopicSpec(DECISIONS, n, _delete()),
-        TopicSpec(DEADLETTER, n, {**_delete(DEADLETTER_RETENTION_MS),
+        TopicSpec(names.navigation, n, raw),
+        TopicSpec(names.geolocation, n, raw),
+        TopicSpec(names.consent, n, consent_configs(b)),
+        TopicSpec(names.decisions, n, _delete()),
+        TopicSpec(names.deadletter, n, {**_delete(DEADLETTER_RETENTION_MS),
                                   "segment.ms": str(DEADLETTER_SEGMENT_MS)}),
         # The worker's subject-keys table writes it (its changelog): compacted, so the latest
         # record per handle stays, and an erasure's tombstone removes the user's keys.
-        TopicSpec(SUBJECT_KEYS, n, {"cleanup.policy": "compact"}),
+        TopicSpec(names.subject_keys, n, {"cleanup.policy": "compact"}),
     ]
-    specs += [TopicSpec(sanitized(p), n, _delete()) for p in sorted(set(purposes))]
+    specs += [TopicSpec(names.sanitized(p), n, _delete()) for p in sorted(set(purposes))]
     return with_erasure_compaction(specs, b)
-
-
-def changelog(table: str) -> str:
-    """Changelog topic of one worker table (unprefixed, like every name here)."""
-    return f"{WORKER_APP}-{table}-changelog"
 
 
 def worker_state_specs(settings: Settings, bounds: ErasureBounds | None = None) -> list[TopicSpec]:
     """The changelog topics of the worker's tables (compacted, one partition per input's)."""
     compact = {"cleanup.policy": "compact"}
-    specs = [TopicSpec(changelog(t), settings.partitions, compact) for t in WORKER_TABLES]
+    changelogs = TopicNames.from_settings(settings).changelogs
+    specs = [TopicSpec(name, settings.partitions, compact) for name in changelogs]
     return with_erasure_compaction(specs, bounds or ErasureBounds())
 
 
 def all_specs(
     settings: Settings, purposes: Iterable[str], bounds: ErasureBounds | None = None
 ) -> list[TopicSpec]:
-    """Every topic ``privacy-pipeline topics`` creates: the pipeline's and the worker state's."""
+    """Every topic ``privacy-pipeline topics`` creates: the pipeline's and the worker state's,
+    named under ``settings.topic_prefix``."""
     specs = pipeline_specs(settings, purposes, bounds) + worker_state_specs(settings, bounds)
     return with_erasure_compaction(specs, bounds or ErasureBounds())
-
-
-def leftover_names(prefix: str) -> list[str]:
-    """Topics older workers let faust create (its leader-election topic): deleted with the rest."""
-    return [f"{prefix}{WORKER_APP}-__assignor-__leader"]
-
-
-def with_prefix(specs: Iterable[TopicSpec], prefix: str) -> list[TopicSpec]:
-    """``specs`` renamed under ``prefix`` (``PRIVACY_PIPELINE_TOPIC_PREFIX``; '' = unchanged)."""
-    return [dataclasses.replace(s, name=prefix + s.name) for s in specs]
 
 
 def ensure_topics(admin: Any, specs: Sequence[TopicSpec]) -> EnsureResult:
@@ -191,6 +266,8 @@ def check_topics(admin: Any, specs: Sequence[TopicSpec]) -> None:
 
 
 def _create(admin: Any, specs: Sequence[TopicSpec]) -> list[str]:
+    from kafka.errors import TopicAlreadyExistsError
+
     if not specs:
         return []
     request = {
@@ -229,6 +306,8 @@ def _check_existing(admin: Any, specs: Sequence[TopicSpec]) -> None:
 
 
 def _check_cleanup_policy(admin: Any, specs: Sequence[TopicSpec]) -> None:
+    from kafka.admin import ConfigResource, ConfigResourceType
+
     wanted = {s.name: s.configs["cleanup.policy"] for s in specs if "cleanup.policy" in s.configs}
     if not wanted:
         return

@@ -7,52 +7,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from pipeline import topics
 from pipeline.policy import Policy, Purpose
+from pipeline.topics import TopicNames as TopicNames  # re-export: the faust shell imports it here
 from processors.decide import Bounds
-
-
-@dataclass(frozen=True)
-class TopicNames:
-    """Topic names, all under one optional prefix (tests isolate themselves with it)."""
-
-    prefix: str = ""
-
-    @property
-    def navigation(self) -> str:
-        return self.prefix + topics.NAVIGATION
-
-    @property
-    def geolocation(self) -> str:
-        return self.prefix + topics.GEOLOCATION
-
-    @property
-    def consent(self) -> str:
-        return self.prefix + topics.CONSENT
-
-    @property
-    def deadletter(self) -> str:
-        return self.prefix + topics.DEADLETTER
-
-    @property
-    def decisions(self) -> str:
-        return self.prefix + topics.DECISIONS
-
-    @property
-    def subject_keys(self) -> str:
-        return self.prefix + topics.SUBJECT_KEYS
-
-    def sanitized(self, purpose: str) -> str:
-        """``sanitized.<purpose>.v1`` under the prefix."""
-        return self.prefix + topics.sanitized(purpose)
-
-    def stream_of(self, topic: str) -> str:
-        """``navigation``, ``geolocation`` or ``consent`` for an input topic name."""
-        if topic == self.navigation:
-            return "navigation"
-        if topic == self.geolocation:
-            return "geolocation"
-        return "consent"
 
 
 def bounds_of(policy: Policy) -> Bounds:

@@ -22,12 +22,11 @@ from pipeline.bench.procstats import Sampler, memory, reap, thread_cpu_s
 from pipeline.bench.refs import DecisionRefs
 from pipeline.bench.report import Concurrent
 from pipeline.bench.sandbox import Sandbox
-from pipeline.bench.stages import INPUTS, STALL_S, Reporter, alive_check, wait_first
+from pipeline.bench.stages import STALL_S, Reporter, alive_check, wait_first
 from pipeline.bench.watch import DecisionWatcher
 from pipeline.bench.workload import Workload
 from pipeline.kafka import make_producer
 from pipeline.simulator import produce
-from pipeline.topics import CONSENT, DECISIONS
 
 SINK_IDLE_S = 10.0
 """The sink exits after this long without records: after the last decision."""
@@ -98,9 +97,9 @@ def concurrent_stage(box: Sandbox, work: Workload, reporter: Reporter, count: in
     """Run producer, ``count`` workers and the sink at once; see the module docstring."""
     refs = DecisionRefs(box.settings)
     ids = refs.of_values(m.value for m in work.messages() if m.malformed is None)
-    with DecisionWatcher(box.settings, box.topic(DECISIONS)) as watcher:
+    with DecisionWatcher(box.settings, box.names.decisions) as watcher:
         run = _start(box, work, watcher, count)
-        prober = WithdrawalProber(run.producer, box.topic(CONSENT), work, probe_interval,
+        prober = WithdrawalProber(run.producer, box.names.consent, work, probe_interval,
                                   purposes, refs)
         try:
             alive = alive_check(box, run.workers)
@@ -123,7 +122,7 @@ def _start(box: Sandbox, work: Workload, watcher: DecisionWatcher, count: int) -
                for i in range(1, count + 1)]
     producer = make_producer(box.settings, linger_ms=50, batch_size=512 * 1024)
     for msg in work.grants:
-        producer.send(box.topic(CONSENT), key=msg.key, value=msg.value)
+        producer.send(box.names.consent, key=msg.key, value=msg.value)
     producer.flush(timeout=60)
     return _Run(box, work, watcher, producer, workers, [Sampler(p.pid) for p in workers])
 
@@ -166,7 +165,7 @@ def _load(run: _Run, reporter: Reporter, prober: WithdrawalProber) -> _Load:
     t0 = time.monotonic()
     prober.start()
     try:
-        produce(work.traffic, run.producer, topics={t: run.box.topic(t) for t in INPUTS},
+        produce(work.traffic, run.producer, topics=run.box.names.inputs_by_contract(),
                 progress=advance, envelopes=work.envelopes)
         produced_at, at_end = time.monotonic(), lag.now()
         prober.join(timeout=prober.interval * len(work.probes) + 60)

@@ -26,7 +26,6 @@ from pipeline.bench.refs import DecisionRefs
 from pipeline.bench.sandbox import Sandbox
 from pipeline.bench.watch import DecisionWatcher
 from pipeline.kafka import make_admin, make_producer
-from pipeline.topics import CONSENT, DECISIONS, NAVIGATION
 
 SAMPLE_USERS = 200
 _CONSENT = ('{{"schema":"consent/1","event_id":"mem-c-{i}","user_id":"mem-user-{i}",'
@@ -65,7 +64,7 @@ def produce_consents(box: Sandbox, users: int, progress: Callable[[int], Any]) -
     """One banner answer per user, an hour ago, acknowledged by Kafka."""
     at = (datetime.now(UTC) - timedelta(hours=1)).isoformat()
     producer = make_producer(box.settings, linger_ms=50, batch_size=1 << 20)
-    topic = box.topic(CONSENT)
+    topic = box.names.consent
     try:
         for i in range(users):
             value = _CONSENT.format(i=i, at=at, am="true" if grants(i) else "false")
@@ -82,7 +81,7 @@ def wait_applied(box: Sandbox, users: int, timeout: float, proc: subprocess.Pope
                  progress: Callable[[int], Any]) -> None:
     """Until the worker group committed every consent message (all applied)."""
     admin = make_admin(box.settings)
-    parts = [TopicPartition(box.topic(CONSENT), p) for p in range(box.settings.partitions)]
+    parts = [TopicPartition(box.names.consent, p) for p in range(box.settings.partitions)]
     deadline = time.monotonic() + timeout
     try:
         while True:
@@ -106,10 +105,10 @@ def verify_sample(box: Sandbox, users: int, proc: subprocess.Popen[bytes]) -> in
     step = max(1, users // SAMPLE_USERS)
     sample = list(range(0, users, step))[:SAMPLE_USERS]
     at = (datetime.now(UTC) - timedelta(minutes=5)).isoformat()
-    with DecisionWatcher(box.settings, box.topic(DECISIONS), keep_records=True) as watcher:
+    with DecisionWatcher(box.settings, box.names.decisions, keep_records=True) as watcher:
         producer = make_producer(box.settings)
         for i in sample:
-            producer.send(box.topic(NAVIGATION), key=f"mem-user-{i}".encode(),
+            producer.send(box.names.navigation, key=f"mem-user-{i}".encode(),
                           value=_VIEW.format(i=i, at=at).encode())
         producer.flush(timeout=60)
         producer.close(timeout=10)

@@ -22,7 +22,7 @@ from pipeline.bench.procstats import Usage, stop
 from pipeline.kafka import make_admin
 from pipeline.policy import load_policy
 from pipeline.settings import Settings
-from pipeline.topics import all_specs, ensure_topics, with_prefix
+from pipeline.topics import TopicNames, all_specs, ensure_topics
 
 CLI = [sys.executable, "-m", "pipeline.cli"]
 _CLI_TIMEOUT_S = 120.0
@@ -55,6 +55,8 @@ class Sandbox:
         if base.policy is not None:
             self.env["PRIVACY_PIPELINE_POLICY"] = str(base.policy)
         self.settings = Settings.from_env(self.env)
+        self.names = TopicNames.from_settings(self.settings)
+        """Every topic and group name of this sandbox (under its prefix)."""
         self.procs: list[subprocess.Popen[bytes]] = []
 
     @property
@@ -65,11 +67,7 @@ class Sandbox:
     @property
     def group(self) -> str:
         """The workers' consumer group (the faust app id)."""
-        return f"{self.prefix}privacy-pipeline"
-
-    def topic(self, name: str) -> str:
-        """``name`` under this sandbox's prefix."""
-        return self.prefix + name
+        return self.names.worker_group
 
     def setup(self) -> None:
         """Create the topics and the keyring.
@@ -82,7 +80,7 @@ class Sandbox:
         admin = make_admin(self.settings)
         try:
             # The worker changelogs too: the worker never creates topics (preflight refuses).
-            specs = with_prefix(all_specs(self.settings, purposes), self.prefix)
+            specs = all_specs(self.settings, purposes)
             ensure_topics(admin, specs)
         finally:
             admin.close()

@@ -33,9 +33,7 @@ from pipeline.bench.workload import Workload
 from pipeline.kafka import make_producer
 from pipeline.policy import Policy
 from pipeline.simulator import produce
-from pipeline.topics import CONSENT, DECISIONS, GEOLOCATION, NAVIGATION
 
-INPUTS = (NAVIGATION, GEOLOCATION, CONSENT)
 SINK_IDLE_S = 2.0
 _FIRST_DECISION_S = 120.0
 #: A worker stage fails when no new decision arrived for this long (a hung worker group).
@@ -69,10 +67,10 @@ def produce_stage(box: Sandbox, workload: Workload, reporter: Reporter) -> Stage
     start, cpu = time.perf_counter(), time.process_time()
     try:
         for msg in workload.grants:
-            producer.send(box.topic(CONSENT), key=msg.key, value=msg.value)
+            producer.send(box.names.consent, key=msg.key, value=msg.value)
         producer.flush(timeout=60)
         advance(len(workload.grants))
-        produce(workload.traffic, producer, topics={t: box.topic(t) for t in INPUTS},
+        produce(workload.traffic, producer, topics=box.names.inputs_by_contract(),
                 progress=advance, envelopes=workload.envelopes)
     finally:
         producer.close(timeout=30)
@@ -86,7 +84,7 @@ def ceiling_stage(box: Sandbox, workload: Workload, reporter: Reporter, timeout:
     """Plain consume and decode of the input topics (no processing)."""
     reporter.begin("raw ceiling", workload.size)
     cpu = time.process_time()
-    got = ceiling.measure(box.settings, [box.topic(t) for t in INPUTS], timeout, reporter.update)
+    got = ceiling.measure(box.settings, list(box.names.inputs), timeout, reporter.update)
     stage = Stage("raw ceiling: consume + decode", got.messages, got.seconds,
                   cpu_s=time.process_time() - cpu)
     reporter.end(f"{stage.rate:,.0f} events/s")
@@ -113,14 +111,14 @@ def workers_stage(box: Sandbox, workload: Workload, reporter: Reporter, count: i
     refs = DecisionRefs(box.settings)  # decisions carry keyed ids, never the raw event_id
     ids = refs.of_values(m.value for m in workload.messages() if m.malformed is None)
     invalid = workload.invalid_count()
-    with DecisionWatcher(box.settings, box.topic(DECISIONS)) as watcher:
+    with DecisionWatcher(box.settings, box.names.decisions) as watcher:
         start = time.perf_counter()
         procs = [box.start("worker", "--id", str(i), log_name=f"worker-{i}")
                  for i in range(1, count + 1)]
         samplers = [Sampler(p.pid) for p in procs]
         alive = alive_check(box, procs)
         producer = make_producer(box.settings, linger_ms=0)
-        prober = WithdrawalProber(producer, box.topic(CONSENT), workload, probe_interval, purposes,
+        prober = WithdrawalProber(producer, box.names.consent, workload, probe_interval, purposes,
                                   refs)
         try:
             wait_first(watcher, alive)

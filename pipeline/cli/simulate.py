@@ -16,10 +16,10 @@ from pipeline.kafka import make_producer
 from pipeline.policy import load_policy
 from pipeline.simulator.clock import check_span, default_hours, default_start
 from pipeline.simulator.exceptions import SimulatorError
-from pipeline.simulator.model import CONSENT, GEOLOCATION, NAVIGATION
 from pipeline.simulator.producer import produce
 from pipeline.simulator.run import ground_truth, write_messages, write_truth
 from pipeline.simulator.traffic import SimulationConfig, Traffic, generate
+from pipeline.topics import TopicNames
 
 _err = Console(stderr=True)
 
@@ -49,11 +49,11 @@ def _start(raw: str | None, now: datetime, hours: int) -> datetime:
 
 
 def _produce(
-    producer: Any, traffic: Traffic, rate: float | None, prefix: str, envelopes: bool = True
+    producer: Any, traffic: Traffic, rate: float | None, names: TopicNames, envelopes: bool = True
 ) -> None:
     columns = (TextColumn("producing"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     # PRIVACY_PIPELINE_TOPIC_PREFIX applies here as in every other process.
-    topics = {t: prefix + t for t in (NAVIGATION, GEOLOCATION, CONSENT)}
+    topics = names.inputs_by_contract()
     with Progress(*columns, console=_err, transient=True) as bar:
         task = bar.add_task("produce", total=len(traffic.messages))
         produce(
@@ -132,7 +132,7 @@ def simulate(
             write_messages(traffic.messages, target)
             where = f"written to {target}"
         else:
-            _produce(producer, traffic, rate, s.topic_prefix, envelopes)
+            _produce(producer, traffic, rate, TopicNames.from_settings(s), envelopes)
             where = f"produced to {s.bootstrap_servers}"
     finally:
         if producer is not None:

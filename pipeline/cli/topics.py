@@ -11,7 +11,7 @@ from pipeline.cli.output import FormatOption, Rows, check_format, emit
 from pipeline.errors import UsageError
 from pipeline.kafka import make_admin
 from pipeline.policy import load_policy
-from pipeline.topics import all_specs, delete_topics, ensure_topics, leftover_names, with_prefix
+from pipeline.topics import TopicNames, all_specs, delete_topics, ensure_topics
 
 
 @app.command("topics")
@@ -34,16 +34,16 @@ def topics(
     check_format(fmt)
     s = settings()
     policy = load_policy(s.policy)
-    # The same prefix the worker, sink and rights commands put in front of every name.
-    specs = with_prefix(all_specs(s, policy.purposes, policy.erasure), s.topic_prefix)
+    # Named by TopicNames, as the worker, sink and rights commands name them.
+    specs = all_specs(s, policy.purposes, policy.erasure)
     if delete and not yes:
         raise UsageError("--delete removes every topic of the pipeline under prefix "
                          f"{s.topic_prefix!r} and the data in them: add --yes to confirm")
     admin = make_admin(s)
     try:
         if delete:
-            _delete(admin, [sp.name for sp in specs] + leftover_names(s.topic_prefix),
-                    s.bootstrap_servers)
+            leftovers = list(TopicNames.from_settings(s).leftovers)
+            _delete(admin, [sp.name for sp in specs] + leftovers, s.bootstrap_servers)
             return
         result = ensure_topics(admin, specs)
     finally:

@@ -7,9 +7,10 @@ from typing import Annotated
 
 import typer
 
-from pipeline import preflight, topics
+from pipeline import preflight
 from pipeline.cli.app import app, settings
 from pipeline.cli.options import LOG_LEVEL_HELP, log_level, quiet_libraries
+from pipeline.topics import TopicNames
 
 _FAUST_LEVELS = {"debug": "debug", "info": "info", "warning": "warn", "error": "error"}
 
@@ -39,8 +40,7 @@ def worker(
 
     policy = load_policy(s.policy)
     specs = preflight.service_specs(s, policy.purposes)
-    group = f"{s.topic_prefix}{topics.WORKER_APP}"
-    took = preflight.check(s, specs, policy.key_specs(), group)
+    took = preflight.check(s, specs, policy.key_specs(), TopicNames.from_settings(s).worker_group)
     quiet_libraries(chosen)
     import processors.agents  # noqa: F401  (registers the agent, timer and tables)
     from pipeline.app import app as faust_app

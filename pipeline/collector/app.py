@@ -26,6 +26,7 @@ from pipeline.collector.routes import router
 from pipeline.collector.state import BrokerHealth, CollectorState
 from pipeline.collector.subject import SubjectVerifier
 from pipeline.settings import Settings
+from pipeline.topics import TopicNames
 
 # Short linger: every request waits for its acks, so a long one adds latency; 10 ms lets the
 # batches of concurrent requests share produce requests (2 ms measured slower, 20 ms no faster).
@@ -125,7 +126,7 @@ def create_app(
         limiter=RateLimiter(settings.collector_rate, settings.collector_burst),
         producer=event_producer,
         metrics=metrics,
-        topics=topics or CollectorTopics.with_prefix(settings.topic_prefix),
+        topics=topics or CollectorTopics.of(TopicNames.from_settings(settings)),
         keep_ip=policy_keeps_ip(settings) if keep_ip is None else keep_ip,
         health=BrokerHealth(probe or (lambda: kafka.probe(settings, _PROBE_TIMEOUT_S))),
         client_address=ClientAddress(parse_networks(settings.collector_trusted_proxies)),

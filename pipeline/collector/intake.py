@@ -15,9 +15,9 @@ from typing import Final, NamedTuple
 
 import msgspec
 
-from pipeline import topics as contract
 from pipeline.collector.auth import SCHEMA_SCOPES, SCOPES
 from pipeline.collector.subject import SubjectCheck
+from pipeline.topics import TopicNames
 from schemas import validator
 from schemas.events import EVENT_TYPES, App, Consent, Event
 from schemas.exceptions import InvalidEvent
@@ -45,16 +45,14 @@ _KNOWN_FIELDS: Final = _known_fields()
 class CollectorTopics:
     """Where each schema goes; injectable so tests can use uuid-named topics."""
 
-    navigation: str = contract.NAVIGATION
-    geolocation: str = contract.GEOLOCATION
-    consent: str = contract.CONSENT
+    navigation: str
+    geolocation: str
+    consent: str
 
     @classmethod
-    def with_prefix(cls, prefix: str) -> CollectorTopics:
-        """The contract topics under ``prefix`` (``PRIVACY_PIPELINE_TOPIC_PREFIX``; '' = as is)."""
-        return cls(
-            prefix + contract.NAVIGATION, prefix + contract.GEOLOCATION, prefix + contract.CONSENT
-        )
+    def of(cls, names: TopicNames) -> CollectorTopics:
+        """The contract's input topics under ``names``' prefix."""
+        return cls(names.navigation, names.geolocation, names.consent)
 
     def by_schema(self) -> dict[str, str]:
         """Topic of each schema tag."""

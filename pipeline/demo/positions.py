@@ -8,16 +8,9 @@ from kafka import TopicPartition
 from kafka.admin import OffsetSpec
 from kafka.errors import KafkaError
 
-from pipeline import topics
 from pipeline.policy import Policy
 from pipeline.settings import Settings
-
-INPUTS = (topics.NAVIGATION, topics.GEOLOCATION, topics.CONSENT)
-
-
-def worker_group(settings: Settings) -> str:
-    """The consumer group of the faust workers (the app id of ``pipeline.app.create_app``)."""
-    return f"{settings.topic_prefix}privacy-pipeline"
+from pipeline.topics import TopicNames
 
 
 def _partitions(names: list[str], count: int) -> list[TopicPartition]:
@@ -49,8 +42,8 @@ def worker_lag(admin: Any, settings: Settings) -> int | None:
 
 
 def _worker_lag(admin: Any, settings: Settings) -> int:
-    parts = _partitions([settings.topic_prefix + t for t in INPUTS], settings.partitions)
-    group = worker_group(settings)
+    names = TopicNames.from_settings(settings)
+    parts, group = _partitions(list(names.inputs), settings.partitions), names.worker_group
     committed = admin.list_group_offsets({group: parts}).get(group, {})
     ends = end_offsets(admin, parts)
     done = {tp: max(0, int(committed[tp].offset)) if tp in committed else 0 for tp in parts}

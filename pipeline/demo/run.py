@@ -17,7 +17,7 @@ from pipeline import broker as local_broker
 from pipeline import topics
 from pipeline.demo.children import Child, Children, Signals
 from pipeline.demo.exceptions import DemoError, Interrupted
-from pipeline.demo.positions import INPUTS, sink_lag, worker_lag
+from pipeline.demo.positions import sink_lag, worker_lag
 from pipeline.errors import UsageError
 from pipeline.kafka import make_admin, make_producer, probe
 from pipeline.policy import load_policy
@@ -99,9 +99,7 @@ class Demo:
     def topics(self) -> None:
         """Create the pipeline's topics under the prefix (idempotent)."""
         s = self.settings
-        specs = topics.with_prefix(
-            topics.all_specs(s, self.policy.purposes, self.policy.erasure), s.topic_prefix
-        )
+        specs = topics.all_specs(s, self.policy.purposes, self.policy.erasure)
         admin = make_admin(s)
         try:
             result = topics.ensure_topics(admin, specs)
@@ -148,7 +146,7 @@ class Demo:
         traffic = generate(config)
         truth = self.settings.data_dir / "truth" / f"demo-{o.seed}.json"
         write_truth(ground_truth(traffic, self.policy, now), traffic, truth)
-        names = {t: self.settings.topic_prefix + t for t in INPUTS}
+        names = topics.TopicNames.from_settings(self.settings).inputs_by_contract()
         producer = make_producer(self.settings, client_id="privacy-pipeline-demo")
         columns = (TextColumn("simulate"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
 

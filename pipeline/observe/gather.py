@@ -19,7 +19,6 @@ from kafka import KafkaConsumer, TopicPartition
 from kafka.admin import KafkaAdminClient
 from kafka.errors import KafkaError
 
-from pipeline import topics
 from pipeline.kafka import make_admin, make_consumer
 from pipeline.observe import scrape
 from pipeline.observe.exceptions import StatusError
@@ -27,23 +26,13 @@ from pipeline.observe.ports import parse_client_id, sink_port
 from pipeline.observe.status import Member, PartitionLag, Publication, StageLag, Status
 from pipeline.settings import Settings
 from pipeline.sink.config import ShardSpec, SinkConfig
+from pipeline.topics import TopicNames
 
 _REQUEST_MS = 5000
 _BOOTSTRAP_S = 10.0
 _RETRY_S = 5.0
 T = TypeVar("T")
 Positions = dict[tuple[str, int], int]
-
-
-def worker_group(settings: Settings) -> str:
-    """The worker group id (the faust app id of :mod:`pipeline.app`)."""
-    return f"{settings.topic_prefix}privacy-pipeline"
-
-
-def input_topics(settings: Settings) -> list[str]:
-    """The worker's input topics, prefixed."""
-    return [settings.topic_prefix + t for t in (topics.NAVIGATION, topics.GEOLOCATION,
-                                                 topics.CONSENT)]
 
 
 def gather(settings: Settings, sink: SinkConfig) -> Status:
@@ -59,8 +48,8 @@ def gather(settings: Settings, sink: SinkConfig) -> Status:
     consumer = make_consumer(bounded, group_id=None, request_timeout_ms=_REQUEST_MS,
                              client_id="privacy-pipeline-status")
     try:
-        group = worker_group(settings)
-        inputs = input_topics(settings)
+        names = TopicNames.from_settings(settings)
+        group, inputs = names.worker_group, list(names.inputs)
         worker = _retrying(lambda: _worker_stage(admin, consumer, group, inputs))
         state, members = _retrying(lambda: _members(admin, group, set(inputs)))
         sinks = tuple(_sink_stage(consumer, settings, sink, i) for i in range(sink.shard.count))

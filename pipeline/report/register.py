@@ -17,9 +17,9 @@ from typing import Any
 
 import duckdb
 
-from pipeline import topics
 from pipeline.policy import TREATMENTS, Policy, Purpose
 from pipeline.sink.dp import calibrate
+from pipeline.topics import TopicNames
 
 #: purpose -> analytics.duckdb tables its records feed (all purposes feed processing_daily).
 PURPOSE_TABLES: Mapping[str, tuple[str, ...]] = {
@@ -117,7 +117,7 @@ def purpose_record(
         purpose=p.name, label=p.label, basis=p.basis, consent_required=p.consent_required,
         objectable=p.objectable, categories=_categories(p),
         recipients=list(p.register.recipients),
-        topics=[prefix + topics.sanitized(p.name)], tables=[*tables, "processing_daily"],
+        topics=[TopicNames(prefix).sanitized(p.name)], tables=[*tables, "processing_daily"],
         transfers_outside_eu=p.register.transfers_outside_eu,
         automated_decisions=p.register.automated_decisions,
         retention_days=p.retention_days, key_epoch=p.epoch, next_key_destruction=destruction,

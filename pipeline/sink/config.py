@@ -12,11 +12,11 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from pipeline import topics
 from pipeline.policy.publication import Publication
 from pipeline.settings import Settings
 from pipeline.sink.exceptions import DpShardingError, ShardSpecError
 from pipeline.sink.target import AnalyticsTarget
+from pipeline.topics import TopicNames
 
 #: Purposes whose sanitized records feed a table of DESIGN.md section 8. The others
 #: (personalisation, fraud_prevention) are per-user streams for other consumers.
@@ -77,11 +77,10 @@ class SinkTopics:
 
     @classmethod
     def for_purposes(cls, purposes: list[str], prefix: str = "") -> SinkTopics:
-        """Standard names (``sanitized.<purpose>.v1``, ``pipeline.decisions.v1``), prefixed."""
-        return cls(
-            sanitized={p: prefix + topics.sanitized(p) for p in purposes},
-            decisions=prefix + topics.DECISIONS,
-        )
+        """The contract's names (``sanitized.<purpose>.v1``, ``pipeline.decisions.v1``) under
+        ``prefix`` (:class:`pipeline.topics.TopicNames`)."""
+        names = TopicNames(prefix)
+        return cls(sanitized={p: names.sanitized(p) for p in purposes}, decisions=names.decisions)
 
     def all(self) -> list[str]:
         """Every topic name, decisions last."""

@@ -23,7 +23,7 @@ from kafka import KafkaConsumer, KafkaProducer
 from pipeline.kafka import make_admin, make_consumer, make_producer
 from pipeline.policy import load_policy
 from pipeline.settings import Settings
-from pipeline.topics import TopicSpec, all_specs, ensure_topics
+from pipeline.topics import all_specs, ensure_topics
 
 CLI = [sys.executable, "-m", "pipeline.cli"]
 
@@ -64,11 +64,7 @@ class PipelineEnv:
         purposes = load_policy(None).purposes
         admin = make_admin(self.settings)
         try:
-            specs = [
-                TopicSpec(self.prefix + s.name, s.partitions, s.configs)
-                for s in all_specs(self.settings, purposes)
-            ]
-            ensure_topics(admin, specs)
+            ensure_topics(admin, all_specs(self.settings, purposes))  # under self.prefix
         finally:
             admin.close()
 

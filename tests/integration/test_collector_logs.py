@@ -28,9 +28,9 @@ CLI = str(Path(sys.executable).with_name("privacy-pipeline"))
 def prefix(admin: KafkaAdminClient) -> Iterator[str]:
     """A uuid topic prefix with the three input topics created under it (deleted after)."""
     prefix = f"test-{uuid.uuid4().hex[:12]}."
-    names = [prefix + t for t in (topics.NAVIGATION, topics.GEOLOCATION, topics.CONSENT)]
+    names = list(topics.TopicNames(prefix).inputs)
     # As `privacy-pipeline topics` makes them: the collector's preflight checks their specs.
-    specs = topics.with_prefix(topics.pipeline_specs(Settings.from_env(), []), prefix)
+    specs = topics.pipeline_specs(Settings.from_env({"PRIVACY_PIPELINE_TOPIC_PREFIX": prefix}), [])
     topics.ensure_topics(admin, [s for s in specs if s.name in names])
     yield prefix
     admin.delete_topics(names, raise_errors=False)

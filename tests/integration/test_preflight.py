@@ -76,8 +76,9 @@ def assert_fast_one_line(done: subprocess.CompletedProcess[str], took: float,
 
 
 def create_all(admin: KafkaAdminClient, prefix: str, partitions: int, skip: str = "") -> None:
-    sized = Settings.from_env({"PRIVACY_PIPELINE_PARTITIONS": str(partitions)})
-    specs = topics.with_prefix(topics.all_specs(sized, load_policy(None).purposes), prefix)
+    sized = Settings.from_env({"PRIVACY_PIPELINE_PARTITIONS": str(partitions),
+                               "PRIVACY_PIPELINE_TOPIC_PREFIX": prefix})
+    specs = topics.all_specs(sized, load_policy(None).purposes)
     topics.ensure_topics(admin, [s for s in specs if s.name != skip])
 
 

@@ -124,11 +124,12 @@ def test_every_topic_of_the_pipeline_is_a_place_under_the_prefix() -> None:
     policy = load_policy()
     s = Settings.from_env({"PRIVACY_PIPELINE_TOPIC_PREFIX": "run1."})
     found = {p.name: p for p in erasure_status.places(s, policy)}
-    wanted = {"run1." + t.name for t in topics.all_specs(s, policy.purposes)}
-    assert "run1." + topics.SUBJECT_KEYS in wanted and wanted == set(found)
-    assert found["run1." + topics.NAVIGATION].holds == "raw"
-    assert found["run1." + topics.sanitized("advertising")].holds == "pseudonymous"
-    marker = found["run1." + topics.changelog("erased")]
+    names = topics.TopicNames("run1.")
+    wanted = {t.name for t in topics.all_specs(s, policy.purposes)}
+    assert names.subject_keys in wanted and wanted == set(found)
+    assert found[names.navigation].holds == "raw"
+    assert found[names.sanitized("advertising")].holds == "pseudonymous"
+    marker = found[names.changelog("erased")]
     # The worker's own rule: lateness bound + future bound + its margin (1 h).
     extra = timedelta(minutes=policy.future_minutes, hours=1)
     assert marker.starts == timedelta(days=policy.lateness_days) + extra

@@ -64,7 +64,7 @@ def test_changelog_names_match_the_topics_command() -> None:
     faust_app = create_app(Settings.from_env({}))
     for name in topics.WORKER_TABLES:
         table = faust_app.Table(name, key_type=bytes, value_type=bytes, partitions=6)
-        assert table.changelog_topic.get_topic_name() == topics.changelog(name)
+        assert table.changelog_topic.get_topic_name() == topics.TopicNames().changelog(name)
 
 
 def test_topics_creates_the_changelog_of_every_worker_table() -> None:
@@ -75,7 +75,6 @@ def test_topics_creates_the_changelog_of_every_worker_table() -> None:
     from pipeline.app import app, settings
 
     assert set(app.tables) == set(topics.WORKER_TABLES) | {"subject_keys"}
-    created = {s.name for s in topics.with_prefix(topics.all_specs(settings, []),
-                                                  settings.topic_prefix)}
+    created = {s.name for s in topics.all_specs(settings, [])}
     # subject_keys' changelog is the product topic privacy.subject-keys.v1 (pipeline_specs).
     assert {t.changelog_topic.get_topic_name() for t in app.tables.values()} <= created

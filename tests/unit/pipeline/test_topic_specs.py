@@ -58,9 +58,9 @@ def test_policy_bounds_reach_the_topics() -> None:
     assert specs[topics.NAVIGATION].configs["retention.ms"] == str(6 * 3_600_000)
     assert specs[topics.GEOLOCATION].configs["segment.ms"] == str(2 * 3_600_000)
     compacted = [s for s in specs.values() if s.configs["cleanup.policy"] == "compact"]
-    assert {s.name for s in compacted} == {topics.CONSENT, topics.SUBJECT_KEYS} | {
-        topics.changelog(t) for t in topics.WORKER_TABLES
-    }
+    assert {s.name for s in compacted} == {topics.CONSENT, topics.SUBJECT_KEYS} | set(
+        topics.TopicNames().changelogs
+    )
     assert specs[topics.CONSENT].configs["min.compaction.lag.ms"] == str(6 * 3_600_000)
     assert specs[topics.CONSENT].configs["max.compaction.lag.ms"] == str(9 * 3_600_000)
     for spec in compacted:
@@ -86,10 +86,9 @@ def test_duplicate_purposes_give_one_topic() -> None:
 
 
 def test_prefix_renames_and_keeps_specs() -> None:
-    specs = topics.pipeline_specs(Settings(), ["advertising"])
-    renamed = topics.with_prefix(specs, "run1.")
+    specs = topics.all_specs(Settings(), ["advertising"])
+    renamed = topics.all_specs(Settings(topic_prefix="run1."), ["advertising"])
     assert [r.name for r in renamed] == ["run1." + s.name for s in specs]
     assert [(r.partitions, r.configs) for r in renamed] == [
         (s.partitions, s.configs) for s in specs
     ]
-    assert topics.with_prefix(specs, "") == specs

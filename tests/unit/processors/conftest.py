@@ -14,7 +14,8 @@ import pytest
 import keys
 from pipeline.policy import load_policy
 from pipeline.settings import Settings
-from processors.context import Runtime, TopicNames
+from pipeline.topics import TopicNames
+from processors.context import Runtime
 from processors.engine import Engine
 from processors.messages import Msg
 from processors.outbox import Outbox

@@ -17,6 +17,7 @@ from pipeline.collector.intake import (
     reason_label,
 )
 from pipeline.collector.subject import SubjectCheck
+from pipeline.topics import TopicNames
 from schemas.exceptions import InvalidEvent
 
 TOPICS = CollectorTopics("nav", "geo", "consent").by_schema()
@@ -113,11 +114,11 @@ def test_reason_labels_are_bounded() -> None:
 
 
 def test_default_topics_are_the_contract_ones_under_the_prefix() -> None:
-    assert CollectorTopics.with_prefix("").by_schema() == {
+    assert CollectorTopics.of(TopicNames("")).by_schema() == {
         "navigation/1": "app.navigation.v1", "geolocation/1": "app.geolocation.v1",
         "consent/1": "privacy.consent.v1", "rights/1": "privacy.consent.v1",
     }
-    assert CollectorTopics.with_prefix("t1.").navigation == "t1.app.navigation.v1"
+    assert CollectorTopics.of(TopicNames("t1.")).navigation == "t1.app.navigation.v1"
 
 
 def test_valid_events_outside_the_key_scopes_are_listed_as_forbidden() -> None:
