@@ -94,6 +94,9 @@ def apply_batch(
             "ON CONFLICT DO UPDATE SET next_offset = excluded.next_offset"
         )
         conn.execute("COMMIT")
+        # The staging tables hold a whole batch: dropped now, not kept until the next one.
+        for table in _STAGING:
+            conn.execute(f"DROP TABLE IF EXISTS temp.{table}")
     except BaseException:
         conn.execute("ROLLBACK")
         raise
@@ -104,6 +107,9 @@ def apply_batch(
     records, new, rejected = (a + b for a, b in zip(s, d, strict=True))
     return BatchResult(decoded.messages, records + bad, new, records - new - rejected,
                        rejected + bad)
+
+
+_STAGING = ("stg_s", "new_s", "stg_d", "new_d")
 
 
 def _dedupe(conn: duckdb.DuckDBPyConnection, stg: str, new: str, today: date) -> int:
