@@ -15,10 +15,10 @@ import os
 import time
 from typing import Any
 
-from pipeline.app import create_app, run_worker
 from pipeline.settings import Settings
 from processors.context import TopicNames
-from processors.topics import input_topic
+from processors.worker.app import create_app, run_worker
+from processors.worker.topics import input_topic
 
 settings = Settings.from_env()
 app = create_app(settings, name="faust-floor")

@@ -42,12 +42,12 @@ def worker(
     group = f"{s.topic_prefix}{topics.WORKER_APP}"
     took = preflight.check(s, specs, policy.key_specs(), group)
     quiet_libraries(chosen)
-    import processors.agents  # noqa: F401  (registers the agent, timer and tables)
-    from pipeline.app import app as faust_app
-    from pipeline.app import run_worker
+    import processors.worker.agents  # noqa: F401  (registers the agent, timer and tables)
     from pipeline.observe.ports import worker_port
     from pipeline.observe.server import serve_metrics
     from processors.metrics import METRICS
+    from processors.worker.app import app as faust_app
+    from processors.worker.app import run_worker
 
     METRICS.info.labels(s.worker_id, faust_app.conf.id).set(1)
     serve_metrics(METRICS.registry, METRICS.liveness.check, s.metrics_host, worker_port(s),

@@ -16,7 +16,7 @@ INPUTS = (topics.NAVIGATION, topics.GEOLOCATION, topics.CONSENT)
 
 
 def worker_group(settings: Settings) -> str:
-    """The consumer group of the faust workers (the app id of ``pipeline.app.create_app``)."""
+    """The consumer group of the faust workers (the app id :mod:`processors.worker.app` sets)."""
     return f"{settings.topic_prefix}privacy-pipeline"
 
 

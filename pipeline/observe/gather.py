@@ -36,7 +36,7 @@ Positions = dict[tuple[str, int], int]
 
 
 def worker_group(settings: Settings) -> str:
-    """The worker group id (the faust app id of :mod:`pipeline.app`)."""
+    """The worker group id (the faust app id of :mod:`processors.worker.app`)."""
     return f"{settings.topic_prefix}privacy-pipeline"
 
 

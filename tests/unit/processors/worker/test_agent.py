@@ -11,12 +11,12 @@ os.environ.setdefault("PRIVACY_PIPELINE_WORKER_STORE", "memory://")
 
 from faust.types import Message
 
-from processors import agents
 from processors.context import Runtime
 from processors.engine import Engine
 from processors.outbox import Outbox
 from processors.refs import decision_ref
 from processors.store import Store
+from processors.worker import agents
 from tests.unit.processors.conftest import APP, NOW, FakeRing, NoGapFence, at
 
 

@@ -11,22 +11,22 @@ from typing import Any
 from aiokafka.errors import KafkaError as AIOKafkaError
 from kafka.errors import KafkaError
 
-from pipeline.app import app, names, settings
-from processors import tables
 from processors.context import Runtime
 from processors.engine import Engine
 from processors.exceptions import RetriesExhausted
-from processors.failures import classify, reason_of
-from processors.fence import KafkaFence
 from processors.limits import Limits
 from processors.messages import Msg, subject_verified
 from processors.metrics import METRICS
 from processors.outbox import Outbox
-from processors.retry import Backoff
 from processors.store import Store
 from processors.subjectkeys import SubjectKeys
-from processors.topics import inputs, output
-from processors.watchdog import StallWatch
+from processors.worker import tables
+from processors.worker.app import app, names, settings
+from processors.worker.failures import classify, reason_of
+from processors.worker.fence import KafkaFence
+from processors.worker.retry import Backoff
+from processors.worker.topics import inputs, output
+from processors.worker.watchdog import StallWatch
 
 log = logging.getLogger(__name__)
 

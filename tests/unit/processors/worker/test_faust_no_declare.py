@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from pipeline.app import create_app
 from pipeline.settings import Settings
+from processors.worker.app import create_app
 
 
 class NoProducer:
@@ -70,9 +70,9 @@ def test_changelog_names_match_the_topics_command() -> None:
 def test_topics_creates_the_changelog_of_every_worker_table() -> None:
     """`topics` creates each table's changelog: a table added to the worker without its
     changelog in ``WORKER_TABLES`` would make the worker's preflight refuse to start."""
-    import processors.tables  # noqa: F401  (declares the worker's tables on the app)
+    import processors.worker.tables  # noqa: F401  (declares the worker's tables on the app)
     from pipeline import topics
-    from pipeline.app import app, settings
+    from processors.worker.app import app, settings
 
     assert set(app.tables) == set(topics.WORKER_TABLES) | {"subject_keys"}
     created = {s.name for s in topics.with_prefix(topics.all_specs(settings, []),

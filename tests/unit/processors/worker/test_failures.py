@@ -14,14 +14,14 @@ import kafka.errors as kerrors
 import pytest
 from faust.exceptions import ProducerSendError
 
-from processors import agents
 from processors.context import Runtime
 from processors.engine import Engine
 from processors.exceptions import StateTooLarge
-from processors.failures import classify, reason_of
 from processors.messages import Msg
 from processors.outbox import Outbox
 from processors.store import Store
+from processors.worker import agents
+from processors.worker.failures import classify, reason_of
 from tests.unit.processors.conftest import NOW, FakeRing, FakeSubjectKeys, NoGapFence, at, raw_ids
 
 

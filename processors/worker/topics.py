@@ -6,8 +6,8 @@ from typing import Any
 
 import faust
 
-from pipeline.app import app, names
 from processors.context import TopicNames
+from processors.worker.app import app, names
 
 
 class RawBytes(faust.Schema[bytes, bytes]):

@@ -1,4 +1,4 @@
-"""The worker's fetch loop (``pipeline.consumer.LeanConsumer``), its methods on a stand-in."""
+"""The worker's fetch loop (``processors.worker.consumer.LeanConsumer``) on a stand-in."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from collections import defaultdict
 from types import SimpleNamespace
 from typing import Any
 
-from pipeline.consumer import LeanConsumer
+from processors.worker.consumer import LeanConsumer
 
 TP = ("app.navigation.v1", 0)
 

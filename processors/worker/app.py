@@ -11,11 +11,11 @@ from typing import Any
 
 import faust
 
-from pipeline.consumer import LeanTransport
-from pipeline.monitor import QuietMonitor
 from pipeline.observe.ports import worker_client_id
 from pipeline.settings import Settings
 from processors.context import TopicNames
+from processors.worker.consumer import LeanTransport
+from processors.worker.monitor import QuietMonitor
 
 settings = Settings.from_env()
 names = TopicNames(settings.topic_prefix)

@@ -9,7 +9,7 @@ import aiokafka.errors as aioerrors
 import pytest
 
 from processors.exceptions import RetriesExhausted
-from processors.retry import Backoff
+from processors.worker.retry import Backoff
 
 
 class Script:
@@ -90,7 +90,7 @@ def test_the_worker_exits_70_on_a_fatal_or_persistent_failure(
     failure: BaseException, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     os.environ.setdefault("PRIVACY_PIPELINE_WORKER_STORE", "memory://")
-    from processors import agents
+    from processors.worker import agents
 
     script = Script(*(failure for _ in range(3)))
 

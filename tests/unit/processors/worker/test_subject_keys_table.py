@@ -4,8 +4,8 @@ recovery and every write use ``table.changelog_topic``)."""
 
 from __future__ import annotations
 
-from pipeline.app import app, names
-from processors import tables
+from processors.worker import tables
+from processors.worker.app import app, names
 
 
 def test_changelog_is_the_subject_keys_topic() -> None:

@@ -18,7 +18,7 @@ from typing import Any
 from faust.stores.base import SerializedStore
 from faust.streams import _current_event
 
-from pipeline.app import app, names, settings
+from processors.worker.app import app, names, settings
 
 SYNTHETIC_SOURCE = "privacy-pipeline.key-partitioned"
 """The source topic the table-write stubs name (never a Kafka topic)."""
