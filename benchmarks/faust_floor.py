@@ -17,11 +17,11 @@ from typing import Any
 
 from pipeline.settings import Settings
 from processors.context import TopicNames
-from processors.worker.app import create_app, run_worker
+from processors.worker.app import faust_app, run_worker
 from processors.worker.topics import input_topic
 
 settings = Settings.from_env()
-app = create_app(settings, name="faust-floor")
+app = faust_app(settings, name="faust-floor")
 inputs = input_topic(app, TopicNames(settings.topic_prefix))
 EXPECTED = int(os.environ["BENCH_FLOOR_EXPECTED"])
 _seen = {"records": 0, "first": 0.0, "first_batch": 0, "cpu": 0.0}

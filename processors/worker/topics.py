@@ -7,7 +7,6 @@ from typing import Any
 import faust
 
 from processors.context import TopicNames
-from processors.worker.app import app, names
 
 
 class RawBytes(faust.Schema[bytes, bytes]):
@@ -42,11 +41,8 @@ def input_topic(faust_app: Any, topic_names: TopicNames) -> Any:
     )
 
 
-inputs: Any = input_topic(app, names)
-
-
-def output(topic: str) -> Any:
+def output(faust_app: Any, topic: str) -> Any:
     """A raw-bytes output topic (sanitized, decisions, dead letter)."""
-    return app.topic(
+    return faust_app.topic(
         topic, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"
     )

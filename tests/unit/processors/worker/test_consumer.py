@@ -1,160 +1,212 @@
-"""The worker's fetch loop (``processors.worker.consumer.LeanConsumer``) on a stand-in."""
+"""The worker's fetch loop (``processors.worker.consumer.LeanConsumer``) on the real consumer.
+
+Each test takes the consumer faust builds for a factory-made worker (installed faust, not
+started, no broker): its read offsets, gap tracking, conductor, flow control and
+``wait_first`` are faust's and mode's own. Only the ends are replaced: what a fetch returns
+(``getmany``) and where a record is handed (``callback``).
+"""
 
 from __future__ import annotations
 
 import asyncio
-from collections import defaultdict
+from collections.abc import AsyncIterator, Callable
 from types import SimpleNamespace
 from typing import Any
 
+from faust.types import TP
+
+from processors.worker import Worker
 from processors.worker.consumer import LeanConsumer
 
-TP = ("app.navigation.v1", 0)
 
+class Rig:
+    """A worker's real consumer with the input channel assigned one partition."""
 
-class StandIn:
-    """The attributes of a faust consumer the fetch loop's methods use."""
-
-    def __init__(self, queue_size: int = 100, acks: bool = True) -> None:
-        self._read_offset: dict[Any, int | None] = defaultdict(lambda: None)
+    def __init__(self, worker: Worker, queue_size: int = 100) -> None:
+        self.tp = TP(worker.names.navigation, 0)
+        self.other = TP("some.unacked.topic", 0)  # not read by any agent: faust acks nothing
+        self.consumer: LeanConsumer = worker.app.consumer
+        # As an agent subscribes: a clone of its topic in the conductor, with its own buffer.
+        self.channel = worker.inputs.clone(is_iterator=True, maxsize=queue_size)
+        self.conductor = worker.app.topics
+        self.conductor.add(self.channel)
         self.handed: list[int] = []
-        self.gaps: list[tuple[int, int]] = []
-        self.suspend_flow = asyncio.Event()
-        self.should_stop = False
-        self.queue: asyncio.Queue[int] = asyncio.Queue(maxsize=queue_size)
-        conductor = SimpleNamespace(_tp_index={TP: [SimpleNamespace(queue=self.queue)]})
-        self.app = SimpleNamespace(topics=conductor)
-        conductor.acks_enabled_for = lambda topic: acks
+        self.consumer.callback = self.record  # type: ignore[method-assign]
 
-    async def callback(self, message: Any) -> None:
+    async def assign(self) -> None:
+        # What faust's subscription and the group's assignment do, in that order.
+        await self.conductor._update_indices()
+        await self.conductor.on_partitions_assigned({self.tp})
+
+    async def record(self, message: Any) -> None:
         self.handed.append(message.offset)
 
-    async def _add_gap(self, tp: Any, start: int, end: int) -> None:
-        self.gaps.append((start, end))
+    def read_offset(self, tp: TP | None = None) -> int | None:
+        value: int | None = self.consumer._read_offset[tp or self.tp]
+        return value
 
-    async def _room(self, tp: Any) -> None:
-        await LeanConsumer._room(self, tp)  # type: ignore[arg-type]
+    def records(self, *offsets: int, tp: TP | None = None) -> AsyncIterator[tuple[TP, Any]]:
+        at = tp or self.tp
 
-    async def _hand_over(self, tp: Any, message: Any) -> None:
-        await LeanConsumer._hand_over(self, tp, message)  # type: ignore[arg-type]
+        async def gen() -> AsyncIterator[tuple[TP, Any]]:
+            for offset in offsets:
+                yield at, SimpleNamespace(offset=offset, topic=at.topic)
 
-    async def _hand_over_all(self, records: Any) -> None:
-        await LeanConsumer._hand_over_all(self, records)  # type: ignore[arg-type]
+        return gen()
 
+    def spy_gaps(self) -> list[tuple[int, int]]:
+        """Record the gaps handed to faust's own ``_add_gap`` (which still runs)."""
+        gaps: list[tuple[int, int]] = []
+        real = self.consumer._add_gap
 
-def _records(*offsets: int) -> Any:
-    async def gen() -> Any:
-        for offset in offsets:
-            yield TP, SimpleNamespace(offset=offset, topic=TP[0])
+        async def add_gap(tp: TP, start: int, end: int) -> None:
+            gaps.append((start, end))
+            await real(tp, start, end)
 
-    return gen()
-
-
-def test_records_are_handed_over_in_order_and_marked_read() -> None:
-    consumer = StandIn()
-    asyncio.run(LeanConsumer._hand_over_all(consumer, _records(0, 1, 2)))  # type: ignore[arg-type]
-    assert consumer.handed == [0, 1, 2]
-    assert consumer._read_offset[TP] == 2
+        self.consumer._add_gap = add_gap  # type: ignore[method-assign]
+        return gaps
 
 
-def test_records_below_the_read_offset_are_not_handed_over_again() -> None:
-    consumer = StandIn()
-    consumer._read_offset[TP] = 5  # a seek, or records handed over before
-    asyncio.run(LeanConsumer._hand_over_all(consumer, _records(3, 4, 5, 6)))  # type: ignore[arg-type]
-    assert consumer.handed == [5, 6]  # the seek's own offset is read again, as faust does
+def run(worker: Worker, scenario: Callable[[Rig], Any], queue_size: int = 100) -> Rig:
+    async def main() -> Rig:
+        rig = Rig(worker, queue_size)
+        await rig.assign()
+        await scenario(rig)
+        return rig
+
+    return asyncio.run(main())
 
 
-def test_a_jump_in_offsets_is_recorded_as_a_gap_for_acked_topics_only() -> None:
-    acked, other = StandIn(acks=True), StandIn(acks=False)
-    for consumer in (acked, other):
-        consumer._read_offset[TP] = 3
-        asyncio.run(LeanConsumer._hand_over_all(consumer, _records(7)))  # type: ignore[arg-type]
-    assert acked.gaps == [(4, 7)]
-    assert other.gaps == []
+def test_records_are_handed_over_in_order_and_marked_read(worker: Worker) -> None:
+    async def scenario(rig: Rig) -> None:
+        await rig.consumer._hand_over_all(rig.records(0, 1, 2))
+
+    rig = run(worker, scenario)
+    assert rig.handed == [0, 1, 2]
+    assert rig.read_offset() == 2
 
 
-def test_nothing_is_handed_over_or_marked_read_once_the_flow_is_suspended() -> None:
-    consumer = StandIn()
+def test_records_below_the_read_offset_are_not_handed_over_again(worker: Worker) -> None:
+    async def scenario(rig: Rig) -> None:
+        rig.consumer._read_offset[rig.tp] = 5  # a seek, or records handed over before
+        await rig.consumer._hand_over_all(rig.records(3, 4, 5, 6))
 
-    async def scenario() -> None:
+    rig = run(worker, scenario)
+    assert rig.handed == [5, 6]  # the seek's own offset is read again, as faust does
+
+
+def test_a_jump_in_offsets_is_recorded_as_a_gap_for_acked_topics_only(worker: Worker) -> None:
+    seen: dict[str, list[tuple[int, int]]] = {}
+
+    async def scenario(rig: Rig) -> None:
+        gaps = rig.spy_gaps()
+        for tp in (rig.tp, rig.other):
+            rig.consumer._read_offset[tp] = 3
+            await rig.consumer._hand_over_all(rig.records(7, tp=tp))
+        seen["gaps"] = gaps
+
+    rig = run(worker, scenario)
+    assert seen["gaps"] == [(4, 7)]  # the input topic only: faust acks its records
+    assert rig.conductor.acks_enabled_for(rig.tp.topic)
+    assert not rig.conductor.acks_enabled_for(rig.other.topic)
+    assert rig.handed == [7, 7]
+
+
+def test_nothing_is_handed_over_or_marked_read_once_the_flow_is_suspended(
+    worker: Worker,
+) -> None:
+    async def scenario(rig: Rig) -> None:
         async def suspend_after_first(message: Any) -> None:
-            consumer.handed.append(message.offset)
-            consumer.suspend_flow.set()  # a rebalance starts
+            rig.handed.append(message.offset)
+            rig.consumer.suspend_flow.set()  # a rebalance starts
 
-        consumer.callback = suspend_after_first  # type: ignore[method-assign]
-        await LeanConsumer._hand_over_all(consumer, _records(0, 1, 2))  # type: ignore[arg-type]
+        rig.consumer.callback = suspend_after_first  # type: ignore[method-assign]
+        await rig.consumer._hand_over_all(rig.records(0, 1, 2))
 
-    asyncio.run(scenario())
-    assert consumer.handed == [0]
-    assert consumer._read_offset[TP] == 0  # 1 and 2 are fetched again after the seek
+    rig = run(worker, scenario)
+    assert rig.handed == [0]
+    assert rig.read_offset() == 0  # 1 and 2 are fetched again after the seek
 
 
-def test_a_full_buffer_is_waited_for_until_half_empty() -> None:
-    consumer = StandIn(queue_size=4)
+def test_a_full_buffer_is_waited_for_until_half_empty(worker: Worker) -> None:
+    sizes: list[int] = []
 
-    async def scenario() -> list[int]:
+    async def scenario(rig: Rig) -> None:
+        queue = rig.channel.queue
         for i in range(4):
-            consumer.queue.put_nowait(i)
-        sizes: list[int] = []
+            queue.put_nowait(i)
+        assert queue.full()
 
         async def drain() -> None:
-            while not consumer.queue.empty():
+            while not queue.empty():
                 await asyncio.sleep(0.005)
-                consumer.queue.get_nowait()
+                queue.get_nowait()
 
         async def hand_over() -> None:
-            await LeanConsumer._room(consumer, TP)  # type: ignore[arg-type]
-            sizes.append(consumer.queue.qsize())
+            await rig.consumer._room(rig.tp)
+            sizes.append(queue.qsize())
 
         await asyncio.gather(drain(), hand_over())
-        return sizes
 
-    [size_when_handed] = asyncio.run(scenario())
+    run(worker, scenario, queue_size=4)
+    [size_when_handed] = sizes
     assert size_when_handed <= 2
 
 
-def test_a_full_buffer_is_not_waited_for_once_the_flow_is_suspended() -> None:
-    consumer = StandIn(queue_size=2)
+def test_a_full_buffer_is_not_waited_for_once_the_flow_is_suspended(worker: Worker) -> None:
+    async def scenario(rig: Rig) -> None:
+        rig.channel.queue.put_nowait(0)
+        rig.channel.queue.put_nowait(1)
+        rig.consumer.suspend_flow.set()
+        await asyncio.wait_for(rig.consumer._room(rig.tp), timeout=1.0)
 
-    async def scenario() -> None:
-        consumer.queue.put_nowait(0)
-        consumer.queue.put_nowait(1)
-        consumer.suspend_flow.set()
-        await asyncio.wait_for(LeanConsumer._room(consumer, TP), timeout=1.0)  # type: ignore[arg-type]
-
-    asyncio.run(scenario())
+    run(worker, scenario, queue_size=2)
 
 
-def test_a_hand_over_blocked_when_a_rebalance_starts_is_cancelled_and_not_marked_read() -> None:
-    consumer = StandIn()
-    consumer._commit_every = None  # type: ignore[attr-defined]
-    consumer.getmany = lambda timeout: _records(0, 1)  # type: ignore[attr-defined]
+def test_a_hand_over_blocked_when_a_rebalance_starts_is_cancelled_and_not_marked_read(
+    worker: Worker,
+) -> None:
     cancelled: list[int] = []
 
-    async def wait_first(*coros: Any) -> None:  # mode's Service.wait_first, minus stop/crash
-        futures = [asyncio.ensure_future(c if asyncio.iscoroutine(c) else c.wait()) for c in coros]
-        _, pending = await asyncio.wait(futures, return_when=asyncio.FIRST_COMPLETED)
-        for future in pending:
-            future.cancel()
+    async def scenario(rig: Rig) -> None:
+        rig.consumer.getmany = lambda timeout: rig.records(0, 1)  # type: ignore[method-assign]
 
-    consumer.wait_first = wait_first  # type: ignore[attr-defined]
+        async def blocked(message: Any) -> None:  # faust's flow control holds the record
+            try:
+                await asyncio.Event().wait()
+            except asyncio.CancelledError:
+                cancelled.append(message.offset)
+                raise
 
-    async def blocked(message: Any) -> None:  # faust's flow control holds the record
-        try:
-            await asyncio.Event().wait()
-        except asyncio.CancelledError:
-            cancelled.append(message.offset)
-            raise
-
-    consumer.callback = blocked  # type: ignore[method-assign]
-
-    async def scenario() -> None:
-        fetch = asyncio.ensure_future(LeanConsumer._drain_one_fetch(consumer))  # type: ignore[arg-type]
+        rig.consumer.callback = blocked  # type: ignore[method-assign]
+        # mode's own wait_first races the hand-over against the flow being suspended.
+        fetch = asyncio.ensure_future(rig.consumer._drain_one_fetch())
         await asyncio.sleep(0.01)
-        consumer.suspend_flow.set()
+        rig.consumer.suspend_flow.set()
         await asyncio.wait_for(fetch, timeout=1.0)
         await asyncio.sleep(0)
 
-    asyncio.run(scenario())
+    rig = run(worker, scenario)
     assert cancelled == [0]
-    assert consumer._read_offset[TP] is None  # offset 0 is fetched again after the seek
+    assert rig.read_offset() is None  # offset 0 is fetched again after the seek
+
+
+def test_the_commit_cadence_is_faust_s(worker: Worker) -> None:
+    """Every ``broker_commit_every`` acked records, a fetch commits first (outside the race)."""
+    commits: list[int] = []
+
+    async def scenario(rig: Rig) -> None:
+        async def commit(*args: Any, **kwargs: Any) -> bool:
+            commits.append(rig.consumer._n_acked)
+            return True
+
+        rig.consumer.commit = commit  # type: ignore[method-assign]
+        fetches = iter([rig.records(0), rig.records(1)])
+        rig.consumer.getmany = lambda timeout: next(fetches)  # type: ignore[method-assign]
+        rig.consumer._n_acked = worker.app.conf.broker_commit_every
+        await rig.consumer._drain_one_fetch()
+        await rig.consumer._drain_one_fetch()
+
+    rig = run(worker, scenario)
+    assert commits == [0]  # once, with the count reset before the commit
+    assert rig.handed == [0, 1]
