@@ -6,7 +6,8 @@ port; everything faust- or Kafka-client-shaped lives here: the app factory
 (:func:`create_app`, :mod:`.app`), the agent and timers (:mod:`.agents`), the tables
 (:mod:`.tables`), the topics (:mod:`.topics`), the fetch loop (:mod:`.consumer`), the monitor
 (:mod:`.monitor`), the fence's side reads (:mod:`.fence`), the sorting of Kafka's errors
-(:mod:`.failures`, :mod:`.retry`) and the stall watchdog (:mod:`.watchdog`).
+(:mod:`.failures`, :mod:`.retry`), the lag and stall probes (:mod:`.probes`,
+:mod:`.watchdog`).
 
 faust names the shell relies on that are not faust's public API, each pinned against the
 installed faust by ``tests/unit/processors/worker/test_faust_internals.py`` and

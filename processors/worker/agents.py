@@ -7,14 +7,10 @@ two workers (or two tests) in one process share nothing.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 import time
 from typing import Any
-
-from aiokafka.errors import KafkaError as AIOKafkaError
-from kafka.errors import KafkaError
 
 from pipeline.settings import Settings
 from processors.context import Runtime, TopicNames
@@ -27,8 +23,9 @@ from processors.outbox import Outbox
 from processors.store import Store
 from processors.subjectkeys import SubjectKeys
 from processors.worker.app import faust_app
-from processors.worker.failures import classify, reason_of
+from processors.worker.failures import TRANSIENT, classify, reason_of
 from processors.worker.fence import KafkaFence
+from processors.worker.probes import refresh_lag, resume_stalled
 from processors.worker.retry import Backoff
 from processors.worker.tables import declare_tables
 from processors.worker.topics import input_topic, output
@@ -36,8 +33,6 @@ from processors.worker.watchdog import StallWatch
 
 log = logging.getLogger(__name__)
 
-_TRANSIENT = (KafkaError, AIOKafkaError, OSError)
-_PROBE_TIMEOUT_S = 4.0
 
 
 def owned(events: list[Any], assignment: Any) -> list[Any]:
@@ -283,21 +278,10 @@ class Worker:
         probe."""
         if self.app.rebalancing or self._engine is None or self._fence is None:
             return
-        fence, names = self._fence, self.names
-        inputs_ = (names.navigation, names.geolocation, names.consent)
-        assigned = {(tp.topic, tp.partition)
-                    for tp in self.app.consumer.assignment() if tp.topic in inputs_}
         try:
-            ends: dict[tuple[str, int], int] = {}
-            for topic in inputs_:
-                # No partition assigned: still ask for one, so that health reflects the broker.
-                parts = sorted(p for t, p in assigned if t == topic) or ([] if assigned else [0])
-                if parts:
-                    got = await asyncio.wait_for(fence.peek_ends(topic, parts), _PROBE_TIMEOUT_S)
-                    ends.update({(topic, p): e for p, e in got.items() if (topic, p) in assigned})
-            self.metrics.liveness.contact()
-            await self.metrics.refresh_lag(ends, self._engine.next_offset)
-        except (*_TRANSIENT, TimeoutError) as exc:
+            await refresh_lag(self.app.consumer, self.names, self._fence, self._engine,
+                              self.metrics)
+        except TRANSIENT as exc:  # OSError includes TimeoutError: the probe's own bound
             self.metrics.liveness.fail("kafka_unreachable")
             log.warning("lag probe failed (%s); retrying in 5 s", type(exc).__name__)
 
@@ -307,7 +291,7 @@ class Worker:
             return
         try:
             await self._check_stalls()
-        except _TRANSIENT as exc:  # a timer that raises stops the worker: the next check retries
+        except TRANSIENT as exc:  # a timer that raises stops the worker: the next check retries
             log.warning("stall check failed (%s); retrying at the next check", type(exc).__name__)
 
     async def _check_stalls(self) -> None:
@@ -316,25 +300,7 @@ class Worker:
         eng = self.engine()
         fence = self._fence
         assert fence is not None  # noqa: S101 - built with the engine
-        names, consumer = self.names, self.app.consumer
-        inputs_ = {names.navigation, names.geolocation, names.consent}
-        assigned = [(tp.topic, tp.partition) for tp in consumer.assignment() if tp.topic in inputs_]
-
-        async def end(topic: str, partition: int) -> int:
-            return (await fence.end_offsets(topic, [partition]))[partition]
-
-        async def handled(topic: str, partition: int) -> int:
-            return await eng.next_offset(topic, partition)
-
-        for topic, partition, offset in await self._watch.stalled(assigned, end, handled):
-            tp = next(
-                t for t in consumer.assignment() if t.topic == topic and t.partition == partition
-            )
-            log.warning(
-                "input partition %s[%d] stalled; resuming at offset %d", topic, partition, offset
-            )
-            consumer.resume_partitions([tp])
-            await consumer.seek(tp, offset)
+        await resume_stalled(self.app.consumer, self.names, fence, eng, self._watch)
 
     async def _on_revoked(self, sender: Any, revoked: Any, **kwargs: Any) -> None:
         # Positions and the held-event index are per assignment: rebuilt after a rebalance.
