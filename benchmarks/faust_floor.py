@@ -15,13 +15,13 @@ import os
 import time
 from typing import Any
 
-from pipeline.app import create_app, run_worker
 from pipeline.settings import Settings
 from pipeline.topics import TopicNames
-from processors.topics import input_topic
+from processors.worker.app import faust_app, run_worker
+from processors.worker.topics import input_topic
 
 settings = Settings.from_env()
-app = create_app(settings, name="faust-floor")
+app = faust_app(settings, TopicNames.from_settings(settings).prefix + "faust-floor")
 inputs = input_topic(app, TopicNames.from_settings(settings))
 EXPECTED = int(os.environ["BENCH_FLOOR_EXPECTED"])
 _seen = {"records": 0, "first": 0.0, "first_batch": 0, "cpu": 0.0}

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pipeline.policy import Policy, Purpose
-from pipeline.topics import TopicNames as TopicNames  # re-export: the faust shell imports it here
+from pipeline.topics import TopicNames
 from processors.decide import Bounds
 
 

@@ -85,7 +85,3 @@ class WorkerMetrics:
         self.lag.clear()
         for labels, value in values.items():
             self.lag.labels(*labels).set(value)
-
-
-METRICS = WorkerMetrics()
-"""The worker process's metrics (one worker per process)."""

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Protocol
 
-from kafka.partitioner.default import murmur2
+from pipeline.partitioner import kafka_partition
 
 
 class HandleRing(Protocol):
@@ -40,8 +40,7 @@ def partition_of(user_id: str, partitions: int) -> int:
     Cached: the worker asks once per record, and kafka-python's murmur2 is pure Python
     (about 3 us an id; the cache holds ids in memory only, as the records being decided do).
     """
-    hashed: int = murmur2(user_id.encode("utf-8"))
-    return (hashed & 0x7FFFFFFF) % partitions
+    return kafka_partition(user_id.encode("utf-8"), partitions)
 
 
 def subject_of(ring: HandleRing, user_id: str, partitions: int) -> Subject:

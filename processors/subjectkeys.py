@@ -1,6 +1,6 @@
 """The worker's subject keys: per-user field encryption over a table, and its shredding.
 
-The table's changelog is ``privacy.subject-keys.v1`` (:mod:`processors.tables`), keyed by the
+The table's changelog is ``privacy.subject-keys.v1`` (:mod:`processors.worker.tables`), keyed by the
 subject handle and filed under the subject's partition like every per-user record. Unwrapped
 keys stay in a bounded in-memory LRU (by handle), so a user's second and later fields cost
 one AES-GCM encryption; a first use unwraps or creates the key. Keys created during a batch

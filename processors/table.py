@@ -4,8 +4,9 @@ partition.
 Keys are keyed subject handles (:mod:`processors.subject`), whose hash says nothing of the
 user's partition, so the partition cannot be derived from the key: each read, write and delete
 names it (the user's input partition), and the worker files the key, store and changelog
-alike, there. :mod:`processors.tables` adapts faust's tables to this port; :class:`MemoryTable`
-is the dict-backed one unit tests use (it also records where each key was filed).
+alike, there. :mod:`processors.worker.tables` adapts faust's tables to this port;
+:class:`MemoryTable` is the dict-backed one unit tests use (it also records where each key was
+filed).
 """
 
 from __future__ import annotations

@@ -16,9 +16,9 @@ LEVELS = ("debug", "info", "warning", "error")
 _ALIASES = {"warn": "warning", "crit": "error", "critical": "error"}
 LOG_LEVEL_HELP = "debug, info, warning or error."
 # faust's services log their start and stop under the module of their class: the worker's
-# own consumer and monitor subclasses live in pipeline.consumer and pipeline.monitor.
-_LIBRARIES = ("faust", "mode", "aiokafka", "kafka", "rocksdict", "pipeline.consumer",
-              "pipeline.monitor")
+# own consumer and monitor subclasses live in processors.worker.consumer and .monitor.
+_LIBRARIES = ("faust", "mode", "aiokafka", "kafka", "rocksdict", "processors.worker.consumer",
+              "processors.worker.monitor")
 
 
 def log_level(raw: str) -> str:

@@ -42,19 +42,19 @@ def worker(
     specs = preflight.service_specs(s, policy.purposes)
     took = preflight.check(s, specs, policy.key_specs(), TopicNames.from_settings(s).worker_group)
     quiet_libraries(chosen)
-    import processors.agents  # noqa: F401  (registers the agent, timer and tables)
-    from pipeline.app import app as faust_app
-    from pipeline.app import run_worker
     from pipeline.observe.ports import worker_port
     from pipeline.observe.server import serve_metrics
-    from processors.metrics import METRICS
+    from processors.worker import create_app
+    from processors.worker.app import run_worker
 
-    METRICS.info.labels(s.worker_id, faust_app.conf.id).set(1)
-    serve_metrics(METRICS.registry, METRICS.liveness.check, s.metrics_host, worker_port(s),
+    shell = create_app(s)
+    metrics, group = shell.metrics, shell.app.conf.id
+    metrics.info.labels(s.worker_id, group).set(1)
+    serve_metrics(metrics.registry, metrics.liveness.check, s.metrics_host, worker_port(s),
                   f"worker {s.worker_id}")
     preflight.announce(
-        f"worker {s.worker_id}: group {faust_app.conf.id} at {s.bootstrap_servers}, "
+        f"worker {s.worker_id}: group {group} at {s.bootstrap_servers}, "
         f"{len(specs)} topics checked in {took:.2f} s, {len(policy.purposes)} purposes, "
         f"store {s.worker_store} in {s.data_dir / f'worker-{s.worker_id}'}"
     )
-    run_worker(faust_app, _FAUST_LEVELS[chosen])
+    run_worker(shell.app, _FAUST_LEVELS[chosen])

@@ -59,5 +59,5 @@ def test_library_chatter_stays_below_the_default_log() -> None:
         assert logging.getLogger("faust").getEffectiveLevel() == logging.DEBUG
     finally:
         for name in ("faust", "mode", "aiokafka", "kafka", "kafka.net", "rocksdict",
-                     "pipeline.consumer", "pipeline.monitor"):
+                     "processors.worker.consumer", "processors.worker.monitor"):
             logging.getLogger(name).setLevel(logging.NOTSET)

@@ -4,23 +4,23 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 from typing import Any
-
-os.environ.setdefault("PRIVACY_PIPELINE_WORKER_STORE", "memory://")
 
 from faust.types import Message
 
-from processors import agents
 from processors.context import Runtime
 from processors.engine import Engine
 from processors.outbox import Outbox
 from processors.refs import decision_ref
 from processors.store import Store
+from processors.worker import Worker
+from processors.worker.agents import owned
 from tests.unit.processors.conftest import APP, NOW, FakeRing, NoGapFence, at
 
 
-def test_agent_decides_batches_through_the_engine(policy: Any, monkeypatch: Any) -> None:
+def test_agent_decides_batches_through_the_engine(
+    policy: Any, monkeypatch: Any, worker: Worker
+) -> None:
     sent: list[tuple[str, int, bytes]] = []
 
     async def send(
@@ -31,17 +31,17 @@ def test_agent_decides_batches_through_the_engine(policy: Any, monkeypatch: Any)
         fut.set_result(None)
         return fut
 
-    rt = Runtime(policy=policy, ring=FakeRing(), names=agents.names, clock=lambda: NOW.timestamp())
+    rt = Runtime(policy=policy, ring=FakeRing(), names=worker.names, clock=lambda: NOW.timestamp())
     engine = Engine(rt, Store({}, {}, {}, {}), Outbox(send), NoGapFence())
-    monkeypatch.setattr(agents, "_engine", engine)
+    monkeypatch.setattr(worker, "_engine", engine)
     async def nothing() -> None:
         return None
 
     # No broker: no changelog metadata to wait for, no changelog writes to wait for.
-    monkeypatch.setattr(agents, "_metadata_ready", True)
-    monkeypatch.setattr(agents, "_changelogs_known", nothing)
-    monkeypatch.setattr(agents, "_tables_durable", nothing)
-    monkeypatch.setattr(agents, "_owned", lambda events: events)  # no consumer, no assignment
+    monkeypatch.setattr(worker, "_metadata_ready", True)
+    monkeypatch.setattr(worker, "_changelogs_known", nothing)
+    monkeypatch.setattr(worker, "_tables_durable", nothing)
+    monkeypatch.setattr(worker, "_owned", lambda events: events)  # no consumer, no assignment
 
     grant = {"schema": "consent/1", "event_id": "c1", "user_id": "u1", "occurred_at": at(-20),
              "purposes": {"audience_measurement": True}, "source": "banner"}
@@ -49,7 +49,7 @@ def test_agent_decides_batches_through_the_engine(policy: Any, monkeypatch: Any)
             "app": APP, "type": "screen_view", "screen": "home"}
 
     async def scenario() -> None:
-        async with agents.ingest.test_context() as agent:
+        async with worker.ingest.test_context() as agent:
             for topic, event in ((rt.names.consent, grant), (rt.names.navigation, view)):
                 def to_message(key: Any, value: Any, *, topic: str = topic, **kw: Any) -> Message:
                     return Message(topic=topic, partition=0, offset=0,  # one record per topic
@@ -74,13 +74,11 @@ def test_agent_decides_batches_through_the_engine(policy: Any, monkeypatch: Any)
     assert kept
 
 
-def test_only_records_of_assigned_partitions_are_decided(monkeypatch: Any) -> None:
+def test_only_records_of_assigned_partitions_are_decided() -> None:
     from types import SimpleNamespace
 
     from faust.types import TP
 
     kept, revoked = TP("in", 0), TP("in", 1)
-    consumer = SimpleNamespace(assignment=lambda: {kept})
-    monkeypatch.setattr(agents, "app", SimpleNamespace(consumer=consumer))
     events = [SimpleNamespace(message=SimpleNamespace(tp=tp)) for tp in (kept, revoked, kept)]
-    assert [e.message.tp for e in agents._owned(events)] == [kept, kept]
+    assert [e.message.tp for e in owned(events, {kept})] == [kept, kept]

@@ -7,21 +7,19 @@ import json
 import os
 from typing import Any
 
-os.environ.setdefault("PRIVACY_PIPELINE_WORKER_STORE", "memory://")
-
 import aiokafka.errors as aioerrors
 import kafka.errors as kerrors
 import pytest
 from faust.exceptions import ProducerSendError
 
-from processors import agents
 from processors.context import Runtime
 from processors.engine import Engine
 from processors.exceptions import StateTooLarge
-from processors.failures import classify, reason_of
 from processors.messages import Msg
 from processors.outbox import Outbox
 from processors.store import Store
+from processors.worker import Worker
+from processors.worker.failures import classify, reason_of
 from tests.unit.processors.conftest import NOW, FakeRing, FakeSubjectKeys, NoGapFence, at, raw_ids
 
 
@@ -65,11 +63,14 @@ def test_reason_names_the_refusal_and_no_data() -> None:
 class World:
     """The agent's batch loop over a fake producer, with exits turned into test failures."""
 
-    def __init__(self, policy: Any, monkeypatch: Any, refuse: bool, max_bytes: int) -> None:
+    def __init__(
+        self, worker: Worker, policy: Any, monkeypatch: Any, refuse: bool, max_bytes: int
+    ) -> None:
+        self.worker = worker
         self.sent: list[tuple[str, int, bytes]] = []
         ring = FakeRing()
         self.rt = Runtime(
-            policy=policy, ring=ring, names=agents.names, clock=lambda: NOW.timestamp()
+            policy=policy, ring=ring, names=worker.names, clock=lambda: NOW.timestamp()
         )
         self.fence = NoGapFence()
         self.refuse = refuse
@@ -84,11 +85,11 @@ class World:
         def no_exit(code: int) -> None:
             raise AssertionError(f"worker exited with {code}")
 
-        monkeypatch.setattr(agents, "_engine", self.engine)
-        monkeypatch.setattr(agents, "_generation", agents.app.consumer_generation_id)
-        monkeypatch.setattr(agents, "_changelogs_known", nothing)
-        monkeypatch.setattr(agents, "_tables_durable", nothing)
-        monkeypatch.setattr(agents.os, "_exit", no_exit)
+        monkeypatch.setattr(worker, "_engine", self.engine)
+        monkeypatch.setattr(worker, "_generation", worker.app.consumer_generation_id)
+        monkeypatch.setattr(worker, "_changelogs_known", nothing)
+        monkeypatch.setattr(worker, "_tables_durable", nothing)
+        monkeypatch.setattr(os, "_exit", no_exit)
 
     async def send(
         self, topic: str, partition: int, value: bytes | None, key: bytes | None = None
@@ -134,10 +135,10 @@ class World:
 
 
 def test_an_output_over_the_bound_dead_letters_its_input_and_nothing_else(
-    policy: Any, monkeypatch: Any
+    policy: Any, monkeypatch: Any, worker: Worker
 ) -> None:
-    world = World(policy, monkeypatch, refuse=False, max_bytes=700)
-    asyncio.run(agents._process(world.batch()))
+    world = World(worker, policy, monkeypatch, refuse=False, max_bytes=700)
+    asyncio.run(worker._process(world.batch()))
     [dead] = world.records(world.rt.names.deadletter)
     assert dead["offset"] == 1 and dead["topic"] == world.rt.names.navigation
     assert "over the 700-byte bound" in dead["reason"]
@@ -150,10 +151,10 @@ def test_an_output_over_the_bound_dead_letters_its_input_and_nothing_else(
 
 
 def test_a_record_the_broker_refuses_is_dead_lettered_and_the_worker_goes_on(
-    policy: Any, monkeypatch: Any
+    policy: Any, monkeypatch: Any, worker: Worker
 ) -> None:
-    world = World(policy, monkeypatch, refuse=True, max_bytes=900 * 1024)
-    asyncio.run(agents._process(world.batch()))
+    world = World(worker, policy, monkeypatch, refuse=True, max_bytes=900 * 1024)
+    asyncio.run(worker._process(world.batch()))
     [dead] = world.records(world.rt.names.deadletter)
     assert dead["offset"] == 1
     assert dead["reason"] == "output refused by Kafka for good: MessageSizeTooLargeError"

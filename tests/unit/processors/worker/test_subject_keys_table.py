@@ -4,12 +4,12 @@ recovery and every write use ``table.changelog_topic``)."""
 
 from __future__ import annotations
 
-from pipeline.app import app, names
-from processors import tables
+from processors.worker import Worker
 
 
-def test_changelog_is_the_subject_keys_topic() -> None:
-    table = tables.subject_keys
+def test_changelog_is_the_subject_keys_topic(worker: Worker) -> None:
+    app, names = worker.app, worker.names
+    table = worker.tables.subject_keys
     assert table.changelog_topic_name == names.subject_keys
     assert table.changelog_topic.topics == (names.subject_keys,)
     assert app.tables._changelogs[names.subject_keys] is table  # recovery reads it

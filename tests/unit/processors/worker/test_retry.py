@@ -9,7 +9,8 @@ import aiokafka.errors as aioerrors
 import pytest
 
 from processors.exceptions import RetriesExhausted
-from processors.retry import Backoff
+from processors.worker import Worker
+from processors.worker.retry import Backoff
 
 
 class Script:
@@ -87,11 +88,8 @@ class Exited(Exception):
 
 @pytest.mark.parametrize("failure", [ValueError("a bug"), aioerrors.KafkaTimeoutError()])
 def test_the_worker_exits_70_on_a_fatal_or_persistent_failure(
-    failure: BaseException, monkeypatch: pytest.MonkeyPatch
+    failure: BaseException, monkeypatch: pytest.MonkeyPatch, worker: Worker
 ) -> None:
-    os.environ.setdefault("PRIVACY_PIPELINE_WORKER_STORE", "memory://")
-    from processors import agents
-
     script = Script(*(failure for _ in range(3)))
 
     async def attempt(batch: object) -> None:
@@ -100,10 +98,10 @@ def test_the_worker_exits_70_on_a_fatal_or_persistent_failure(
     def exit_(code: int) -> None:
         raise Exited(code)
 
-    monkeypatch.setattr(agents, "_attempt", attempt)
-    monkeypatch.setattr(agents, "_engine", None)
-    monkeypatch.setattr(agents, "_BACKOFF", Backoff(attempts=3, sleep=script.sleep))
+    monkeypatch.setattr(worker, "_attempt", attempt)
+    monkeypatch.setattr(worker, "_engine", None)
+    monkeypatch.setattr(worker, "_backoff", Backoff(attempts=3, sleep=script.sleep))
     monkeypatch.setattr(os, "_exit", exit_)
     with pytest.raises(Exited, match="70"):
-        asyncio.run(agents._process([]))
+        asyncio.run(worker._process([]))
     assert script.calls == (1 if isinstance(failure, ValueError) else 3)

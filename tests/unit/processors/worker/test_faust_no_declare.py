@@ -12,8 +12,9 @@ from typing import Any
 
 import pytest
 
-from pipeline.app import create_app
 from pipeline.settings import Settings
+from processors.worker import create_app
+from processors.worker.app import faust_app
 
 
 class NoProducer:
@@ -25,9 +26,9 @@ class NoProducer:
 
 @pytest.fixture
 def app() -> Any:
-    faust_app = create_app(Settings.from_env({}), name="no-declare-test")
-    faust_app.producer = NoProducer()
-    return faust_app
+    bare = faust_app(Settings.from_env({}), "no-declare-test")
+    bare.producer = NoProducer()
+    return bare
 
 
 def test_switches_are_off(app: Any) -> None:
@@ -61,19 +62,19 @@ def test_changelog_names_match_the_topics_command() -> None:
     # `privacy-pipeline topics` creates the changelogs the worker's tables use.
     from pipeline import topics
 
-    faust_app = create_app(Settings.from_env({}))
+    bare = faust_app(Settings.from_env({}))
     for name in topics.WORKER_TABLES:
-        table = faust_app.Table(name, key_type=bytes, value_type=bytes, partitions=6)
+        table = bare.Table(name, key_type=bytes, value_type=bytes, partitions=6)
         assert table.changelog_topic.get_topic_name() == topics.TopicNames().changelog(name)
 
 
 def test_topics_creates_the_changelog_of_every_worker_table() -> None:
     """`topics` creates each table's changelog: a table added to the worker without its
     changelog in ``WORKER_TABLES`` would make the worker's preflight refuse to start."""
-    import processors.tables  # noqa: F401  (declares the worker's tables on the app)
     from pipeline import topics
-    from pipeline.app import app, settings
 
+    settings = Settings.from_env({})
+    app = create_app(settings).app
     assert set(app.tables) == set(topics.WORKER_TABLES) | {"subject_keys"}
     created = {s.name for s in topics.all_specs(settings, [])}
     # subject_keys' changelog is the product topic privacy.subject-keys.v1 (pipeline_specs).

@@ -6,8 +6,7 @@ from typing import Any
 
 import faust
 
-from pipeline.app import app, names
-from processors.context import TopicNames
+from pipeline.topics import TopicNames
 
 
 class RawBytes(faust.Schema[bytes, bytes]):
@@ -33,20 +32,15 @@ def input_topic(faust_app: Any, topic_names: TopicNames) -> Any:
     task, so the consent fence never waits on another agent.
     """
     return faust_app.topic(
-        topic_names.navigation,
-        topic_names.geolocation,
-        topic_names.consent,
+        *topic_names.inputs,
         schema=RawBytes(
             key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"
         ),
     )
 
 
-inputs: Any = input_topic(app, names)
-
-
-def output(topic: str) -> Any:
+def output(faust_app: Any, topic: str) -> Any:
     """A raw-bytes output topic (sanitized, decisions, dead letter)."""
-    return app.topic(
+    return faust_app.topic(
         topic, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"
     )

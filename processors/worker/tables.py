@@ -13,12 +13,14 @@ from __future__ import annotations
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 from faust.stores.base import SerializedStore
 from faust.streams import _current_event
 
-from pipeline.app import app, names, settings
+from pipeline.settings import Settings
+from pipeline.topics import TopicNames
 
 SYNTHETIC_SOURCE = "privacy-pipeline.key-partitioned"
 """The source topic the table-write stubs name (never a Kafka topic)."""
@@ -101,7 +103,7 @@ ROCKSDB_OPTIONS = {
 }
 
 
-def _table(name: str, help_: str) -> Any:
+def _table(app: Any, settings: Settings, name: str, help_: str, **extra: Any) -> Any:
     # Without use_partitioner: the partition of every access is named (PartitionedTable).
     return app.Table(
         name,
@@ -111,29 +113,15 @@ def _table(name: str, help_: str) -> Any:
         use_partitioner=False,
         help=help_,
         options=ROCKSDB_OPTIONS if settings.worker_store.startswith("rocksdb") else None,
+        **extra,
     )
 
 
-consent = _table("consent", "Consent state per subject handle (history per purpose, objections).")
-held = _table("held", "Where each subject's events held in the grace window are (bounded index).")
-held_events = _table("held_event", "Events held in the grace window, one key each.")
-erased = _table("erased", "Erasures per subject handle: pending ones and tombstones (time only).")
-audit = _table("rights_audit", "Rights audit index per subject handle (no raw id).")
-audit_entries = _table("rights_audit_entry", "Rights requests, one key each (no raw id).")
-
-
-# Its changelog IS the compacted topic privacy.subject-keys.v1 (DESIGN.md section 3), not
-# the <app>-<table>-changelog faust would name: the keyed subject handle -> the user's data
-# keys wrapped by the purpose keys; the erasure's delete writes the tombstone that shreds them.
-subject_keys = app.Table(
-    "subject_keys",
-    key_type=bytes,
-    value_type=bytes,
-    partitions=settings.partitions,
-    use_partitioner=False,
-    help="Subject keys per subject handle (wrapped by the purpose keys; no raw id).",
-    options=ROCKSDB_OPTIONS if settings.worker_store.startswith("rocksdb") else None,
-    changelog_topic=app.topic(
+def _subject_keys_changelog(app: Any, settings: Settings, names: TopicNames) -> Any:
+    # The compacted topic privacy.subject-keys.v1 (DESIGN.md section 3), not the
+    # <app>-<table>-changelog faust would name: the keyed subject handle -> the user's data
+    # keys wrapped by the purpose keys; the erasure's delete writes the tombstone that shreds them.
+    return app.topic(
         names.subject_keys,
         key_type=bytes,
         value_type=bytes,
@@ -146,29 +134,69 @@ subject_keys = app.Table(
         internal=True,
         maxsize=131_072,
         allow_empty=True,
-    ),
-)
-
-
-def subject_keys_table() -> PartitionedTable:
-    """The subject-keys table, each access filed under the partition it names."""
-    return PartitionedTable(subject_keys, settings.partitions)
+    )
 
 
 _PT = PartitionedTable
 
 
-def store_tables() -> tuple[_PT, _PT, _PT, _PT, _PT, _PT]:
-    """The six tables, each access filed under the partition it names.
+@dataclass(frozen=True)
+class WorkerTables:
+    """The worker's faust tables, declared on one app by :func:`declare_tables`."""
 
-    In :class:`~processors.store.Store`'s argument order.
-    """
-    n = settings.partitions
-    return (
-        PartitionedTable(consent, n),
-        PartitionedTable(held, n),
-        PartitionedTable(erased, n),
-        PartitionedTable(audit, n),
-        PartitionedTable(held_events, n),
-        PartitionedTable(audit_entries, n),
+    consent: Any
+    held: Any
+    held_events: Any
+    erased: Any
+    audit: Any
+    audit_entries: Any
+    subject_keys: Any
+    partitions: int
+
+    def every(self) -> tuple[Any, ...]:
+        """Every table (their changelogs are the topics the producer must know)."""
+        return (self.consent, self.held, self.erased, self.audit, self.held_events,
+                self.audit_entries, self.subject_keys)
+
+    def subject_keys_table(self) -> PartitionedTable:
+        """The subject-keys table, each access filed under the partition it names."""
+        return PartitionedTable(self.subject_keys, self.partitions)
+
+    def store_tables(self) -> tuple[_PT, _PT, _PT, _PT, _PT, _PT]:
+        """The six tables, each access filed under the partition it names.
+
+        In :class:`~processors.store.Store`'s argument order.
+        """
+        n = self.partitions
+        return (
+            PartitionedTable(self.consent, n),
+            PartitionedTable(self.held, n),
+            PartitionedTable(self.erased, n),
+            PartitionedTable(self.audit, n),
+            PartitionedTable(self.held_events, n),
+            PartitionedTable(self.audit_entries, n),
+        )
+
+
+def declare_tables(app: Any, settings: Settings, names: TopicNames) -> WorkerTables:
+    """Declare the worker's tables on the faust ``app`` (their changelogs exist already:
+    ``privacy-pipeline topics`` creates them)."""
+    return WorkerTables(
+        consent=_table(app, settings, "consent",
+                       "Consent state per subject handle (history per purpose, objections)."),
+        held=_table(app, settings, "held",
+                    "Where each subject's events held in the grace window are (bounded index)."),
+        held_events=_table(app, settings, "held_event",
+                           "Events held in the grace window, one key each."),
+        erased=_table(app, settings, "erased",
+                      "Erasures per subject handle: pending ones and tombstones (time only)."),
+        audit=_table(app, settings, "rights_audit",
+                     "Rights audit index per subject handle (no raw id)."),
+        audit_entries=_table(app, settings, "rights_audit_entry",
+                             "Rights requests, one key each (no raw id)."),
+        subject_keys=_table(
+            app, settings, "subject_keys",
+            "Subject keys per subject handle (wrapped by the purpose keys; no raw id).",
+            changelog_topic=_subject_keys_changelog(app, settings, names)),
+        partitions=settings.partitions,
     )

@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from processors.exceptions import RetriesExhausted
-from processors.failures import classify
+from processors.worker.failures import classify
 
 log = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@ from types import SimpleNamespace
 
 from faust.types import TP
 
-from pipeline.monitor import QuietMonitor
+from processors.worker.monitor import QuietMonitor
 
 
 def test_the_stream_time_faust_checks_for_stalls_is_kept() -> None:

@@ -17,7 +17,7 @@ from aiokafka.errors import KafkaTimeoutError
 from kafka import KafkaAdminClient
 
 from processors.messages import Msg, subject_verified
-from processors.metrics import METRICS
+from processors.metrics import WorkerMetrics
 
 _READ_TIMEOUT_MS = 1000
 _MAX_EMPTY_POLLS = 30
@@ -26,8 +26,9 @@ _MAX_EMPTY_POLLS = 30
 class KafkaFence:
     """Positions and side reads for the engine, from one private consumer."""
 
-    def __init__(self, bootstrap_servers: str, group_id: str) -> None:
+    def __init__(self, bootstrap_servers: str, group_id: str, metrics: WorkerMetrics) -> None:
         self._bootstrap = bootstrap_servers
+        self._metrics = metrics
         self._group = group_id
         self._admin: Any = None
         # No group on the reader: it assigns partitions by hand, and a group coordinator
@@ -59,7 +60,7 @@ class KafkaFence:
 
     async def end_offsets(self, topic: str, partitions: Iterable[int]) -> dict[int, int]:
         """The next offset to be written on each partition, as the broker says now."""
-        METRICS.fence_reads.labels("end_offsets").inc()
+        self._metrics.fence_reads.labels("end_offsets").inc()
         return await self.peek_ends(topic, partitions)
 
     async def peek_ends(self, topic: str, partitions: Iterable[int]) -> dict[int, int]:
@@ -72,7 +73,7 @@ class KafkaFence:
     async def committed(self, topic: str, partition: int) -> int:
         """The group's committed offset, or the log start when nothing was committed."""
         await self.start()
-        METRICS.fence_reads.labels("committed").inc()
+        self._metrics.fence_reads.labels("committed").inc()
         tp = TopicPartition(topic, partition)
         offset = await asyncio.to_thread(self._committed, topic, partition)
         start = (await self._consumer.beginning_offsets([tp]))[tp]
@@ -110,7 +111,7 @@ class KafkaFence:
         tps = {TopicPartition(topic, p): span for p, span in ranges.items() if span[0] < span[1]}
         if not tps:
             return []
-        METRICS.fence_reads.labels("records").inc()
+        self._metrics.fence_reads.labels("records").inc()
         self._consumer.assign(list(tps))
         for tp, (start, _) in tps.items():
             self._consumer.seek(tp, start)
@@ -137,5 +138,5 @@ class KafkaFence:
             missing = ", ".join(f"{topic}[{tp.partition}]" for tp in sorted(pending))
             raise KafkaTimeoutError(f"could not read {missing} up to the fence")
         found = [m for tp in sorted(out) for m in out[tp]]
-        METRICS.fence_records.inc(len(found))
+        self._metrics.fence_records.inc(len(found))
         return found

@@ -43,7 +43,7 @@ class LeanConsumer(faust_aiokafka.Consumer):
     async def _drain_messages(self, fetcher: Any) -> None:
         self.diag.set_flag(CONSUMER_FETCHING)
         try:
-            while not (self._stopped.is_set() or fetcher._stopped.is_set()):
+            while not (self.should_stop or fetcher.should_stop):
                 await self._drain_one_fetch()
         except self.consumer_stopped_errors:
             if not self.transport.app.should_stop:
@@ -63,7 +63,8 @@ class LeanConsumer(faust_aiokafka.Consumer):
         await asyncio.sleep(0)  # getmany may return at once, again and again
         if self.should_stop:
             return
-        if self._commit_every is not None and self._n_acked >= self._commit_every:
+        commit_every = self.app.conf.broker_commit_every  # faust's commit cadence
+        if commit_every is not None and self._n_acked >= commit_every:
             self._n_acked = 0
             await self.commit()  # outside the race below: a commit is never cancelled
         # One race per fetch: if the flow is suspended first, the hand-over in flight is

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from processors.watchdog import StallWatch
+from processors.worker.watchdog import StallWatch
 
 
 def test_flags_a_partition_with_waiting_records_and_no_progress() -> None:

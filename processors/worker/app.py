@@ -1,8 +1,7 @@
-"""The faust app of the processors (wired like faust's examples/fastapi_project).
+"""The faust app of the processors, built from a settings object (nothing at import time).
 
-The app object lives here; agents, topics and tables live in :mod:`processors`. Settings
-come from the environment when this module is imported (``privacy-pipeline worker`` sets
-them up first).
+:func:`faust_app` configures faust itself; :func:`processors.worker.create_app` adds the
+agent, timers and tables of the worker to it.
 """
 
 from __future__ import annotations
@@ -11,23 +10,21 @@ from typing import Any
 
 import faust
 
-from pipeline.consumer import LeanTransport
-from pipeline.monitor import QuietMonitor
 from pipeline.observe.ports import worker_client_id
 from pipeline.settings import Settings
-from processors.context import TopicNames
+from pipeline.topics import TopicNames
+from processors.worker.consumer import LeanTransport
+from processors.worker.monitor import QuietMonitor
 
-settings = Settings.from_env()
-names = TopicNames(settings.topic_prefix)
 
+def faust_app(s: Settings, app_id: str | None = None) -> Any:
+    """The bare faust app of the worker's settings: no agent, timer, topic or table yet.
 
-def create_app(s: Settings, name: str = "privacy-pipeline") -> Any:
-    """Build the faust app from settings (no agents yet: importing processors adds them).
-
-    ``name`` (after the topic prefix) is the app id: the consumer group and changelog names.
+    ``app_id`` is the consumer group and the stem of the changelog names: the worker group of
+    :class:`~pipeline.topics.TopicNames` unless given (a benchmark's own group).
     """
-    faust_app = faust.App(
-        f"{s.topic_prefix}{name}",
+    app = faust.App(
+        app_id or TopicNames.from_settings(s).worker_group,
         broker=[f"kafka://{host}" for host in s.bootstrap_list],
         store=s.worker_store,
         datadir=str(s.data_dir / f"worker-{s.worker_id}"),
@@ -57,19 +54,16 @@ def create_app(s: Settings, name: str = "privacy-pipeline") -> Any:
         # Names the worker and its metrics port in the group description (read by `status`).
         broker_client_id=worker_client_id(s),
     )
-    faust_app.transport = LeanTransport(faust_app.conf.broker_consumer, faust_app)
-    return faust_app
+    app.transport = LeanTransport(app.conf.broker_consumer, app)
+    return app
 
 
-def run_worker(faust_app: Any, loglevel: str) -> None:
-    """Run ``faust_app`` as a faust worker in this process until it is stopped."""
+def run_worker(app: Any, loglevel: str) -> None:
+    """Run the faust ``app`` as a faust worker in this process until it is stopped."""
     from faust.worker import Worker
 
-    runner = Worker(faust_app, loglevel=loglevel, quiet=True)
+    runner = Worker(app, loglevel=loglevel, quiet=True)
     # faust's start-up spinner sets the root logger to DEBUG, so every debug call in aiokafka
     # built a log record (5% of the worker's CPU); without it the root level is ``loglevel``.
     runner.spinner = None
     runner.execute_from_commandline()
-
-
-app = create_app(settings)
