@@ -13,7 +13,8 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pipeline.simulator import SimulationConfig, generate
+from pipeline.simulator import Message, SimulationConfig, generate
+from pipeline.simulator.envelopes import pack
 from processors.context import TopicNames
 from processors.messages import Msg
 from processors.subject import partition_of
@@ -22,18 +23,37 @@ NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 """The end of the simulated day (keyrings of the benchmark and test are created at it)."""
 
 
-def simulated(users: int, events: int, seed: int, partitions: int = 6) -> list[tuple[Msg, float]]:
-    """Simulated input records with their produce time (epoch seconds), in produce order."""
-    config = SimulationConfig(users, events, seed, NOW - timedelta(hours=24), 24)
+def simulated(
+    users: int, events: int, seed: int, hours: int = 24, partitions: int = 6,
+    envelopes: bool = False, consent_delay_s: float = 0.0,
+) -> list[tuple[Msg, float]]:
+    """Simulated input records with their produce time (epoch seconds), in produce order.
+
+    ``envelopes``: a user's events of one production batch in one envelope, as the collector
+    sends them. ``consent_delay_s``: consent records are produced that much later (answers
+    that reach Kafka after the user's first events: the grace window at work).
+    """
+    config = SimulationConfig(users, events, seed, NOW - timedelta(hours=hours), hours)
     names, offsets = TopicNames(""), dict[tuple[str, int], int]()
     topics = {"app.navigation.v1": names.navigation, "app.geolocation.v1": names.geolocation,
               "privacy.consent.v1": names.consent}
+    traffic = generate(config)
+    messages = (
+        [p.message for batch in traffic.batches() for p in pack(batch)]
+        if envelopes
+        else traffic.messages
+    )
+    def produced(m: Message) -> float:
+        return m.timestamp_ms / 1000 + (consent_delay_s if m.topic == "privacy.consent.v1" else 0)
+
+    if consent_delay_s:
+        messages = sorted(messages, key=produced)
     out: list[tuple[Msg, float]] = []
-    for m in generate(config).messages:
+    for m in messages:
         topic, partition = topics[m.topic], partition_of(m.key.decode(), partitions)
         offset = offsets.get((topic, partition), 0)
         offsets[(topic, partition)] = offset + 1
-        out.append((Msg(topic, partition, offset, m.key, m.value), m.timestamp_ms / 1000))
+        out.append((Msg(topic, partition, offset, m.key, m.value), produced(m)))
     return out
 
 
