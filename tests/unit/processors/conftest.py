@@ -193,8 +193,10 @@ def policy() -> Any:
     return load_policy(None)
 
 
-def build_harness(policy: Any, ring: Any = None, store: Store | None = None) -> Harness:
-    """An engine over in-memory tables (or ``store``), a recording outbox and a fixed clock."""
+def build_harness(policy: Any, ring: Any = None, store: Store | None = None,
+                  subject_keys: Any = None) -> Harness:
+    """An engine over in-memory tables (or ``store``), a recording outbox and a fixed clock;
+    ``subject_keys``: the engine's (default: in memory over ``ring``)."""
     sent: list[tuple[str, int, Any]] = []
     tombstones: list[tuple[str, int, bytes]] = []
     clock = [NOW.timestamp()]
@@ -215,7 +217,8 @@ def build_harness(policy: Any, ring: Any = None, store: Store | None = None) -> 
     rt = Runtime(policy=policy, ring=ring, names=TopicNames(""), clock=lambda: clock[0])
     store = Store({}, {}, {}, {}) if store is None else store
     fence = NoGapFence()
-    return Harness(Engine(rt, store, Outbox(send), fence), fence, sent, clock, tombstones)
+    engine = Engine(rt, store, Outbox(send), fence, subject_keys)
+    return Harness(engine, fence, sent, clock, tombstones)
 
 
 @pytest.fixture
