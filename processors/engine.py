@@ -35,8 +35,7 @@ from processors.positions import Fence, Positions
 from processors.rights import RightsApplier
 from processors.store import Store
 from processors.subject import Subject
-from processors.subjectkeys import SubjectCipher, SubjectKeys
-from processors.table import MemoryTable
+from processors.subjectkeys import SubjectCipher
 from schemas.events import Geolocation, Navigation
 
 log = logging.getLogger(__name__)
@@ -46,14 +45,14 @@ class Engine:
     """Applies consent semantics to batches of input records."""
 
     def __init__(self, rt: Runtime, store: Store, outbox: Outbox, fence: Fence,
-                 subject_keys: SubjectCipher | None = None,
+                 subject_keys: SubjectCipher,
                  durable: Callable[[], Awaitable[None]] | None = None) -> None:
         self.rt = rt
         # Waits until the table writes made so far are acknowledged (the worker's changelogs).
         self.durable = durable
         # Encrypted fields and dead letters of a user go under their subject keys, which an
-        # erasure deletes (crypto-shredding). Unit tests: in memory.
-        self.subject_keys = subject_keys or SubjectKeys(rt.ring, MemoryTable())
+        # erasure deletes (crypto-shredding).
+        self.subject_keys = subject_keys
         self.store = store
         self.outbox = outbox
         self.fence = fence

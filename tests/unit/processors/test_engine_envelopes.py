@@ -31,7 +31,7 @@ def send(h: Harness, topic: str, user: str, *events: dict[str, Any] | bytes) -> 
 def restart(h: Harness) -> None:
     """A new worker over the same tables, from the committed offsets (none: a kill -9)."""
     old = h.engine
-    h.engine = Engine(old.rt, old.store, old.outbox, old.fence)
+    h.engine = Engine(old.rt, old.store, old.outbox, old.fence, old.subject_keys)
 
 
 def decisions(h: Harness, kind: str) -> list[dict[str, Any]]:
