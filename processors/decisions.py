@@ -8,7 +8,8 @@ and emits the event's decision record. A purpose without a live key for the even
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
+from functools import lru_cache
 
 from keys.exceptions import KeysError
 from pipeline.policy import Purpose
@@ -41,10 +42,13 @@ class Decider:
         event: Navigation | Geolocation,
         state: ConsentState | None,
         overflow: bool = False,
+        ts: float | None = None,
     ) -> None:
-        """Decide every purpose of one event; ``overflow``: it could not be held (cap)."""
-        rt, ts = self.rt, event.occurred_at.timestamp()
-        day = day_of(event.occurred_at)
+        """Decide every purpose of one event; ``overflow``: it could not be held (cap);
+        ``ts``: its ``occurred_at`` in epoch seconds, when the caller has it already."""
+        rt = self.rt
+        ts = event.occurred_at.timestamp() if ts is None else ts
+        day = _utc_day(int(ts // 86400))
         outcomes: dict[str, str] = {}
         emitted = _Emitted()
         for purpose in rt.purposes_by_stream[stream]:
@@ -95,6 +99,12 @@ class Decider:
                 known = False
             self._keys_live[slot] = known
         return known
+
+
+@lru_cache(maxsize=1024)
+def _utc_day(day: int) -> str:
+    """``YYYY-MM-DD`` of a day number since the epoch (as :func:`records.day_of`)."""
+    return day_of(datetime.fromtimestamp(day * 86400, UTC))
 
 
 class _Emitted:
