@@ -33,11 +33,12 @@ class Decider:
         self.emit = emit
         self.subject_keys = subject_keys
         self._keys_live: dict[tuple[str, str], bool] = {}
-        # Per stream, what the policy says of each purpose, looked up once.
+        # Per stream, what the policy says of each purpose and its sanitized topic, once.
         anonymous = rt.policy.anonymous_counting
-        self._plans: dict[str, tuple[tuple[Purpose, str, bool, bool], ...]] = {
+        self._plans: dict[str, tuple[tuple[Purpose, str, bool, bool, str], ...]] = {
             stream: tuple(
-                (p, p.name, p.consent_required, anonymous and p.name == "audience_measurement")
+                (p, p.name, p.consent_required, anonymous and p.name == "audience_measurement",
+                 rt.names.sanitized(p.name))
                 for p in purposes
             )
             for stream, purposes in rt.purposes_by_stream.items()
@@ -63,7 +64,7 @@ class Decider:
         day = _utc_day(int(ts // 86400))
         outcomes: dict[str, str] = {}
         emitted = _Emitted()
-        for purpose, name, required, counts_anonymously in self._plans[stream]:
+        for purpose, name, required, counts_anonymously, topic in self._plans[stream]:
             if not self._has_key(name, event.occurred_at, day):
                 outcomes[name] = "dropped_no_key"  # fail closed, whatever the consent
                 continue
@@ -72,12 +73,13 @@ class Decider:
                 outcome = "dropped_hold_overflow"  # not counted anonymously either: fail closed
             anonymous = counts_anonymously and outcome in _ANONYMOUS_WHEN
             if outcome == "kept" or anonymous:
-                outcome = self._sanitized(partition, event, purpose, outcome, anonymous, emitted)
+                outcome = self._sanitized(partition, event, purpose, topic, outcome, anonymous,
+                                          emitted)
             outcomes[name] = outcome
         self.emit._decision(partition, event.event_id, stream, event, outcomes, day)
 
     def _sanitized(self, partition: int, event: Navigation | Geolocation, purpose: Purpose,
-                   outcome: str, anonymous: bool, emitted: _Emitted) -> str:
+                   topic: str, outcome: str, anonymous: bool, emitted: _Emitted) -> str:
         """Queue the purpose's sanitized record; the outcome (``dropped_no_key`` when no key)."""
         rt = self.rt
         emitted.shared = emitted.shared or shared_of(event, rt.policy)
@@ -89,7 +91,7 @@ class Decider:
                               emitted.cipher)
         except KeysError:
             return "dropped_no_key"
-        self.emit.outbox.add(rt.names.sanitized(purpose.name), partition, record)
+        self.emit.outbox.add(topic, partition, record)
         return "kept_anonymous" if anonymous else outcome
 
     def _has_key(self, purpose: str, at: datetime, day: str) -> bool:

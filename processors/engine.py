@@ -102,11 +102,12 @@ class Engine:
         self.decider.new_batch()  # keys may have been rotated or destroyed since the last batch
         self.emit.new_batch()
         names = self.rt.names
+        consent = names.consent
         fresh = await self.positions.unhandled(batch)
         for m in fresh:
-            if m.topic == names.consent:
+            if m.topic == consent:
                 await self.rights.on_consent(m)
-        events = [m for m in fresh if m.topic != names.consent]
+        events = [m for m in fresh if m.topic != consent]
         if events:
             await self._fence_consent({m.partition for m in events})
             now = self.rt.clock()
