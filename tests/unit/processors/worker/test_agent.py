@@ -15,7 +15,7 @@ from processors.refs import decision_ref
 from processors.store import Store
 from processors.worker import Worker
 from processors.worker.agents import owned
-from tests.unit.processors.conftest import APP, NOW, FakeRing, NoGapFence, at
+from tests.unit.processors.conftest import APP, NOW, FakeRing, FakeSubjectKeys, NoGapFence, at
 
 
 def test_agent_decides_batches_through_the_engine(
@@ -32,7 +32,7 @@ def test_agent_decides_batches_through_the_engine(
         return fut
 
     rt = Runtime(policy=policy, ring=FakeRing(), names=worker.names, clock=lambda: NOW.timestamp())
-    engine = Engine(rt, Store({}, {}, {}, {}), Outbox(send), NoGapFence())
+    engine = Engine(rt, Store({}, {}, {}, {}), Outbox(send), NoGapFence(), FakeSubjectKeys(rt.ring))
     monkeypatch.setattr(worker, "_engine", engine)
     async def nothing() -> None:
         return None
