@@ -5,7 +5,7 @@ faust's ``Consumer._drain_messages`` hands every record to the streams through
 ``asyncio.wait`` per record, about a fifth of the worker's CPU. It also advances its read
 offset for a record whose hand-over was cancelled by a rebalance, so it can skip the
 re-fetched records and commit past them (the engine reads such holes back, see
-``processors.engine.Engine._unhandled``).
+``processors.positions.Positions.unhandled``).
 
 The loop here races a whole fetch, not each record, against the flow being suspended: a
 rebalance still cancels the hand-over in flight (faust's streams block on flow control while

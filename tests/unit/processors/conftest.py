@@ -21,6 +21,8 @@ from processors.outbox import Outbox
 from processors.refs import decision_ref
 from processors.store import Store
 from processors.subject import Subject, subject_of
+from processors.subjectkeys import SubjectKeys
+from processors.table import MemoryTable
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 
@@ -193,8 +195,10 @@ def policy() -> Any:
     return load_policy(None)
 
 
-def build_harness(policy: Any, ring: Any = None, store: Store | None = None) -> Harness:
-    """An engine over in-memory tables (or ``store``), a recording outbox and a fixed clock."""
+def build_harness(policy: Any, ring: Any = None, store: Store | None = None,
+                  subject_keys: Any = None) -> Harness:
+    """An engine over in-memory tables (or ``store``), a recording outbox and a fixed clock;
+    ``subject_keys``: the engine's (default: in memory over ``ring``)."""
     sent: list[tuple[str, int, Any]] = []
     tombstones: list[tuple[str, int, bytes]] = []
     clock = [NOW.timestamp()]
@@ -215,7 +219,9 @@ def build_harness(policy: Any, ring: Any = None, store: Store | None = None) -> 
     rt = Runtime(policy=policy, ring=ring, names=TopicNames(""), clock=lambda: clock[0])
     store = Store({}, {}, {}, {}) if store is None else store
     fence = NoGapFence()
-    return Harness(Engine(rt, store, Outbox(send), fence), fence, sent, clock, tombstones)
+    subject_keys = SubjectKeys(ring, MemoryTable()) if subject_keys is None else subject_keys
+    engine = Engine(rt, store, Outbox(send), fence, subject_keys)
+    return Harness(engine, fence, sent, clock, tombstones)
 
 
 @pytest.fixture

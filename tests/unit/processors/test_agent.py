@@ -17,7 +17,7 @@ from processors.engine import Engine
 from processors.outbox import Outbox
 from processors.refs import decision_ref
 from processors.store import Store
-from tests.unit.processors.conftest import APP, NOW, FakeRing, NoGapFence, at
+from tests.unit.processors.conftest import APP, NOW, FakeRing, FakeSubjectKeys, NoGapFence, at
 
 
 def test_agent_decides_batches_through_the_engine(policy: Any, monkeypatch: Any) -> None:
@@ -32,7 +32,7 @@ def test_agent_decides_batches_through_the_engine(policy: Any, monkeypatch: Any)
         return fut
 
     rt = Runtime(policy=policy, ring=FakeRing(), names=agents.names, clock=lambda: NOW.timestamp())
-    engine = Engine(rt, Store({}, {}, {}, {}), Outbox(send), NoGapFence())
+    engine = Engine(rt, Store({}, {}, {}, {}), Outbox(send), NoGapFence(), FakeSubjectKeys(rt.ring))
     monkeypatch.setattr(agents, "_engine", engine)
     async def nothing() -> None:
         return None

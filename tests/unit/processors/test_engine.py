@@ -148,7 +148,8 @@ def test_pending_erasure_survives_a_restart(harness, nav, consent):
     harness.run(harness.produce(CON, {"schema": "rights/1", "event_id": "r1", "user_id": "u1",
                                       "occurred_at": at(-15), "right": "erasure"}))
     old = harness.engine
-    harness.engine = Engine(old.rt, old.store, old.outbox, old.fence)  # a new process
+    # a new process (same tables and subject keys)
+    harness.engine = Engine(old.rt, old.store, old.outbox, old.fence, old.subject_keys)
     harness.run(e1)
     assert harness.outcomes("e1")["audience_measurement"] == "kept"
     assert harness.engine.store.state(harness.subject("u1")) is None

@@ -14,7 +14,7 @@ from processors.subject import Subject
 from processors.table import MemoryTable
 from schemas.envelope import wrap
 from schemas.records import Held
-from tests.unit.processors.conftest import FakeSubjectKeys, Harness, at
+from tests.unit.processors.conftest import FakeRing, FakeSubjectKeys, Harness, at, build_harness
 
 NAV = "app.navigation.v1"
 CON = "privacy.consent.v1"
@@ -32,7 +32,7 @@ def send(h: Harness, topic: str, user: str, *events: dict[str, Any] | bytes) -> 
 def restart(h: Harness) -> None:
     """A new worker over the same tables, from the committed offsets (none: a kill -9)."""
     old = h.engine
-    h.engine = Engine(old.rt, old.store, old.outbox, old.fence)
+    h.engine = Engine(old.rt, old.store, old.outbox, old.fence, old.subject_keys)
 
 
 def decisions(h: Harness, kind: str) -> list[dict[str, Any]]:
@@ -57,8 +57,14 @@ def test_each_event_of_an_envelope_is_decided(harness, nav, consent):
     assert sorted(screens) == ["home", "x"]
 
 
-def test_an_invalid_event_is_dead_lettered_alone_with_its_own_bytes(harness, nav):
-    harness.engine.subject_keys = FakeSubjectKeys(harness.engine.rt.ring)  # plaintexts seen
+def plain_harness(policy: Any) -> Harness:
+    """A harness whose dead letters' plaintexts the fake ring records."""
+    ring = FakeRing()
+    return build_harness(policy, ring=ring, subject_keys=FakeSubjectKeys(ring))
+
+
+def test_an_invalid_event_is_dead_lettered_alone_with_its_own_bytes(policy, nav):
+    harness = plain_harness(policy)
     bad = json.dumps({"schema": "navigation/1", "event_id": "bad"}).encode()
     other = nav("e3", "u2", -10)
     e = send(harness, NAV, "u1", nav("e1", "u1", -10), bad, other, nav("e2", "u1", -9))
@@ -83,8 +89,8 @@ def test_an_event_of_another_topic_is_dead_lettered_alone(harness, nav, consent)
     assert harness.outcomes("e1")["advertising"] == "dropped_no_consent"
 
 
-def test_a_malformed_envelope_is_one_dead_letter(harness):
-    harness.engine.subject_keys = FakeSubjectKeys(harness.engine.rt.ring)  # plaintexts seen
+def test_a_malformed_envelope_is_one_dead_letter(policy):
+    harness = plain_harness(policy)
     m = send(harness, NAV, "u1", b"{")
     harness.run(m)
     [dead] = harness.records("pipeline.deadletter.v1")

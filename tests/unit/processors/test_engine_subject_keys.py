@@ -23,10 +23,8 @@ ALL = ("audience_measurement", "personalisation", "advertising", "fraud_preventi
 
 @pytest.fixture
 def world(ring: keys.Keyring, policy: Any) -> tuple[Harness, MemoryTable]:
-    h = build_harness(policy, ring=ring)
     table = MemoryTable()
-    h.engine.subject_keys = SubjectKeys(ring, table)
-    return h, table
+    return build_harness(policy, ring=ring, subject_keys=SubjectKeys(ring, table)), table
 
 
 def _decryptor(ring: keys.Keyring, table: MemoryTable) -> sk.SubjectDecryptor:

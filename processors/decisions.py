@@ -1,0 +1,107 @@
+"""Deciding one navigation or geolocation event for every purpose of its stream.
+
+The rules themselves are :mod:`processors.decide` (pure); this applies them to an event and
+the user's state, builds the sanitized record of each purpose kept (or counted anonymously),
+and emits the event's decision record. A purpose without a live key for the event's epoch is
+``dropped_no_key``, whatever the consent: fail closed.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from keys.exceptions import KeysError
+from pipeline.policy import Purpose
+from processors.context import Runtime
+from processors.decide import decide
+from processors.emission import Emission
+from processors.records import Shared, day_of, sanitize, shared_of
+from processors.state import ConsentState
+from processors.subjectkeys import Bound, SubjectCipher
+from schemas.events import Geolocation, Navigation
+
+
+class Decider:
+    """Decides events now (the engine chose not to hold them, or released them)."""
+
+    def __init__(self, rt: Runtime, emit: Emission, subject_keys: SubjectCipher) -> None:
+        self.rt = rt
+        self.emit = emit
+        self.subject_keys = subject_keys
+        self._keys_live: dict[tuple[str, str], bool] = {}
+
+    def new_batch(self) -> None:
+        """Forget which keys were live: they may have been rotated or destroyed since."""
+        self._keys_live.clear()
+
+    def decide(
+        self,
+        partition: int,
+        stream: str,
+        event: Navigation | Geolocation,
+        state: ConsentState | None,
+        overflow: bool = False,
+    ) -> None:
+        """Decide every purpose of one event; ``overflow``: it could not be held (cap)."""
+        rt, ts = self.rt, event.occurred_at.timestamp()
+        day = day_of(event.occurred_at)
+        outcomes: dict[str, str] = {}
+        emitted = _Emitted()
+        for purpose in rt.purposes_by_stream[stream]:
+            if not self._has_key(purpose.name, event.occurred_at, day):
+                outcomes[purpose.name] = "dropped_no_key"  # fail closed, whatever the consent
+                continue
+            outcome: str = decide(state, purpose.name, purpose.consent_required, ts, rt.bounds)
+            if overflow and outcome == "dropped_no_consent":
+                outcome = "dropped_hold_overflow"  # not counted anonymously either: fail closed
+            anonymous = (
+                outcome in ("dropped_no_consent", "dropped_withdrawn")
+                and rt.policy.anonymous_counting
+                and purpose.name == "audience_measurement"
+            )
+            if outcome == "kept" or anonymous:
+                outcome = self._sanitized(partition, event, purpose, outcome, anonymous, emitted)
+            outcomes[purpose.name] = outcome
+        self.emit._decision(partition, event.event_id, stream, event, outcomes, day)
+
+    def _sanitized(self, partition: int, event: Navigation | Geolocation, purpose: Purpose,
+                   outcome: str, anonymous: bool, emitted: _Emitted) -> str:
+        """Queue the purpose's sanitized record; the outcome (``dropped_no_key`` when no key)."""
+        rt = self.rt
+        emitted.shared = emitted.shared or shared_of(event, rt.policy)
+        emitted.cipher = emitted.cipher or Bound(
+            self.subject_keys, lambda: self.emit._subject_of(event.user_id)
+        )
+        try:
+            record = sanitize(event, purpose, rt.policy, rt.ring, anonymous, emitted.shared,
+                              emitted.cipher)
+        except KeysError:
+            return "dropped_no_key"
+        self.emit.outbox.add(rt.names.sanitized(purpose.name), partition, record)
+        return "kept_anonymous" if anonymous else outcome
+
+    def _has_key(self, purpose: str, at: datetime, day: str) -> bool:
+        """Whether the purpose has a live key for ``at``'s epoch (cached per batch).
+
+        Cached by UTC day: epochs (month, ISO week, day) are whole UTC days.
+        """
+        slot = (purpose, day)
+        known = self._keys_live.get(slot)
+        if known is None:
+            try:
+                self.rt.ring.pseudonym(purpose, "key-probe", at)
+                known = True
+            except KeysError:
+                known = False
+            self._keys_live[slot] = known
+        return known
+
+
+class _Emitted:
+    """What the purposes of one event share: its coarse fields and the user's cipher."""
+
+    __slots__ = ("cipher", "shared")
+
+    def __init__(self) -> None:
+        self.shared: Shared | None = None
+        self.cipher: Bound | None = None
