@@ -15,7 +15,7 @@ from pipeline.policy import Purpose
 from processors.context import Runtime
 from processors.decide import decide
 from processors.emission import Emission
-from processors.records import Shared, day_of, sanitize, shared_of
+from processors.records import Recall, Shared, day_of, sanitize, shared_of
 from processors.state import ConsentState
 from processors.subjectkeys import Bound, SubjectCipher
 from schemas.events import Geolocation, Navigation
@@ -29,10 +29,13 @@ class Decider:
         self.emit = emit
         self.subject_keys = subject_keys
         self._keys_live: dict[tuple[str, str], bool] = {}
+        self._recall = Recall(rt.ring)  # pseudonyms and epochs of the batch
 
     def new_batch(self) -> None:
-        """Forget which keys were live: they may have been rotated or destroyed since."""
+        """Forget which keys were live (and the pseudonyms and epochs computed with them):
+        they may have been rotated or destroyed since."""
         self._keys_live.clear()
+        self._recall.clear()
 
     def decide(
         self,
@@ -74,7 +77,7 @@ class Decider:
         )
         try:
             record = sanitize(event, purpose, rt.policy, rt.ring, anonymous, emitted.shared,
-                              emitted.cipher)
+                              emitted.cipher, self._recall)
         except KeysError:
             return "dropped_no_key"
         self.emit.outbox.add(rt.names.sanitized(purpose.name), partition, record)
