@@ -212,30 +212,28 @@ def sanitize(
     plan, at = plan_of(purpose), event.occurred_at
     common = shared or shared_of(event, policy)
     keys = recall or Recall(ring)
-    name = plan.name
-    record = Sanitized(
-        # Keyed per purpose (processors.refs): the raw id would join the purposes' records.
-        event_id=event_ref(ring, name, event.event_id, at),
-        purpose=name,
-        stream=common.stream,
-        hour=common.hour,
-        epoch=keys.epoch(name, at, common.day),
-        pseudonym=(keys.pseudonym(name, event.user_id, at, common.day)
-                   if plan.pseudonym and not anonymous else None),
-        anonymous=anonymous,
-        app=event.app.name if plan.app else None,
-        platform=event.app.platform if plan.platform else None,
-        enc={},
-    )
+    name, day = plan.name, common.day
+    # Keyed per purpose (processors.refs): the raw id would join the purposes' records.
+    ref = event_ref(ring, name, event.event_id, at)
+    pseudonym = keys.pseudonym(name, event.user_id, at, day) if plan.pseudonym and not anonymous \
+        else None
+    enc: dict[str, str] = {}
+    screen = kind = campaign = cell = None
     if isinstance(event, Navigation):
-        record.screen = common.screen if plan.screen else None
-        record.type = event.type if plan.type else None
-        record.campaign = event.campaign if plan.campaign else None
+        screen = common.screen if plan.screen else None
+        kind = event.type if plan.type else None
+        campaign = event.campaign if plan.campaign else None
     else:
-        record.cell = common.cell if plan.cell else None
+        cell = common.cell if plan.cell else None
         if plan.coords:
             point = f"{event.lat!r},{event.lon!r}".encode()
-            record.enc["coords"] = (cipher or ring).encrypt(name, "coords", point, at)
+            enc["coords"] = (cipher or ring).encrypt(name, "coords", point, at)
+    app = event.app
+    record = Sanitized(  # positional (the field order of Sanitized): the hot path
+        ref, name, common.stream, common.hour, keys.epoch(name, at, day), pseudonym, anonymous,
+        app.name if plan.app else None, app.platform if plan.platform else None,
+        screen, kind, campaign, cell, enc,
+    )
     if not anonymous:
         _secret_fields(record, event, plan, keys, cipher or ring, common.day)
     return record

@@ -107,7 +107,7 @@ class Decision(msgspec.Struct, gc=False, omit_defaults=True):
     def event(cls, event_id: str | None, stream: str, day: str,
               outcomes: Mapping[str, Outcome]) -> Decision:
         """What happened to one input event, per purpose."""
-        return cls("event", event_id, stream=stream, day=day, outcomes=dict(outcomes))
+        return cls("event", event_id, None, None, stream, day, dict(outcomes))
 
     @classmethod
     def consent(cls, event_id: str | None, purpose: str, day: str, transition: Transition,
