@@ -8,7 +8,8 @@ and emits the event's decision record. A purpose without a live key for the even
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
+from functools import lru_cache
 
 from keys.exceptions import KeysError
 from pipeline.policy import Purpose
@@ -20,6 +21,9 @@ from processors.state import ConsentState
 from processors.subjectkeys import Bound, SubjectCipher
 from schemas.events import Geolocation, Navigation
 
+_ANONYMOUS_WHEN = frozenset(("dropped_no_consent", "dropped_withdrawn"))
+"""Outcomes of audience measurement still counted anonymously (CNIL exemption)."""
+
 
 class Decider:
     """Decides events now (the engine chose not to hold them, or released them)."""
@@ -30,6 +34,15 @@ class Decider:
         self.subject_keys = subject_keys
         self._keys_live: dict[tuple[str, str], bool] = {}
         self._recall = Recall(rt.ring)  # pseudonyms and epochs of the batch
+        # Per stream, what the policy says of each purpose, looked up once.
+        anonymous = rt.policy.anonymous_counting
+        self._plans: dict[str, tuple[tuple[Purpose, str, bool, bool], ...]] = {
+            stream: tuple(
+                (p, p.name, p.consent_required, anonymous and p.name == "audience_measurement")
+                for p in purposes
+            )
+            for stream, purposes in rt.purposes_by_stream.items()
+        }
 
     def new_batch(self) -> None:
         """Forget which keys were live (and the pseudonyms and epochs computed with them):
@@ -44,27 +57,26 @@ class Decider:
         event: Navigation | Geolocation,
         state: ConsentState | None,
         overflow: bool = False,
+        ts: float | None = None,
     ) -> None:
-        """Decide every purpose of one event; ``overflow``: it could not be held (cap)."""
-        rt, ts = self.rt, event.occurred_at.timestamp()
-        day = day_of(event.occurred_at)
+        """Decide every purpose of one event; ``overflow``: it could not be held (cap);
+        ``ts``: its ``occurred_at`` in epoch seconds, when the caller has it already."""
+        bounds = self.rt.bounds
+        ts = event.occurred_at.timestamp() if ts is None else ts
+        day = _utc_day(int(ts // 86400))
         outcomes: dict[str, str] = {}
         emitted = _Emitted()
-        for purpose in rt.purposes_by_stream[stream]:
-            if not self._has_key(purpose.name, event.occurred_at, day):
-                outcomes[purpose.name] = "dropped_no_key"  # fail closed, whatever the consent
+        for purpose, name, required, counts_anonymously in self._plans[stream]:
+            if not self._has_key(name, event.occurred_at, day):
+                outcomes[name] = "dropped_no_key"  # fail closed, whatever the consent
                 continue
-            outcome: str = decide(state, purpose.name, purpose.consent_required, ts, rt.bounds)
+            outcome: str = decide(state, name, required, ts, bounds)
             if overflow and outcome == "dropped_no_consent":
                 outcome = "dropped_hold_overflow"  # not counted anonymously either: fail closed
-            anonymous = (
-                outcome in ("dropped_no_consent", "dropped_withdrawn")
-                and rt.policy.anonymous_counting
-                and purpose.name == "audience_measurement"
-            )
+            anonymous = counts_anonymously and outcome in _ANONYMOUS_WHEN
             if outcome == "kept" or anonymous:
                 outcome = self._sanitized(partition, event, purpose, outcome, anonymous, emitted)
-            outcomes[purpose.name] = outcome
+            outcomes[name] = outcome
         self.emit._decision(partition, event.event_id, stream, event, outcomes, day)
 
     def _sanitized(self, partition: int, event: Navigation | Geolocation, purpose: Purpose,
@@ -98,6 +110,12 @@ class Decider:
                 known = False
             self._keys_live[slot] = known
         return known
+
+
+@lru_cache(maxsize=1024)
+def _utc_day(day: int) -> str:
+    """``YYYY-MM-DD`` of a day number since the epoch (as :func:`records.day_of`)."""
+    return day_of(datetime.fromtimestamp(day * 86400, UTC))
 
 
 class _Emitted:

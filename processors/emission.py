@@ -43,19 +43,46 @@ class Emission:
         self.outbox = outbox
         self.subject_keys = subject_keys
         self.positions = positions
-        self.counts: Counter[tuple[str, str, str]] = Counter()
+        self._counts: Counter[tuple[str, str, str]] = Counter()
+        # Decisions of the batch by (stream, outcomes): one increment per event, folded into
+        # the counts by purpose when they are read (once per batch in the worker).
+        self._tally: Counter[tuple[str, tuple[tuple[str, Any], ...]]] = Counter()
+        self._subjects: dict[str, Subject] = {}
+        self._now: tuple[float, datetime] | None = None
+
+    @property
+    def counts(self) -> Counter[tuple[str, str, str]]:
+        """Outcomes so far by (stream, purpose, outcome)."""
+        if self._tally:
+            counts = self._counts
+            for (stream, outcomes), n in self._tally.items():
+                for purpose, outcome in outcomes:
+                    counts[(stream, purpose, str(outcome))] += n
+            self._tally.clear()
+        return self._counts
+
+    def new_batch(self) -> None:
+        """Forget the batch's subjects (bounded memory: a batch's users only)."""
+        self._subjects.clear()
 
     def _handled(self, m: Msg) -> None:
         self.positions.handled(m)
 
     def _ref(self, event: Any) -> str | None:
         """The decision record's event id: ledger-keyed, never the raw id (processors.refs)."""
-        now = datetime.fromtimestamp(self.rt.clock(), UTC)
-        return decision_ref(self.rt.ring, event.event_id, event.occurred_at, now)
+        clock = self.rt.clock()
+        if self._now is None or self._now[0] != clock:
+            self._now = (clock, datetime.fromtimestamp(clock, UTC))
+        return decision_ref(self.rt.ring, event.event_id, event.occurred_at, self._now[1])
 
     def _subject_of(self, user_id: str) -> Subject:
-        """The user as the tables know them: keyed handle and partition, never the raw id."""
-        return subject_of(self.rt.ring, user_id, self.rt.partitions)
+        """The user as the tables know them: keyed handle and partition, never the raw id
+        (one keyed hash per user and batch)."""
+        subject = self._subjects.get(user_id)
+        if subject is None:
+            subject = subject_of(self.rt.ring, user_id, self.rt.partitions)
+            self._subjects[user_id] = subject
+        return subject
 
     def reject(self, m: Msg, reason: str) -> None:
         """Dead-letter an input whose outputs or state Kafka refused for good; move on.
@@ -129,8 +156,7 @@ class Emission:
         outcomes: dict[str, Any],
         day: str | None = None,
     ) -> None:
-        for purpose, outcome in outcomes.items():
-            self.counts[(stream, purpose, str(outcome))] += 1
+        self._tally[(stream, tuple(outcomes.items()))] += 1
         record = Decision.event(self._ref(event), stream, day or day_of(event.occurred_at),
                                 outcomes)
         self.outbox.add(self.rt.names.decisions, partition, record)

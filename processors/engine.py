@@ -63,6 +63,11 @@ class Engine:
         self.erasures = Erasures(rt, store, self.subject_keys, self.positions, self.grace)
         self.rights = RightsApplier(rt, store, self.emit, self.grace, self.erasures)
         self._recovered = False
+        # Whether any purpose of the stream needs consent (else nothing is ever held).
+        self._needs_consent = {
+            stream: any(p.consent_required for p in purposes)
+            for stream, purposes in rt.purposes_by_stream.items()
+        }
 
     @property
     def counts(self) -> Counter[tuple[str, str, str]]:
@@ -95,6 +100,7 @@ class Engine:
         """Handle one batch: consent first, then fenced events; flush outputs."""
         self._recover()
         self.decider.new_batch()  # keys may have been rotated or destroyed since the last batch
+        self.emit.new_batch()
         names = self.rt.names
         fresh = await self.positions.unhandled(batch)
         for m in fresh:
@@ -126,6 +132,7 @@ class Engine:
         if due:
             await self._fence_consent(due)
         self.grace.expire(now)
+        self.store.commit()  # the state that decided the outputs is written before they leave
         if self.subject_keys.take_created() and self.durable is not None:
             # A new subject key reaches its changelog before any ciphertext under it leaves:
             # after a crash between the two, the event is decided again under the same key.
@@ -163,7 +170,7 @@ class Engine:
     def _route(self, m: Msg, stream: str, event: Navigation | Geolocation, now: float) -> None:
         """Drop the event (late, future, erased), hold it, or decide it now."""
         purposes = self.rt.purposes_by_stream[stream]
-        ts = event.occurred_at.timestamp()
+        ts = event.occurred_at.timestamp()  # once per event: passed on to the decision
         late = time_outcome(ts, now, self.rt.bounds)
         user = self._subject_of(event.user_id)
         erasure = self.erasures.governing(m, user)
@@ -174,16 +181,14 @@ class Engine:
             self.emit._decision(m.partition, event.event_id, stream, event, outcomes)
             return
         state = None if erasure is not None else self.store.state(user)
-        if awaits_first_consent(state, ts, now, self.rt.bounds) and any(
-            p.consent_required for p in purposes
-        ):
+        if awaits_first_consent(state, ts, now, self.rt.bounds) and self._needs_consent[stream]:
             if self.store.holds.room_for(user, len(m.value or b"")):
                 self.grace.hold(user, m, now)
             else:
                 # Per-user cap reached: decided now, fail-closed, and counted as such.
-                self.decider.decide(m.partition, stream, event, state, overflow=True)
+                self.decider.decide(m.partition, stream, event, state, overflow=True, ts=ts)
             return
-        self.decider.decide(m.partition, stream, event, state)
+        self.decider.decide(m.partition, stream, event, state, ts=ts)
 
 
 __all__ = ["TOMBSTONE_MARGIN_S", "Engine", "Fence", "Outcome", "tombstone_expires_at"]

@@ -27,7 +27,8 @@ class DecideNow(Protocol):
     """Decides one event now (:meth:`processors.decisions.Decider.decide`)."""
 
     def __call__(self, partition: int, stream: str, event: Navigation | Geolocation,
-                 state: ConsentState | None, overflow: bool = False) -> None: ...
+                 state: ConsentState | None, overflow: bool = False,
+                 ts: float | None = None) -> None: ...
 
 
 class Grace:

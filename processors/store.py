@@ -64,6 +64,8 @@ class Store:
         # Read-through cache of decoded states: the worker owns its partitions, so it is the
         # only writer; cleared on every rebalance (see :meth:`forget_cached`).
         self._states: OrderedDict[bytes, ConsentState | None] = OrderedDict()
+        # States changed in this batch, by handle: written once each by commit().
+        self._dirty: dict[bytes, tuple[int, bytes]] = {}
         self._held, self._held_events = as_table(held), as_table(held_events)
         self.holds = HeldEvents(self._held, self._held_events, self.limits)
         self._erased = as_table(erased)
@@ -93,13 +95,18 @@ class Store:
         if handle in self._states:
             self._states.move_to_end(handle)
             return self._states[handle]
-        raw = self._consent.get(subject.partition, handle)
+        pending = self._dirty.get(handle)
+        raw = pending[1] if pending is not None else self._consent.get(subject.partition, handle)
         state = None if raw is None else loads(raw)
         self._remember(handle, state)
         return state
 
     def put_state(self, subject: Subject, state: ConsentState) -> None:
-        """Store the subject's consent state, capped to the limits' history per purpose."""
+        """Store the subject's consent state, capped to the limits' history per purpose.
+
+        Checked against the size bound now (a refused state changes nothing); written to the
+        table by :meth:`commit`, once per batch whatever the user's records in it.
+        """
         state.cap(self.limits.history_max)
         key, value = subject.handle, dumps(state)
         try:
@@ -107,8 +114,15 @@ class Store:
         except StateTooLarge:
             self._states.pop(key, None)  # the cached object was changed in place: re-read
             raise
-        self._consent.put(subject.partition, key, value)
+        self._dirty[key] = (subject.partition, value)
         self._remember(key, state)
+
+    def commit(self) -> None:
+        """Write the states changed since the last commit (before the batch's outputs leave:
+        a crash after an output was sent must not lose the state that decided it)."""
+        for handle, (partition, value) in self._dirty.items():
+            self._consent.put(partition, handle, value)
+        self._dirty.clear()
 
     def _remember(self, handle: bytes, state: ConsentState | None) -> None:
         self._states[handle] = state
@@ -117,8 +131,10 @@ class Store:
             self._states.popitem(last=False)
 
     def forget_cached(self) -> None:
-        """Drop cached states (partitions may have moved to another worker)."""
+        """Drop cached states and uncommitted changes (partitions may have moved to another
+        worker; a failed batch is decided again from the table as committed)."""
         self._states.clear()
+        self._dirty.clear()
 
     def held(self, subject: Subject) -> list[Held]:
         """Events of the subject held in the grace window, oldest first (read-only view)."""
@@ -154,6 +170,7 @@ class Store:
         audit keeps the erasure requests only (DESIGN: every rights request gets an audit
         record); the erasure table keeps ``{ts}`` until :meth:`forget_tombstone`.
         """
+        self._dirty.pop(subject.handle, None)
         self._consent.delete(subject.partition, subject.handle)
         self.holds.drop(subject)
         self.audits.keep_only(subject, is_erasure_record)
