@@ -28,9 +28,8 @@ from typing import Any, Final
 
 import msgspec
 
-from processors.held import Held
 from processors.state import ConsentState
-from processors.store import Erasure
+from schemas.records import Erasure, Held
 
 FORMAT: Final = "privacy-pipeline.export/1"
 _AUDIT_FIELDS: Final = ("right", "at", "purposes", "outcome", "verified")

@@ -25,11 +25,10 @@ from pipeline.kafka import make_producer
 from pipeline.policy import Policy
 from pipeline.settings import Settings
 from pipeline.topics import TopicNames
-from processors.audit import AuditIndex
-from processors.held import Held, owner_of_key
+from processors.held import owner_of_key
 from processors.state import loads
-from processors.store import Erasure
 from processors.subject import subject_of
+from schemas.records import AuditIndex, Erasure, Held
 
 RIGHTS = ("erasure", "objection", "access", "portability", "rectification")
 _HELD = msgspec.json.Decoder(Held)

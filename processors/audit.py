@@ -20,17 +20,7 @@ from processors.held import event_key
 from processors.limits import Limits, check_size
 from processors.subject import Subject
 from processors.table import Table
-
-
-class AuditIndex(msgspec.Struct):
-    """Which requests of a subject are kept (``[first, next)``) and how many were dropped.
-
-    A JSON object: a trail written before the bound (a JSON list of records) stays readable.
-    """
-
-    first: int = 0
-    next: int = 0
-    omitted: int = 0
+from schemas.records import AuditIndex, encode
 
 
 class AuditTrail(msgspec.Struct):
@@ -40,7 +30,6 @@ class AuditTrail(msgspec.Struct):
     omitted: int = 0
 
 
-_ENC = msgspec.json.Encoder()
 _INDEX_DEC = msgspec.json.Decoder(AuditIndex | list[dict[str, Any]])
 _RECORD_DEC = msgspec.json.Decoder(dict[str, Any])
 
@@ -67,12 +56,12 @@ class AuditLog:
     def append(self, subject: Subject, record: dict[str, Any]) -> None:
         """Add one request; the oldest beyond ``audit_max`` are deleted and counted."""
         idx = self._index_of(subject)
-        key, value = event_key(subject.handle, idx.next), _ENC.encode(record)
+        key, value = event_key(subject.handle, idx.next), encode(record)
         check_size("rights_audit_entry", key, value, self.limits.value_max_bytes)
         self._entries.put(subject.partition, key, value)
         idx.next += 1
         self._trim(subject, idx)
-        self._index.put(subject.partition, subject.handle, _ENC.encode(idx))
+        self._index.put(subject.partition, subject.handle, encode(idx))
 
     def keep_only(self, subject: Subject, keep: Callable[[dict[str, Any]], bool]) -> None:
         """Delete the subject's records ``keep`` refuses (erasure: all but erasure requests).
@@ -87,13 +76,13 @@ class AuditLog:
         fresh = AuditIndex(idx.next, idx.next)
         for record in kept:
             self._entries.put(
-                subject.partition, event_key(subject.handle, fresh.next), _ENC.encode(record)
+                subject.partition, event_key(subject.handle, fresh.next), encode(record)
             )
             fresh.next += 1
         if fresh.next == fresh.first:
             self._index.delete(subject.partition, subject.handle)
         else:
-            self._index.put(subject.partition, subject.handle, _ENC.encode(fresh))
+            self._index.put(subject.partition, subject.handle, encode(fresh))
 
     def _index_of(self, subject: Subject) -> AuditIndex:
         raw = self._index.get(subject.partition, subject.handle)
@@ -104,7 +93,7 @@ class AuditLog:
         idx = AuditIndex()
         for record in found:
             key = event_key(subject.handle, idx.next)
-            self._entries.put(subject.partition, key, _ENC.encode(record))
+            self._entries.put(subject.partition, key, encode(record))
             idx.next += 1
             self._trim(subject, idx)
         return idx

@@ -7,21 +7,9 @@ every outcome. The rules are DESIGN.md section 6 (see docs/ARCHITECTURE.md for t
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
 
 from processors.state import ConsentState
-
-Outcome = Literal[
-    "kept",
-    "dropped_no_consent",
-    "dropped_withdrawn",
-    "dropped_erased",
-    "dropped_objection",
-    "dropped_late",
-    "dropped_future",
-    "dropped_no_key",
-    "dropped_hold_overflow",
-]
+from schemas.records import Outcome as Outcome  # the engine and tests import it from here
 
 
 @dataclass(frozen=True)

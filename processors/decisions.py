@@ -16,7 +16,7 @@ from pipeline.policy import Purpose
 from processors.context import Runtime
 from processors.decide import decide
 from processors.emission import Emission
-from processors.records import Shared, day_of, sanitize, shared_of
+from processors.records import Recall, Shared, day_of, sanitize, shared_of
 from processors.state import ConsentState
 from processors.subjectkeys import Bound, SubjectCipher
 from schemas.events import Geolocation, Navigation
@@ -33,6 +33,7 @@ class Decider:
         self.emit = emit
         self.subject_keys = subject_keys
         self._keys_live: dict[tuple[str, str], bool] = {}
+        self._recall = Recall(rt.ring)  # pseudonyms and epochs of the batch
         # Per stream, what the policy says of each purpose and its sanitized topic, once.
         anonymous = rt.policy.anonymous_counting
         self._plans: dict[str, tuple[tuple[Purpose, str, bool, bool, str], ...]] = {
@@ -45,8 +46,10 @@ class Decider:
         }
 
     def new_batch(self) -> None:
-        """Forget which keys were live: they may have been rotated or destroyed since."""
+        """Forget which keys were live (and the pseudonyms and epochs computed with them):
+        they may have been rotated or destroyed since."""
         self._keys_live.clear()
+        self._recall.clear()
 
     def decide(
         self,
@@ -88,7 +91,7 @@ class Decider:
         )
         try:
             record = sanitize(event, purpose, rt.policy, rt.ring, anonymous, emitted.shared,
-                              emitted.cipher)
+                              emitted.cipher, self._recall)
         except KeysError:
             return "dropped_no_key"
         self.emit.outbox.add(topic, partition, record)

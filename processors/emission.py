@@ -1,5 +1,6 @@
 """What the engine emits besides sanitized records: decision records, dead letters (with
-their sealed original bytes), and the counts of every outcome.
+their sealed original bytes), and the counts of every outcome. The records are the typed
+ones of :mod:`schemas.records` (what the sink decodes).
 
 Every decision names the event by its ledger-keyed reference (:mod:`processors.refs`), never
 the raw id; a dead letter keeps at most :data:`DEADLETTER_KEEP_BYTES` of the input, encrypted
@@ -24,6 +25,7 @@ from processors.refs import decision_ref
 from processors.subject import Subject, subject_of
 from processors.subjectkeys import SubjectCipher
 from schemas.exceptions import InvalidEvent
+from schemas.records import DeadLetter, Decision
 
 DEADLETTER_KEEP_BYTES = 64 * 1024
 """Most bytes of a rejected input kept (encrypted) in its dead letter: the event size limit."""
@@ -110,31 +112,22 @@ class Emission:
         reason = located(reason, m)  # "envelope event 3: ..." inside an envelope
 
         at = datetime.fromtimestamp(now, UTC)
-        record: dict[str, Any] = {
-            "topic": m.topic,
-            "partition": m.partition,
-            "offset": m.offset,
-            "reason": reason,
-            "field": field,
-            "at": at.isoformat(),
-        }
         original = m.value or b""
         # Bounded, so a dead letter always fits in one Kafka message whatever came in.
-        record["original_bytes"] = len(original)
-        record["original_truncated"] = len(original) > DEADLETTER_KEEP_BYTES
-        record["original"] = self._seal_original(m, original[:DEADLETTER_KEEP_BYTES], at)
-        self.outbox.add_single(self.rt.names.deadletter, m.partition, record)
-        self.outbox.add(
-            self.rt.names.decisions,
-            m.partition,
-            {
-                "kind": "invalid",
-                "source": m.source,
-                "stream": stream,
-                "day": day_of(at),
-                "reason": reason,
-            },
+        letter = DeadLetter(
+            topic=m.topic,
+            partition=m.partition,
+            offset=m.offset,
+            reason=reason,
+            field=field,
+            at=at.isoformat(),
+            original_bytes=len(original),
+            original_truncated=len(original) > DEADLETTER_KEEP_BYTES,
+            original=self._seal_original(m, original[:DEADLETTER_KEEP_BYTES], at),
         )
+        self.outbox.add_single(self.rt.names.deadletter, m.partition, letter)
+        self.outbox.add(self.rt.names.decisions, m.partition,
+                        Decision.invalid(m.source, stream, day_of(at), reason))
         self.counts[(stream, "all", "invalid")] += 1
 
     def _seal_original(self, m: Msg, kept: bytes, at: datetime) -> str | None:
@@ -164,14 +157,6 @@ class Emission:
         day: str | None = None,
     ) -> None:
         self._tally[(stream, tuple(outcomes.items()))] += 1
-        self.outbox.add(
-            self.rt.names.decisions,
-            partition,
-            {
-                "kind": "event",
-                "event_id": self._ref(event),
-                "stream": stream,
-                "day": day or day_of(event.occurred_at),
-                "outcomes": outcomes,
-            },
-        )
+        record = Decision.event(self._ref(event), stream, day or day_of(event.occurred_at),
+                                outcomes)
+        self.outbox.add(self.rt.names.decisions, partition, record)

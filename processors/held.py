@@ -25,47 +25,12 @@ from processors.limits import Limits, check_size
 from processors.subject import Subject
 from processors.table import Table, homed
 
-
-class Held(msgspec.Struct, array_like=True):
-    """An event held until the user's first consent arrives or the grace window ends."""
-
-    topic: str
-    partition: int
-    offset: int
-    value: bytes
-    deadline: float
-    index: int = 0
-    """The event's index in its envelope (0 for a record of one event)."""
-
-
-class HeldIndex(msgspec.Struct):
-    """Where a user's held events are: sequence range, raw bytes, partitions, first deadline."""
-
-    first: int
-    next: int
-    size: int
-    partition: int
-    """Input partition of the first event held (the consent fence of its release)."""
-    head: float
-    """Deadline of the oldest held event (rebuilds the engine's deadline heap on restart)."""
-    last: dict[str, int] = msgspec.field(default_factory=dict)
-    """Offset of the latest event held, per input ``topic:partition``: a batch decided again
-    after a retry holds nothing twice (holds of one partition come in offset order)."""
-    home: int = -1
-    """The subject's partition, where these keys are filed (recovery has no raw id to
-    derive it from)."""
-    last_index: dict[str, int] = msgspec.field(default_factory=dict)
-    """Index in its envelope of that latest event (events of one envelope share an offset)."""
-
-    @property
-    def count(self) -> int:
-        """Number of events held."""
-        return self.next - self.first
-
+# Held is re-exported for the engine (its old import path); new code imports schemas.records.
+from schemas.records import Held as Held
+from schemas.records import HeldIndex, encode
 
 Added = Literal["first", "added", "already"]
 
-_ENC = msgspec.json.Encoder()
 _HELD_DEC = msgspec.json.Decoder(Held)
 _INDEX_DEC = msgspec.json.Decoder(HeldIndex)
 
@@ -141,7 +106,7 @@ class HeldEvents:
         elif _position(held) <= _last(idx, _source(held)):
             return "already"
         key = event_key(subject.handle, idx.next)
-        value = _ENC.encode(held)
+        value = encode(held)
         check_size("held_event", key, value, self.limits.value_max_bytes)
         self._events.put(subject.partition, key, value)
         idx.next += 1
@@ -196,6 +161,6 @@ class HeldEvents:
             return
         idx.size = max(0, idx.size)
         idx.home = subject.partition
-        value = _ENC.encode(idx)
+        value = encode(idx)
         check_size("held", subject.handle, value, self.limits.value_max_bytes)
         self._index.put(subject.partition, subject.handle, value)

@@ -15,9 +15,10 @@ from collections.abc import Callable
 
 import msgspec
 
-from processors.held import Held, HeldIndex, event_key, owner_of_key
+from processors.held import event_key, owner_of_key
 from processors.subject import Subject
 from processors.table import Table, is_handle
+from schemas.records import Held, HeldIndex
 
 SubjectOf = Callable[[str], Subject]
 

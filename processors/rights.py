@@ -24,6 +24,7 @@ from processors.messages import Msg
 from processors.records import day_of
 from processors.store import Store
 from schemas.events import Consent, Rights
+from schemas.records import Decision
 
 
 class RightsApplier:
@@ -93,19 +94,9 @@ class RightsApplier:
         """One consent-ledger record per purpose whose state changed."""
         subject = self._ledger_subject(event)
         for purpose, transition in effect.transitions.items():
-            self.emit.outbox.add(
-                self.rt.names.decisions,
-                m.partition,
-                {
-                    "kind": "consent",
-                    "event_id": self.emit._ref(event),
-                    "purpose": purpose,
-                    "day": day_of(event.occurred_at),
-                    "transition": transition,
-                    "subject": subject,
-                    "verified": m.verified,
-                },
-            )
+            record = Decision.consent(self.emit._ref(event), purpose, day_of(event.occurred_at),
+                                      transition, subject, m.verified)
+            self.emit.outbox.add(self.rt.names.decisions, m.partition, record)
 
     async def _apply_rights(self, m: Msg, event: Rights) -> None:
         user, ts = self.emit._subject_of(event.user_id), event.occurred_at.timestamp()

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Iterable, Mapping
-from typing import Literal
 
 import msgspec
 
-Transition = Literal["granted", "denied", "withdrawn"]
+# Re-exported (consent and the tests import it from here).
+from schemas.records import Transition as Transition
 
 
 class PurposeHistory(msgspec.Struct, array_like=True, forbid_unknown_fields=False):

@@ -28,29 +28,16 @@ from processors.state import ConsentState, dumps, loads
 from processors.subject import Subject
 from processors.table import Table, as_table, homed
 
+# Erasure is re-exported for the engine (its old import path).
+from schemas.records import Erasure as Erasure
+from schemas.records import encode
+
 CACHE_SIZE = 20_000
 """Decoded consent states kept in memory (a few MB; bounded for the worker's memory budget)."""
 
 AnyTable = Table | MutableMapping[bytes, bytes]
 
 
-class Erasure(msgspec.Struct):
-    """An erasure: when it occurred and, until it applies, the event offsets it waits for.
-
-    ``targets`` maps an event topic to the end offset of ``partition`` (the input partition
-    the erasure was read on) when the erasure was read: events before those offsets were
-    acknowledged before the erasure and are decided first. An empty ``targets`` means the
-    erasure has applied (a tombstone: the time only, until it expires).
-    """
-
-    ts: float
-    partition: int = 0
-    targets: dict[str, int] = msgspec.field(default_factory=dict)
-    home: int = -1
-    """The subject's partition, where the record is filed (recovery has no raw id)."""
-
-
-_ENC = msgspec.json.Encoder()
 _ERASURE_DEC = msgspec.json.Decoder(Erasure)
 
 
@@ -93,7 +80,7 @@ class Store:
         def home(value: bytes, subject: Subject) -> bytes:
             erasure = _ERASURE_DEC.decode(value)
             erasure.home = subject.partition
-            return _ENC.encode(erasure)
+            return encode(erasure)
 
         moved = move_values(self._consent, subject_of, lambda value, _: value)
         moved += move_held(self._held, self._held_events, subject_of)
@@ -172,7 +159,7 @@ class Store:
     def put_erasure(self, subject: Subject, erasure: Erasure) -> None:
         """Record a pending erasure (it applies later through :meth:`erase`)."""
         erasure.home = subject.partition
-        key, value = subject.handle, _ENC.encode(erasure)
+        key, value = subject.handle, encode(erasure)
         check_size("erased", key, value, self.limits.value_max_bytes)
         self._erased.put(subject.partition, key, value)
 
@@ -189,7 +176,7 @@ class Store:
         self.audits.keep_only(subject, is_erasure_record)
         self._states.pop(subject.handle, None)
         tombstone = Erasure(ts, home=subject.partition)
-        self._erased.put(subject.partition, subject.handle, _ENC.encode(tombstone))
+        self._erased.put(subject.partition, subject.handle, encode(tombstone))
 
     def forget_tombstone(self, subject: Subject) -> None:
         """Drop an erasure tombstone once no late event can refer to it."""

@@ -18,26 +18,9 @@ import msgspec
 from pipeline.bench.exceptions import StageTimeout
 from pipeline.kafka import make_consumer
 from pipeline.settings import Settings
+from schemas.records import Decision, DecisionMessage
 
-
-class Decision(msgspec.Struct, gc=False):
-    """The fields of a decision record the harness reads (ARCHITECTURE.md)."""
-
-    kind: str | None = None
-    event_id: str | None = None
-    stream: str | None = None
-    source: str | None = None
-    outcomes: dict[str, str] | None = None
-    purpose: str | None = None
-    transition: str | None = None
-    reason: str | None = None
-
-
-class _Message(Decision, gc=False):
-    records: list[Decision] | None = None
-
-
-_DECODER = msgspec.json.Decoder(_Message)
+_DECODER = msgspec.json.Decoder(DecisionMessage)
 Alive = Callable[[], str | None]
 """Returns why the pipeline can no longer finish (a process died), else None."""
 

@@ -1,8 +1,8 @@
 """Message values -> typed Arrow columns, with msgspec (a few hundred ns per record).
 
 A value is one JSON record or ``{"records": [...]}`` (ARCHITECTURE.md, "Records from
-processors to the sink"). Only the fields the sink aggregates are decoded; everything else
-(``enc`` tokens, ``pseudo``, ``type``, ``reason``...) is skipped unread. A value that is not
+processors to the sink"), decoded with the types the processors encode
+(:mod:`schemas.records`); only the fields the sink aggregates become columns. A value that is not
 valid JSON of that shape is counted as rejected, never guessed. Checks that need the whole
 row (missing fields, bad times) happen in SQL (:mod:`pipeline.sink.staging`).
 """
@@ -12,50 +12,26 @@ from __future__ import annotations
 import gc
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from operator import attrgetter
 from typing import Any
 
 import msgspec
 import pyarrow as pa
-from msgspec.structs import astuple
+
+from schemas.records import DecisionMessage, SanitizedMessage
 
 UNDECODABLE = "undecodable message"
 
 
-class Sanitized(msgspec.Struct, gc=False):
-    """The fields of a ``sanitized.<purpose>.v1`` record the sink reads (or a batch of them)."""
-
-    event_id: str | None = None
-    stream: str | None = None
-    hour: str | None = None
-    pseudonym: str | None = None
-    anonymous: bool | None = None
-    app: str | None = None
-    platform: str | None = None
-    screen: str | None = None
-    campaign: str | None = None
-    cell: str | None = None
-    records: list[Sanitized] | None = None
-
-
-class Decision(msgspec.Struct, gc=False):
-    """The fields of a ``pipeline.decisions.v1`` record the sink reads (or a batch of them)."""
-
-    kind: str | None = None
-    event_id: str | None = None
-    stream: str | None = None
-    day: str | None = None
-    outcomes: dict[str, str] | None = None
-    purpose: str | None = None
-    transition: str | None = None
-    subject: str | None = None
-    source: str | None = None
-    records: list[Decision] | None = None
-
-
-_SANITIZED = msgspec.json.Decoder(Sanitized)
-_DECISION = msgspec.json.Decoder(Decision)
-_S_FIELDS = Sanitized.__struct_fields__[:-1]
-_D_FIELDS = Decision.__struct_fields__[:-1]
+_SANITIZED = msgspec.json.Decoder(SanitizedMessage)
+_DECISION = msgspec.json.Decoder(DecisionMessage)
+# The fields the sink aggregates, in column order (the rest is decoded and dropped).
+_S_FIELDS = ("event_id", "stream", "hour", "pseudonym", "anonymous", "app", "platform",
+             "screen", "campaign", "cell")
+_D_FIELDS = ("kind", "event_id", "stream", "day", "outcomes", "purpose", "transition",
+             "subject", "source")
+_S_ROW = attrgetter(*_S_FIELDS)
+_D_ROW = attrgetter(*_D_FIELDS)
 _S_TYPES = {"anonymous": pa.bool_()}
 _D_TYPES = {"outcomes": pa.map_(pa.string(), pa.string())}
 
@@ -94,7 +70,7 @@ def decode_sanitized(
     """Sanitized messages -> one row per record, with its topic and purpose.
 
     Returns:
-        The table (``topic``, ``purpose`` and the :class:`Sanitized` fields) and the number of
+        The table (``topic``, ``purpose`` and the ``_S_FIELDS`` of each record) and the number of
         undecodable messages per topic.
     """
     rows: list[tuple[Any, ...]] = []
@@ -107,7 +83,7 @@ def decode_sanitized(
             if records is None:
                 rejected[topic] = rejected.get(topic, 0) + 1
                 continue
-            rows.extend(astuple(r) for r in records)
+            rows.extend(map(_S_ROW, records))
             row_topics.extend([topic] * len(records))
             row_purposes.extend([purpose] * len(records))
         columns = {"topic": pa.array(row_topics, pa.string()),
@@ -126,6 +102,6 @@ def decode_decisions(values: Sequence[bytes]) -> tuple[pa.Table, int]:
             if records is None:
                 rejected += 1
                 continue
-            rows.extend(astuple(r) for r in records)
+            rows.extend(map(_D_ROW, records))
         columns = _columns(rows, _D_FIELDS, _D_TYPES)
     return pa.table(columns), rejected

@@ -38,9 +38,8 @@ from pipeline.collector.intake import CollectorTopics
 from pipeline.policy import load_policy
 from pipeline.rights import export
 from pipeline.settings import Settings
-from processors.audit import AuditIndex
-from processors.held import HeldIndex
 from processors.state import ConsentState
+from schemas.records import AuditIndex, HeldIndex
 from tests.integration.pipeline_harness import (
     PipelineEnv,
     pipeline_env_with,

@@ -9,7 +9,7 @@ import msgspec
 
 from pipeline import portability
 from processors.state import ConsentState
-from processors.store import Erasure, Held
+from schemas.records import Erasure, Held
 
 AT = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 T0 = AT.timestamp() - 3600

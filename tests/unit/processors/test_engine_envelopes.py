@@ -7,12 +7,13 @@ import json
 from typing import Any
 
 from processors.engine import Engine
-from processors.held import Held, HeldEvents, event_key
+from processors.held import HeldEvents, event_key
 from processors.limits import Limits
 from processors.messages import Msg
 from processors.subject import Subject
 from processors.table import MemoryTable
 from schemas.envelope import wrap
+from schemas.records import Held
 from tests.unit.processors.conftest import FakeRing, FakeSubjectKeys, Harness, at, build_harness
 
 NAV = "app.navigation.v1"

@@ -197,8 +197,8 @@ def test_state_keyed_by_raw_ids_before_handles_is_moved_on_recovery(policy, nav,
     """An upgrade loses no consent, held event or pending erasure, and keeps no raw-id key."""
     import msgspec
 
-    from processors.held import Held, HeldIndex, event_key
-    from processors.store import Erasure
+    from processors.held import event_key
+    from schemas.records import Erasure, Held, HeldIndex
 
     old, t = make(policy)  # a run of the old version, by raw id: its values, rekeyed
     old.run(old.produce(CON, consent("c1", ALICE, -30, audience_measurement=True)))
