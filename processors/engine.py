@@ -126,7 +126,7 @@ class Engine:
         event whose user's answer is already in the consent topic.
         """
         self._recover()
-        self.erasures.apply_due()
+        await self.erasures.apply_due()
         now = self.rt.clock()
         self.erasures.expire_tombstones(now)
         due = self.grace.due_partitions(now)

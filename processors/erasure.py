@@ -1,9 +1,10 @@
 """Erasures: fenced on the events acknowledged before them, applied, then kept as tombstones.
 
 An erasure waits (pending) until every event Kafka acknowledged before it was read is
-decided, then forgets everything about the user (:meth:`processors.store.Store.erase`) and
-shreds their subject keys. Its tombstone (the time only) drops the user's late events that
-occurred before it, until no such event can be accepted any more (:func:`tombstone_expires_at`).
+decided and committed by the group, then forgets everything about the user
+(:meth:`processors.store.Store.erase`) and shreds their subject keys. Its tombstone (the time
+only) drops the user's late events that occurred before it, until no such event can be
+accepted any more (:func:`tombstone_expires_at`).
 """
 
 from __future__ import annotations
@@ -105,11 +106,22 @@ class Erasures:
             self.store.forget_tombstone(subject)
             self._erased_users.discard(handle)
 
-    def apply_due(self) -> None:
-        """Apply the pending erasures whose fenced events are all decided."""
+    async def apply_due(self) -> None:
+        """Apply the pending erasures whose fenced events are decided here and committed.
+
+        Committed by the group, not only decided: the group decides uncommitted events again
+        (after a rebalance, a retried batch, a restart), and after the erasure that would be
+        from the consent it deleted, contradicting their first decision.
+        """
+        committed: dict[tuple[str, int], int] = {}
         for user, erasure in list(self._pending.items()):
-            p = erasure.partition
-            if all(self.positions.known(t, p) >= end - 1 for t, end in erasure.targets.items()):
+            p, targets = erasure.partition, erasure.targets
+            if not all(self.positions.known(t, p) >= end - 1 for t, end in targets.items()):
+                continue
+            for t in targets:
+                if (t, p) not in committed:
+                    committed[(t, p)] = await self.positions.fence.committed(t, p)
+            if all(committed[(t, p)] >= end for t, end in targets.items()):
                 self.erase(user, erasure.ts)
 
     def governing(self, m: Msg, user: Subject) -> Erasure | None:

@@ -28,6 +28,7 @@ from processors.worker.failures import TRANSIENT, classify, reason_of
 from processors.worker.fence import KafkaFence
 from processors.worker.probes import refresh_lag, resume_stalled
 from processors.worker.retry import Backoff
+from processors.worker.settle import Settle
 from processors.worker.tables import declare_tables
 from processors.worker.topics import input_topic, output
 from processors.worker.watchdog import StallWatch
@@ -68,6 +69,7 @@ class Worker:
         self._generation: Any = None
         self._trace = bool(os.environ.get("PRIVACY_PIPELINE_TRACE_BATCHES"))
         self._watch = StallWatch()
+        self._settle = Settle(lambda: bool(self.app.rebalancing))
         app = self.app
         self.ingest: Any = app.agent(self.inputs, name=f"{__name__}.ingest")(self._ingest)
         app.timer(interval=0.5, name=f"{__name__}.grace_tick")(self.grace_tick)
@@ -116,29 +118,27 @@ class Worker:
         return self._engine
 
     async def _ingest(self, stream: Any) -> None:
-        """Decide every input record, a batch at a time."""
+        """Decide every input record, a batch at a time, never across a rebalance."""
         async for events in stream.take_events(self.settings.worker_batch, within=0.1):
-            owned = self._owned(events)
-            batch = [
-                Msg(
-                    e.message.topic,
-                    e.message.partition,
-                    e.message.offset,
-                    e.message.key,
-                    e.message.value,
-                    subject_verified(e.message.headers),
-                )
-                for e in owned
-            ]
-            t0 = time.perf_counter()
-            await self._process(batch)
-            elapsed = time.perf_counter() - t0
-            consents = [e.message.timestamp for e in owned
-                        if e.message.topic == self.names.consent and e.message.timestamp]
-            self.metrics.batch(len(batch), elapsed, consents)
-            self._observe_engine()
-            if self._trace:
-                log.warning("batch %d records in %.1f ms", len(batch), elapsed * 1000)
+            async with self._settle.deciding():
+                await self._decide(events)
+
+    async def _decide(self, events: list[Any]) -> None:
+        owned = self._owned(events)
+        batch = [
+            Msg(e.message.topic, e.message.partition, e.message.offset, e.message.key,
+                e.message.value, subject_verified(e.message.headers))
+            for e in owned
+        ]
+        t0 = time.perf_counter()
+        await self._process(batch)
+        elapsed = time.perf_counter() - t0
+        consents = [e.message.timestamp for e in owned
+                    if e.message.topic == self.names.consent and e.message.timestamp]
+        self.metrics.batch(len(batch), elapsed, consents)
+        self._observe_engine()
+        if self._trace:
+            log.warning("batch %d records in %.1f ms", len(batch), elapsed * 1000)
 
     def _observe_engine(self) -> None:
         if self._engine is not None:
@@ -256,8 +256,10 @@ class Worker:
             self.metrics.liveness.beat()  # joining the group or not assigned yet: alive
             return
         try:
-            await self._changelogs_known()
-            await self.engine().tick()
+            async with self._settle.exclusive():  # never across a rebalance (see settle)
+                if not self.app.rebalancing:
+                    await self._changelogs_known()
+                    await self.engine().tick()
             self.metrics.liveness.beat()
             self._observe_engine()
         except Exception as exc:  # a timer that raises stops the worker: the next tick retries
@@ -305,8 +307,10 @@ class Worker:
 
     async def _on_revoked(self, sender: Any, revoked: Any, **kwargs: Any) -> None:
         # Positions and the held-event index are per assignment: rebuilt after a rebalance.
-        if self._engine is not None:
-            self._engine.reset()
+        # faust revokes without waiting for the agent: the batch or tick in flight ends first.
+        async with self._settle.exclusive():
+            if self._engine is not None:
+                self._engine.reset()
 
 
 def create_app(settings: Settings) -> Worker:

@@ -62,6 +62,7 @@ class GrowingFence:
 
     def __init__(self) -> None:
         self.log: dict[tuple[str, int], list[Msg]] = {}
+        self.commits: dict[tuple[str, int], int] = {}
 
     def deliver(self, batch: Iterable[Msg]) -> None:
         for m in batch:
@@ -70,8 +71,12 @@ class GrowingFence:
     async def end_offsets(self, topic: str, partitions: Iterable[int]) -> dict[int, int]:
         return {p: len(self.log.get((topic, p), [])) for p in partitions}
 
+    def commit_all(self) -> None:
+        """The group commits every record delivered so far (the worker acked its batch)."""
+        self.commits = {tp: len(msgs) for tp, msgs in self.log.items()}
+
     async def committed(self, topic: str, partition: int) -> int:
-        return 0
+        return self.commits.get((topic, partition), 0)
 
     async def read(self, topic: str, partition: int, start: int, end: int) -> list[Msg]:
         return self.log.get((topic, partition), [])[start:end]
@@ -124,4 +129,5 @@ async def feed(
         clock[0] = max(clock[0], when)
         fence.deliver(batch)
         await process(batch)
+        fence.commit_all()
 

@@ -150,6 +150,12 @@ class Harness:
     def run(self, *msgs: Msg) -> None:
         self.loop.run_until_complete(self.engine.process(list(msgs)))
 
+    def commit(self) -> None:
+        """The group commits every record the engine handled (the worker acked its batches)."""
+        for topic, partition in list(self.fence.log):
+            done = self.loop.run_until_complete(self.engine.next_offset(topic, partition))
+            self.fence.commits[(topic, partition)] = done
+
     def tick(self, advance_s: float = 0.0) -> None:
         self.clock[0] += advance_s
         self.loop.run_until_complete(self.engine.tick())

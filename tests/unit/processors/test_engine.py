@@ -136,6 +136,10 @@ def test_erasure_waits_for_earlier_events_then_forgets(harness, nav, consent):
     assert harness.outcomes("e1")["audience_measurement"] == "kept"
     assert set(harness.outcomes("e0").values()) == {"dropped_erased"}
     assert harness.outcomes("e2")["audience_measurement"] == "dropped_no_consent"
+    # Decided, not yet committed: a rebalance would have e1 decided again, from this state.
+    assert harness.engine.store.state(harness.subject("u1")) is not None
+    harness.commit()
+    harness.tick()
     assert harness.engine.store.state(harness.subject("u1")) is None
     assert harness.engine.store.erasure(harness.subject("u1")).targets == {}
 
@@ -152,6 +156,8 @@ def test_pending_erasure_survives_a_restart(harness, nav, consent):
     harness.engine = Engine(old.rt, old.store, old.outbox, old.fence, old.subject_keys)
     harness.run(e1)
     assert harness.outcomes("e1")["audience_measurement"] == "kept"
+    harness.commit()
+    harness.tick()
     assert harness.engine.store.state(harness.subject("u1")) is None
 
 

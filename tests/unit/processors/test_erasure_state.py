@@ -124,6 +124,8 @@ def test_a_pending_erasure_deletes_what_was_written_while_it_waited(policy, nav,
     h.run(h.produce(CON, rights("r2", ALICE, "access", -14)))  # while the erasure waits
     assert len(h.tombstones) == 1  # sent when the erasure is read (its raw id is known then)
     h.run(e1)
+    h.commit()
+    h.tick()
     alice = h.subject(ALICE)
     assert [r["right"] for r in h.engine.store.audit(alice)] == ["erasure"]
     assert h.engine.store.state(alice) is None
