@@ -17,7 +17,7 @@ log = logging.getLogger(__name__)
 
 
 class Fence(Protocol):
-    """Kafka positions and side reads the engine needs (see :mod:`processors.fence`)."""
+    """Kafka positions and side reads the engine needs (see :mod:`processors.worker.fence`)."""
 
     async def end_offsets(self, topic: str, partitions: Iterable[int]) -> dict[int, int]: ...
 
