@@ -57,23 +57,15 @@ def simulated(
     return out
 
 
-class GrowingFence:
-    """A fence over the records delivered so far (no holes: the stream skips nothing)."""
+class LogFence:
+    """The engine's fence over in-memory logs per (topic, partition), and the group's commits."""
 
     def __init__(self) -> None:
         self.log: dict[tuple[str, int], list[Msg]] = {}
         self.commits: dict[tuple[str, int], int] = {}
 
-    def deliver(self, batch: Iterable[Msg]) -> None:
-        for m in batch:
-            self.log.setdefault((m.topic, m.partition), []).append(m)
-
     async def end_offsets(self, topic: str, partitions: Iterable[int]) -> dict[int, int]:
         return {p: len(self.log.get((topic, p), [])) for p in partitions}
-
-    def commit_all(self) -> None:
-        """The group commits every record delivered so far (the worker acked its batch)."""
-        self.commits = {tp: len(msgs) for tp, msgs in self.log.items()}
 
     async def committed(self, topic: str, partition: int) -> int:
         return self.commits.get((topic, partition), 0)
@@ -86,6 +78,18 @@ class GrowingFence:
         for partition, (start, end) in ranges.items():
             out.extend(await self.read(topic, partition, start, end))
         return out
+
+
+class GrowingFence(LogFence):
+    """A fence over the records delivered so far (no holes: the stream skips nothing)."""
+
+    def deliver(self, batch: Iterable[Msg]) -> None:
+        for m in batch:
+            self.log.setdefault((m.topic, m.partition), []).append(m)
+
+    def commit_all(self) -> None:
+        """The group commits every record delivered so far (the worker acked its batch)."""
+        self.commits = {tp: len(msgs) for tp, msgs in self.log.items()}
 
 
 async def noop_send(topic: str, partition: int, value: bytes | None,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -24,6 +24,7 @@ from processors.store import Store
 from processors.subject import Subject, subject_of
 from processors.subjectkeys import SubjectKeys
 from processors.table import MemoryTable
+from tests.support.enginefeed import LogFence
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 
@@ -79,32 +80,19 @@ class FakeSubjectKeys:
         return False
 
 
-class NoGapFence:
+class NoGapFence(LogFence):
     """A fence over a fake log: what was 'produced' but not yet delivered can be side-read."""
 
     def __init__(self) -> None:
-        self.log: dict[tuple[str, int], list[Msg]] = {}
-        self.commits: dict[tuple[str, int], int] = {}
+        super().__init__()
         self.reads: list[tuple[str, int, int, int]] = []
 
     def append(self, m: Msg) -> None:
         self.log.setdefault((m.topic, m.partition), []).append(m)
 
-    async def end_offsets(self, topic: str, partitions: Iterable[int]) -> dict[int, int]:
-        return {p: len(self.log.get((topic, p), [])) for p in partitions}
-
-    async def committed(self, topic: str, partition: int) -> int:
-        return self.commits.get((topic, partition), 0)
-
     async def read(self, topic: str, partition: int, start: int, end: int) -> list[Msg]:
         self.reads.append((topic, partition, start, end))
-        return self.log.get((topic, partition), [])[start:end]
-
-    async def read_ranges(self, topic: str, ranges: dict[int, tuple[int, int]]) -> list[Msg]:
-        out: list[Msg] = []
-        for partition, (start, end) in ranges.items():
-            out.extend(await self.read(topic, partition, start, end))
-        return out
+        return await super().read(topic, partition, start, end)
 
 
 def raw_ids(ring: Any, msgs: list[Msg]) -> dict[str, str]:
