@@ -256,7 +256,7 @@ class Worker:
             self.metrics.liveness.beat()  # joining the group or not assigned yet: alive
             return
         try:
-            async with self._settle.exclusive():  # never across a rebalance (see settle)
+            async with self._settle.ticking():  # a revocation waits for it (see settle)
                 if not self.app.rebalancing:
                     await self._changelogs_known()
                     await self.engine().tick()

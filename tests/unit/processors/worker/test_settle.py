@@ -67,33 +67,37 @@ def test_a_batch_taken_during_a_rebalance_waits_for_its_end() -> None:
     asyncio.run(scenario())
 
 
-def test_a_rebalance_that_begins_while_a_batch_waits_for_the_lock_goes_first() -> None:
-    """A batch queued behind a tick re-checks for a rebalance once it gets the lock."""
+def test_a_revocation_waits_for_a_tick_in_flight_and_a_batch_does_not() -> None:
+    """A tick and a batch run side by side (a tick under the batches' lock held the first
+    batch back by seconds); the revocation waits for both."""
     log: list[str] = []
-    rebalancing = [False]
 
     async def scenario() -> None:
-        settle = Settle(lambda: rebalancing[0], poll_s=0.01)
+        settle = Settle(lambda: False, poll_s=0.01)
         tick_done = asyncio.Event()
 
         async def tick() -> None:
-            async with settle.exclusive():
+            async with settle.ticking():
+                log.append("tick")
                 await tick_done.wait()
+                log.append("tick done")
 
         async def batch() -> None:
             async with settle.deciding():
                 log.append("batch")
 
+        async def revoke() -> None:
+            async with settle.exclusive():
+                log.append("reset")
+
         ticking = asyncio.create_task(tick())
         await asyncio.sleep(0)
-        deciding = asyncio.create_task(batch())
-        await asyncio.sleep(0.02)
-        rebalancing[0] = True
+        await asyncio.wait_for(batch(), 1)  # not held back by the tick
+        revoking = asyncio.create_task(revoke())
+        await asyncio.sleep(0.05)
+        assert log == ["tick", "batch"]  # the reset waits for the tick
         tick_done.set()
-        await asyncio.sleep(0.1)
-        assert log == []  # it got the lock during the rebalance, and gave it back
-        rebalancing[0] = False
-        await asyncio.wait_for(asyncio.gather(ticking, deciding), 2)
-        assert log == ["batch"]
+        await asyncio.wait_for(asyncio.gather(ticking, revoking), 2)
+        assert log == ["tick", "batch", "tick done", "reset"]
 
     asyncio.run(scenario())
