@@ -79,7 +79,7 @@ class Decider:
                 outcome = self._sanitized(partition, event, purpose, topic, outcome, anonymous,
                                           emitted)
             outcomes[name] = outcome
-        self.emit._decision(partition, event.event_id, stream, event, outcomes, day)
+        self.emit.decision(partition, event.event_id, stream, event, outcomes, day)
 
     def _sanitized(self, partition: int, event: Navigation | Geolocation, purpose: Purpose,
                    topic: str, outcome: str, anonymous: bool, emitted: _Emitted) -> str:
@@ -87,7 +87,7 @@ class Decider:
         rt = self.rt
         emitted.shared = emitted.shared or shared_of(event, rt.policy)
         emitted.cipher = emitted.cipher or Bound(
-            self.subject_keys, lambda: self.emit._subject_of(event.user_id)
+            self.subject_keys, lambda: self.emit.subject_of(event.user_id)
         )
         try:
             record = sanitize(event, purpose, rt.policy, rt.ring, anonymous, emitted.shared,

@@ -65,17 +65,17 @@ class Emission:
         """Forget the batch's subjects (bounded memory: a batch's users only)."""
         self._subjects.clear()
 
-    def _handled(self, m: Msg) -> None:
+    def handled(self, m: Msg) -> None:
         self.positions.handled(m)
 
-    def _ref(self, event: Any) -> str | None:
+    def ref(self, event: Any) -> str | None:
         """The decision record's event id: ledger-keyed, never the raw id (processors.refs)."""
         clock = self.rt.clock()
         if self._now is None or self._now[0] != clock:
             self._now = (clock, datetime.fromtimestamp(clock, UTC))
         return decision_ref(self.rt.ring, event.event_id, event.occurred_at, self._now[1])
 
-    def _subject_of(self, user_id: str) -> Subject:
+    def subject_of(self, user_id: str) -> Subject:
         """The user as the tables know them: keyed handle and partition, never the raw id
         (one keyed hash per user and batch)."""
         subject = self._subjects.get(user_id)
@@ -91,23 +91,23 @@ class Emission:
         flushed), it counts as handled, and its dead letter says why.
         """
         self.outbox.discard()
-        self._handled(m)
+        self.handled(m)
         for part in split(m):  # an envelope's events are dead-lettered one by one
-            self._dead(part, self.rt.names.stream_of(m.topic), reason, None)
+            self.dead(part, self.rt.names.stream_of(m.topic), reason, None)
 
-    def _decode(self, m: Msg, kinds: tuple[type, ...]) -> Any:
+    def decode(self, m: Msg, kinds: tuple[type, ...]) -> Any:
         stream = self.rt.names.stream_of(m.topic)
         try:
             event = decoded(m)
         except InvalidEvent as exc:
-            self._dead(m, stream, exc.reason, exc.field)
+            self.dead(m, stream, exc.reason, exc.field)
             return None
         if not isinstance(event, kinds):
-            self._dead(m, stream, f"schema {event.schema} does not belong on {m.topic}", "schema")
+            self.dead(m, stream, f"schema {event.schema} does not belong on {m.topic}", "schema")
             return None
         return event
 
-    def _dead(self, m: Msg, stream: str, reason: str, field: str | None) -> None:
+    def dead(self, m: Msg, stream: str, reason: str, field: str | None) -> None:
         now = self.rt.clock()
         reason = located(reason, m)  # "envelope event 3: ..." inside an envelope
 
@@ -141,13 +141,13 @@ class Emission:
             user = None  # not a user id: under the ledger key itself
         try:
             if user:
-                subject = self._subject_of(user)
+                subject = self.subject_of(user)
                 return self.subject_keys.encrypt(subject, LEDGER, "deadletter", kept, at)
             return str(self.rt.ring.encrypt(LEDGER, "deadletter", kept, at))
         except KeysError:
             return None
 
-    def _decision(
+    def decision(
         self,
         partition: int,
         event_id: str,
@@ -157,6 +157,6 @@ class Emission:
         day: str | None = None,
     ) -> None:
         self._tally[(stream, tuple(outcomes.items()))] += 1
-        record = Decision.event(self._ref(event), stream, day or day_of(event.occurred_at),
+        record = Decision.event(self.ref(event), stream, day or day_of(event.occurred_at),
                                 outcomes)
         self.outbox.add(self.rt.names.decisions, partition, record)

@@ -115,7 +115,7 @@ class Engine:
                 try:
                     self._on_event(part, now)
                 except StateTooLarge as exc:
-                    self.emit._dead(part, names.stream_of(part.topic), str(exc), None)
+                    self.emit.dead(part, names.stream_of(part.topic), str(exc), None)
         await self.tick()
 
     async def tick(self) -> None:
@@ -156,13 +156,13 @@ class Engine:
 
     def _subject_of(self, user_id: str) -> Subject:
         """The user as the tables know them: keyed handle and partition, never the raw id."""
-        return self.emit._subject_of(user_id)
+        return self.emit.subject_of(user_id)
 
     def _on_event(self, m: Msg, now: float) -> None:
-        self.emit._handled(m)
+        self.emit.handled(m)
         stream = self.rt.names.stream_of(m.topic)
         kind = Navigation if stream == "navigation" else Geolocation
-        event = self.emit._decode(m, (kind,))
+        event = self.emit.decode(m, (kind,))
         if event is None:
             return
         assert isinstance(event, Navigation | Geolocation)  # noqa: S101 - narrowed by _decode
@@ -179,7 +179,7 @@ class Engine:
             late = "dropped_erased"
         if late is not None:
             outcomes = dict.fromkeys((p.name for p in purposes), late)
-            self.emit._decision(m.partition, event.event_id, stream, event, outcomes)
+            self.emit.decision(m.partition, event.event_id, stream, event, outcomes)
             return
         state = None if erasure is not None else self.store.state(user)
         if awaits_first_consent(state, ts, now, self.rt.bounds) and self._needs_consent[stream]:

@@ -46,24 +46,24 @@ class RightsApplier:
         if m.value is None:
             # A Kafka tombstone (the worker's own after an erasure, or an operator's): it
             # deletes a key for compaction, it is no consent record. Skipped, not counted.
-            self.emit._handled(m)
+            self.emit.handled(m)
             return
         for part in split(m):  # each event of an envelope on its own
             try:
                 await self._apply_record(part)
             except StateTooLarge as exc:
-                self.emit._dead(part, "consent", str(exc), None)
+                self.emit.dead(part, "consent", str(exc), None)
 
     async def _apply_record(self, m: Msg) -> None:
-        self.emit._handled(m)
-        event = self.emit._decode(m, (Consent, Rights))
+        self.emit.handled(m)
+        event = self.emit.decode(m, (Consent, Rights))
         if event is None:
             return
         assert isinstance(event, Consent | Rights)  # noqa: S101 - narrowed by _decode
         now = self.rt.clock()
         late = time_outcome(event.occurred_at.timestamp(), now, self.rt.bounds)
         if late is not None:
-            self.emit._decision(m.partition, event.event_id, "consent", event, {"all": late})
+            self.emit.decision(m.partition, event.event_id, "consent", event, {"all": late})
             return
         if isinstance(event, Consent):
             self._apply_consent(m, event)
@@ -71,7 +71,7 @@ class RightsApplier:
             await self._apply_rights(m, event)
 
     def _apply_consent(self, m: Msg, event: Consent) -> None:
-        policy, user = self.rt.policy, self.emit._subject_of(event.user_id)
+        policy, user = self.rt.policy, self.emit.subject_of(event.user_id)
         # A new answer after an erasure starts from nothing; the erasure applies now.
         self.erasures.apply_pending(user)
         effect = apply_consent(self.store.state(user), event, policy)
@@ -85,7 +85,7 @@ class RightsApplier:
             outcomes["unknown"] = "ignored_unknown_purpose"
         if effect.tcf_rejected:  # counted by reason: ignored_invalid_tcf_<reason>
             outcomes["tcf"] = f"ignored_invalid_tcf_{effect.tcf_rejected}"
-        self.emit._decision(
+        self.emit.decision(
             m.partition, event.event_id, "consent", event, outcomes or {"all": "applied"}
         )
         self.grace.release(user)
@@ -94,12 +94,12 @@ class RightsApplier:
         """One consent-ledger record per purpose whose state changed."""
         subject = self._ledger_subject(event)
         for purpose, transition in effect.transitions.items():
-            record = Decision.consent(self.emit._ref(event), purpose, day_of(event.occurred_at),
+            record = Decision.consent(self.emit.ref(event), purpose, day_of(event.occurred_at),
                                       transition, subject, m.verified)
             self.emit.outbox.add(self.rt.names.decisions, m.partition, record)
 
     async def _apply_rights(self, m: Msg, event: Rights) -> None:
-        user, ts = self.emit._subject_of(event.user_id), event.occurred_at.timestamp()
+        user, ts = self.emit.subject_of(event.user_id), event.occurred_at.timestamp()
         if event.right == "erasure":
             await self.erasures.request(user, ts, m.partition)
             # Compaction then drops the user's consent and rights records from the consent
@@ -113,7 +113,7 @@ class RightsApplier:
             self.store.put_state(user, state)
         record: dict[str, Any] = {
             "right": event.right,
-            "event_id": self.emit._ref(event),  # ledger-keyed: never the raw request id
+            "event_id": self.emit.ref(event),  # ledger-keyed: never the raw request id
             "at": event.occurred_at.isoformat(),
             "purposes": list(event.purposes or ()),
             "outcome": "applied",
@@ -121,7 +121,7 @@ class RightsApplier:
         }
         self.store.append_audit(user, record)
         outcome = {"all": f"rights_{event.right}"}
-        self.emit._decision(m.partition, event.event_id, "consent", event, outcome)
+        self.emit.decision(m.partition, event.event_id, "consent", event, outcome)
 
     def _ledger_subject(self, event: Consent | Rights) -> str:
         """The consent-ledger pseudonym of the event's user (never the raw id)."""
