@@ -24,6 +24,7 @@ from processors.outbox import Outbox
 from processors.store import Store
 from processors.subjectkeys import SubjectKeys
 from processors.worker.app import faust_app
+from processors.worker.changelog import acknowledged
 from processors.worker.failures import TRANSIENT, classify, reason_of
 from processors.worker.fence import KafkaFence
 from processors.worker.probes import refresh_lag, resume_stalled
@@ -163,13 +164,14 @@ class Worker:
         self._metadata_ready = True
 
     async def _tables_durable(self) -> None:
-        """Wait until Kafka acknowledged every table write made so far.
+        """Wait until Kafka acknowledged every table write made so far; raise a refusal.
 
         Table writes go to their changelogs through faust's producer buffer, which a commit
-        does not wait for: without this, a kill -9 after the commit could lose the consent
-        state of records the group counts as handled.
+        does not wait for, and whose flush may return early (see
+        :mod:`processors.worker.changelog`): without this, a kill -9 after the commit could
+        lose the consent state of records the group counts as handled.
         """
-        await self.app.producer.flush()
+        await acknowledged([f for table in self.tables.every() for f in table.take_sent()])
 
     async def _process(self, batch: list[Msg]) -> None:
         """Decide one batch; retry transient failures, never let a batch be acked undecided.
@@ -260,6 +262,7 @@ class Worker:
                 if not self.app.rebalancing:
                     await self._changelogs_known()
                     await self.engine().tick()
+                    await self._tables_durable()  # a refused write surfaces here, not lost
             self.metrics.liveness.beat()
             self._observe_engine()
         except Exception as exc:  # a timer that raises stops the worker: the next tick retries

@@ -13,6 +13,7 @@ import faust
 from pipeline.observe.ports import worker_client_id
 from pipeline.settings import Settings
 from pipeline.topics import TopicNames
+from processors.worker.changelog import TrackedTable
 from processors.worker.consumer import LeanTransport
 from processors.worker.monitor import QuietMonitor
 
@@ -51,6 +52,9 @@ def faust_app(s: Settings, app_id: str | None = None) -> Any:
         producer_linger=0.005,
         broker_commit_interval=1.0,
         Monitor=QuietMonitor,
+        # Every table keeps its changelog writes' futures: a batch is durable once Kafka
+        # acknowledged them (processors.worker.changelog), not once faust's flush returned.
+        Table=TrackedTable,
         # Names the worker and its metrics port in the group description (read by `status`).
         broker_client_id=worker_client_id(s),
     )
