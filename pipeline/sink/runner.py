@@ -35,10 +35,11 @@ log = logging.getLogger(__name__)
 
 #: Longest wait for more messages once a batch has started (keeps transactions large).
 FILL_S = 0.25
-#: A batch stops growing past this many bytes of message values (about 50,000 records):
+#: A batch stops growing past this many bytes of message values (about 15,000 records):
 #: large enough to amortise a transaction, small enough to overlap fetching and writing
-#: (two batches are in memory at once, each several times its bytes once decoded).
-BATCH_BYTES = 16 * 1024 * 1024
+#: (two batches are in memory at once, each several times its bytes once decoded). Measured
+#: on 1M worker records: 16 MB peaked at 622 MB RSS, 8 MB at 522, 4 MB at 465 (13 % slower).
+BATCH_BYTES = 4 * 1024 * 1024
 #: Seconds between two looks for new topics or partitions.
 ASSIGN_EVERY_S = 5.0
 #: ``once`` also ends after this long without records (e.g. only control records left).

@@ -22,9 +22,10 @@ from pipeline.sink.source import KafkaSource
 log = logging.getLogger(__name__)
 
 #: Bytes fetched per request: large enough to keep the pure-Python client decoding, not
-#: waiting; each fetch stays in memory until decoded, so not larger (64 MB: +180 MB of peak).
-_FETCH_MAX_BYTES = 16 * 1024 * 1024
-_PARTITION_FETCH_BYTES = 2 * 1024 * 1024
+#: waiting; each fetch stays in memory until decoded, so not larger (64 MB: +180 MB of peak;
+#: 16 MB: +60 MB against 4 MB, for 10 % less time on 1M records).
+_FETCH_MAX_BYTES = 4 * 1024 * 1024
+_PARTITION_FETCH_BYTES = 1 * 1024 * 1024
 
 
 def open_shard_state(config: SinkConfig) -> duckdb.DuckDBPyConnection:

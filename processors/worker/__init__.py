@@ -28,7 +28,8 @@ installed faust by ``tests/unit/processors/worker/test_faust_internals.py`` and
 Public hooks the shell overrides or reads, pinned the same way: ``Consumer.on_buffer_full``,
 ``suspend_flow``, ``consumer_stopped_errors``, ``App.consumer_generation_id``,
 ``App.rebalancing``, the :class:`faust.sensors.Monitor` hooks and ``stream_inbound_time``,
-``faust.Schema.loads_key``/``loads_value``, ``Table(changelog_topic=...)``.
+``faust.Schema.loads_key``/``loads_value``, ``Table(changelog_topic=...)``, the app's
+``Table`` setting and ``Table.send_changelog`` (:mod:`.changelog`).
 """
 
 from processors.worker.agents import Worker, create_app
