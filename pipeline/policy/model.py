@@ -128,17 +128,18 @@ class Policy:
         Returns:
             ``health_screen_name`` for a health screen, else the screen without ``?…``/``#…``.
         """
-        cached = self._screens.get(screen)
+        bare = screen.split("?", 1)[0].split("#", 1)[0]
+        # Cached by the bare name: query strings make most raw names unique.
+        cached = self._screens.get(bare)
         if cached is not None:
             return cached
-        bare = screen.split("?", 1)[0].split("#", 1)[0]
         folded = _fold(bare)
         shown = (
             self.health_screen_name if any(p.search(folded) for p in self.health_patterns) else bare
         )
         if len(self._screens) >= _SCREEN_CACHE_SIZE:
             self._screens.clear()
-        self._screens[screen] = shown
+        self._screens[bare] = shown
         return shown
 
 
