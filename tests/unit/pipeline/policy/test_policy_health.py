@@ -101,3 +101,12 @@ def test_generalised_name_and_patterns_come_from_the_file(tmp_path: Path) -> Non
     assert policy.health_screen("a/secret-screen/b") == "sante-generique"
     assert policy.health_screen("devis-sante") == "sante-generique"
     assert policy.health_screen("contracts") == "contracts"
+
+
+def test_the_screen_cache_never_keeps_a_query_string_or_fragment() -> None:
+    policy = load_policy()
+    first = policy.health_screen("devis-sante?email=jane%40example.org#ref-42")
+    again = policy.health_screen("devis-sante?email=john%40example.org")
+    assert first == again == policy.health_screen_name
+    assert policy.health_screen("accueil?session=abc") == "accueil"
+    assert set(policy._screens) == {"devis-sante", "accueil"}
