@@ -31,6 +31,13 @@ def _positive_int(raw: str) -> int:
     return value
 
 
+def _non_negative_int(raw: str) -> int:
+    value = int(raw)
+    if value < 0:
+        raise ValueError("must be zero or a positive integer")
+    return value
+
+
 def _positive_float(raw: str) -> float:
     value = float(raw)
     if value <= 0:
@@ -120,6 +127,12 @@ class Settings:
     """How often the local broker checks retention and its cleaner looks for work, ms (unset:
     Kafka's 5 min and 15 s; the test suite sets 1000 to see erasure bounds within seconds).
     Env: ``PRIVACY_PIPELINE_BROKER_HOUSEKEEPING_MS``."""
+
+    broker_rebalance_delay_ms: int = _env("BROKER_REBALANCE_DELAY_MS", 3000, _non_negative_int)
+    """How long the local broker lets a new consumer group gather its members before the first
+    assignment, ms (Kafka's default, 3000: workers started together share the first one
+    instead of rebalancing under load; the test suite sets 0 for fast joins).
+    Env: ``PRIVACY_PIPELINE_BROKER_REBALANCE_DELAY_MS``."""
 
     collector_host: str = _env("COLLECTOR_HOST", "127.0.0.1")
     """Address the HTTP collector listens on. Env: ``PRIVACY_PIPELINE_COLLECTOR_HOST``."""

@@ -23,6 +23,8 @@ export PRIVACY_PIPELINE_DATA_DIR=$ROOT/build/test-data
 # The test broker checks retention and compaction every second (Kafka: 5 min and 15 s), so
 # the erasure-timeline tests see Kafka remove data within seconds; users keep Kafka's defaults.
 export PRIVACY_PIPELINE_BROKER_HOUSEKEEPING_MS=${PRIVACY_PIPELINE_BROKER_HOUSEKEEPING_MS:-1000}
+# Consumer groups form at once (Kafka, and the local broker for users: 3 s to gather members).
+export PRIVACY_PIPELINE_BROKER_REBALANCE_DELAY_MS=${PRIVACY_PIPELINE_BROKER_REBALANCE_DELAY_MS:-0}
 CLI=$ROOT/.venv/bin/privacy-pipeline
 REPORT=$ROOT/build/pytest-output.txt
 

@@ -95,12 +95,17 @@ def address(settings: Settings) -> BrokerAddress:
 
 
 def server_properties(
-    addr: BrokerAddress, log_dirs: Path, housekeeping_ms: int | None = None
+    addr: BrokerAddress, log_dirs: Path, housekeeping_ms: int | None = None,
+    rebalance_delay_ms: int = 3000,
 ) -> str:
     """Render ``server.properties`` of a single-node combined broker + controller.
 
-    Replication factors are 1 (one node) and the initial rebalance delay is 0 so that
-    consumer groups form at once in tests and demos. Internal topics get fewer partitions
+    Replication factors are 1 (one node). ``rebalance_delay_ms``
+    (``PRIVACY_PIPELINE_BROKER_REBALANCE_DELAY_MS``) is how long a new consumer group waits
+    for more members before its first assignment: Kafka's 3 s by default, so that workers
+    started together share it (with 0, the second worker's join moved every partition while
+    the first drained a backlog: a pause and many records decided twice); the tests set 0 so
+    that their groups form at once. Internal topics get fewer partitions
     than Kafka's default 50: less start-up work and fewer files on a small machine.
     ``housekeeping_ms`` (``PRIVACY_PIPELINE_BROKER_HOUSEKEEPING_MS``) sets how often retention
     is checked and the idle cleaner looks for logs to compact (``log.retention.check.
@@ -126,7 +131,7 @@ def server_properties(
         "transaction.state.log.num.partitions=10",
         "share.coordinator.state.topic.replication.factor=1",
         "share.coordinator.state.topic.min.isr=1",
-        "group.initial.rebalance.delay.ms=0",
+        f"group.initial.rebalance.delay.ms={rebalance_delay_ms}",
     ]
     if housekeeping_ms is not None:  # the first retention check also waits 30 s otherwise
         lines += [f"log.retention.check.interval.ms={housekeeping_ms}",

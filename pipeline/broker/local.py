@@ -88,7 +88,7 @@ def start(settings: Settings, notify: Callable[[str], None] | None = None) -> Br
         java = require_tool("java", _JAVA_HINT)
         _, fetched = fetch_jars(settings, notify)
         _check_ports_free(addr)
-        _write_config(files, addr, settings.broker_housekeeping_ms)
+        _write_config(files, addr, settings)
         rotate(files.log)
         if not files.formatted_marker.exists():
             _format_storage(java, settings, files)
@@ -154,10 +154,10 @@ def _check_ports_free(addr: config.BrokerAddress) -> None:
                 ) from None
 
 
-def _write_config(
-    files: config.BrokerPaths, addr: config.BrokerAddress, housekeeping_ms: int | None
-) -> None:
-    text = config.server_properties(addr, files.log_dirs, housekeeping_ms)
+def _write_config(files: config.BrokerPaths, addr: config.BrokerAddress,
+                  settings: Settings) -> None:
+    text = config.server_properties(addr, files.log_dirs, settings.broker_housekeeping_ms,
+                                    settings.broker_rebalance_delay_ms)
     write_private(files.properties, text.encode())
     log_config = resources.files("pipeline.broker").joinpath("log4j2.xml").read_bytes()
     write_private(files.log_config, log_config)

@@ -62,6 +62,12 @@ def test_server_properties_single_combined_node(tmp_path: Path) -> None:
     assert props["log.dirs"] == str(tmp_path)
     assert props["offsets.topic.replication.factor"] == "1"
     assert props["transaction.state.log.replication.factor"] == "1"
+    assert props["group.initial.rebalance.delay.ms"] == "3000"  # Kafka's default
+
+
+def test_the_initial_rebalance_delay_is_configurable(tmp_path: Path) -> None:
+    addr = config.BrokerAddress("127.0.0.1", 19092)
+    props = parse(config.server_properties(addr, tmp_path, rebalance_delay_ms=0))
     assert props["group.initial.rebalance.delay.ms"] == "0"
 
 
