@@ -24,7 +24,7 @@ from processors.outbox import Outbox
 from processors.store import Store
 from processors.subjectkeys import SubjectKeys
 from processors.worker.app import faust_app
-from processors.worker.changelog import acknowledged
+from processors.worker.changelog import acknowledged, refused
 from processors.worker.failures import TRANSIENT, classify, reason_of
 from processors.worker.fence import KafkaFence
 from processors.worker.probes import refresh_lag, resume_stalled
@@ -171,7 +171,23 @@ class Worker:
         :mod:`processors.worker.changelog`): without this, a kill -9 after the commit could
         lose the consent state of records the group counts as handled.
         """
-        await acknowledged([f for table in self.tables.every() for f in table.take_sent()])
+        await self._writes_acknowledged(forget_refused=True)
+
+    async def _writes_acknowledged(self, forget_refused: bool) -> None:
+        """Wait for every table write not acknowledged yet, the tick's and the batch's alike.
+
+        A refusal raises at every barrier until one that writes the state again takes it
+        (``forget_refused``: the batch path, whose retry or isolation decides it again).
+        """
+        tables = self.tables.every()
+        waiting = [f for table in tables for f in table.unacknowledged()]
+        try:
+            await acknowledged(waiting)
+        finally:
+            gone = refused(waiting) if forget_refused else set()
+            if gone:
+                for table in tables:
+                    table.forget(gone)
 
     async def _process(self, batch: list[Msg]) -> None:
         """Decide one batch; retry transient failures, never let a batch be acked undecided.
@@ -262,7 +278,8 @@ class Worker:
                 if not self.app.rebalancing:
                     await self._changelogs_known()
                     await self.engine().tick()
-                    await self._tables_durable()  # a refused write surfaces here, not lost
+                    # A refused write surfaces here; the next batch's barrier raises it too.
+                    await self._writes_acknowledged(forget_refused=False)
             self.metrics.liveness.beat()
             self._observe_engine()
         except Exception as exc:  # a timer that raises stops the worker: the next tick retries

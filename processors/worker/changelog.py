@@ -23,15 +23,20 @@ from typing import Any
 
 import faust
 
-ACK_TIMEOUT_S = 120.0
-"""Longest wait for one batch's table writes (a broker away for longer: the batch retries)."""
+from processors.worker.failures import classify
+
+ACK_TIMEOUT_S = 25.0
+"""Longest wait for the table writes of one barrier: well under faust's 60 s rebalance timeout,
+which a revocation waiting for the batch must not exceed (a slow broker: the batch retries)."""
 
 
 class TrackedTable(faust.Table[Any, Any]):
-    """A faust table that keeps the future of each changelog write until :meth:`take_sent`.
+    """A faust table that keeps the future of each changelog write until Kafka acknowledged it.
 
     faust's ``on_key_set`` and ``on_key_del`` (``table[key] = v``, ``del table[key]``) both
-    send through the public :meth:`send_changelog`, overridden here.
+    send through the public :meth:`send_changelog`, overridden here. A barrier waits for every
+    write not yet acknowledged, whoever made it (a batch and a timer tick share the tables):
+    nobody takes another's writes.
     """
 
     _sent: list[Any] | None = None
@@ -45,30 +50,50 @@ class TrackedTable(faust.Table[Any, Any]):
         self._sent.append(fut)
         return fut
 
-    def take_sent(self) -> list[Any]:
-        """The futures of the writes since the last call (forgotten here)."""
-        sent, self._sent = self._sent or [], []
-        return sent
+    def unacknowledged(self) -> list[Any]:
+        """The writes not acknowledged yet: pending or refused (acknowledged ones forgotten)."""
+        kept = [f for f in self._sent or () if not _succeeded(f)]
+        self._sent = kept
+        return list(kept)
+
+    def forget(self, futures: set[Any]) -> None:
+        """Stop tracking ``futures`` (refusals the caller handles by writing the state again)."""
+        self._sent = [f for f in self._sent or () if f not in futures]
+
+
+def _succeeded(fut: Any) -> bool:
+    return bool(fut.done() and not fut.cancelled() and fut.exception() is None)
+
+
+def refused(futures: list[Any]) -> set[Any]:
+    """The futures of ``futures`` Kafka refused (or that were cancelled)."""
+    return {f for f in futures if f.done() and (f.cancelled() or f.exception() is not None)}
 
 
 async def acknowledged(futures: list[Any], timeout: float = ACK_TIMEOUT_S) -> None:
     """Return once Kafka acknowledged every write of ``futures``.
 
     Never cancels them (``asyncio.wait``, not ``gather``): faust completes each future from
-    the producer's callback, which fails on a cancelled one.
+    the producer's callback, which fails on a cancelled one. A refusal wins over a timeout,
+    and a permanent refusal over a transient one (the batch is then isolated, not retried).
 
     Raises:
-        TimeoutError: some not acknowledged within ``timeout`` (transient: retried).
-        Exception: the first refusal Kafka sent for one of them.
+        TimeoutError: none refused, some not acknowledged within ``timeout`` (transient).
+        Exception: a refusal Kafka sent for one of them.
     """
     if not futures:
         return
-    done, pending = await asyncio.wait(futures, timeout=timeout)
+    _, pending = await asyncio.wait(futures, timeout=timeout)
+    errors = [_error_of(f) for f in futures if f.done()]
+    found = [e for e in errors if e is not None]
+    if found:
+        raise next((e for e in found if classify(e) == "permanent"), found[0])
     if pending:
         raise TimeoutError(f"{len(pending)} table writes not acknowledged in {timeout:.0f} s")
-    for fut in done:
-        if fut.cancelled():
-            raise TimeoutError("a table write was cancelled before Kafka acknowledged it")
-        exc = fut.exception()
-        if exc is not None:
-            raise exc
+
+
+def _error_of(fut: Any) -> BaseException | None:
+    if fut.cancelled():
+        return TimeoutError("a table write was cancelled before Kafka acknowledged it")
+    exc: BaseException | None = fut.exception()  # retrieved: no "never retrieved" warning
+    return exc

@@ -12,9 +12,12 @@ from typing import Any
 
 import faust
 import pytest
+from aiokafka.errors import MessageSizeTooLargeError
 from faust.transport.producer import ProducerBuffer
 
+from pipeline.settings import Settings
 from processors.worker import Worker
+from processors.worker.app import faust_app
 from processors.worker.changelog import TrackedTable, acknowledged
 
 
@@ -45,26 +48,74 @@ def test_every_table_of_the_worker_keeps_its_writes_futures(worker: Worker) -> N
     async def scenario() -> list[Any]:
         consent.put(3, b"handle", b"state")
         consent.delete(3, b"handle")
-        return consent.table.take_sent()
+        sent = consent.table.unacknowledged()
+        sent[0].set_result(None)
+        return sent
 
     sent = asyncio.run(scenario())
     assert [(f.message.partition, f.message.key, f.message.value) for f in sent] == [
         (3, b"handle", b"state"), (3, b"handle", None)]
-    assert consent.table.take_sent() == []  # taken once
+    assert consent.table.unacknowledged() == [sent[1]]  # the acknowledged one is forgotten
 
 
-def test_the_worker_s_barrier_raises_a_write_kafka_refused(worker: Worker) -> None:
+def test_the_producer_is_not_threaded() -> None:
+    """A threaded faust producer publishes copies of the futures: the tracked ones would
+    never complete and every barrier would time out."""
+    assert faust_app(Settings.from_env({})).conf.producer_threaded is False
+
+
+def test_a_refusal_raises_at_every_barrier_until_the_batch_path_takes_it(worker: Worker) -> None:
     held = worker.tables.store_tables()[1]
 
     async def scenario() -> None:
         held.put(0, b"a", b"1")
         held.put(1, b"b", b"2")
-        refused, accepted = held.table._sent
+        refused_write, accepted = held.table.unacknowledged()
         accepted.set_result(None)
-        refused.set_exception(RuntimeError("refused by the broker"))
-        with pytest.raises(RuntimeError, match="refused by the broker"):
+        refused_write.set_exception(RuntimeError("refused by the broker"))
+        with pytest.raises(RuntimeError, match="refused by the broker"):  # a timer tick's
+            await worker._writes_acknowledged(forget_refused=False)
+        with pytest.raises(RuntimeError, match="refused by the broker"):  # the batch's
             await worker._tables_durable()
-        await worker._tables_durable()  # taken: the next barrier waits for newer writes only
+        await worker._tables_durable()  # decided again by the batch's retry: forgotten
+
+    asyncio.run(scenario())
+
+
+def test_a_barrier_waits_for_writes_another_made(worker: Worker) -> None:
+    """A tick's barrier must not take the batch's writes (both share the tables)."""
+    consent = worker.tables.store_tables()[0]
+
+    async def scenario() -> list[str]:
+        consent.put(2, b"batch-user", b"state")
+        (write,) = consent.table.unacknowledged()
+        order: list[str] = []
+
+        async def barrier(name: str, forget: bool) -> None:
+            await worker._writes_acknowledged(forget_refused=forget)
+            order.append(name)
+
+        both = asyncio.gather(barrier("tick", False), barrier("batch", True))
+        await asyncio.sleep(0.01)
+        order.append("acknowledged")
+        write.set_result(None)
+        await both
+        return order
+
+    assert asyncio.run(scenario()) == ["acknowledged", "tick", "batch"]
+
+
+def test_acknowledged_prefers_a_refusal_to_a_timeout_and_a_permanent_one() -> None:
+    async def scenario() -> None:
+        loop = asyncio.get_running_loop()
+        pending, transient, permanent = (loop.create_future() for _ in range(3))
+        transient.set_exception(ConnectionError("broker away"))
+        permanent.set_exception(MessageSizeTooLargeError())
+        with pytest.raises(MessageSizeTooLargeError):
+            await acknowledged([pending, transient, permanent], timeout=0.01)
+        with pytest.raises(ConnectionError):
+            await acknowledged([pending, transient], timeout=0.01)
+        pending.set_result(None)
 
     asyncio.run(scenario())
 
