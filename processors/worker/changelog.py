@@ -52,7 +52,7 @@ class TrackedTable(faust.Table[Any, Any]):
 
     def unacknowledged(self) -> list[Any]:
         """The writes not acknowledged yet: pending or refused (acknowledged ones forgotten)."""
-        kept = [f for f in self._sent or () if not _succeeded(f)]
+        kept = [f for f in self._sent or () if not f.done() or _error_of(f) is not None]
         self._sent = kept
         return list(kept)
 
@@ -61,13 +61,17 @@ class TrackedTable(faust.Table[Any, Any]):
         self._sent = [f for f in self._sent or () if f not in futures]
 
 
-def _succeeded(fut: Any) -> bool:
-    return bool(fut.done() and not fut.cancelled() and fut.exception() is None)
-
-
 def refused(futures: list[Any]) -> set[Any]:
     """The futures of ``futures`` Kafka refused (or that were cancelled)."""
-    return {f for f in futures if f.done() and (f.cancelled() or f.exception() is not None)}
+    return {f for f in futures if f.done() and _error_of(f) is not None}
+
+
+def _error_of(fut: Any) -> BaseException | None:
+    """A done write's refusal (None: acknowledged); a cancelled write counts as refused."""
+    if fut.cancelled():
+        return TimeoutError("a table write was cancelled before Kafka acknowledged it")
+    exc: BaseException | None = fut.exception()  # retrieved: no "never retrieved" warning
+    return exc
 
 
 async def acknowledged(futures: list[Any], timeout: float = ACK_TIMEOUT_S) -> None:
@@ -90,10 +94,3 @@ async def acknowledged(futures: list[Any], timeout: float = ACK_TIMEOUT_S) -> No
         raise next((e for e in found if classify(e) == "permanent"), found[0])
     if pending:
         raise TimeoutError(f"{len(pending)} table writes not acknowledged in {timeout:.0f} s")
-
-
-def _error_of(fut: Any) -> BaseException | None:
-    if fut.cancelled():
-        return TimeoutError("a table write was cancelled before Kafka acknowledged it")
-    exc: BaseException | None = fut.exception()  # retrieved: no "never retrieved" warning
-    return exc
