@@ -66,6 +66,7 @@ def test_bootstrap_list_splits_and_trims() -> None:
         ("PRIVACY_PIPELINE_PARTITIONS", "2.5", "invalid literal"),
         ("PRIVACY_PIPELINE_BROKER_WAIT_S", "0", "positive number"),
         ("PRIVACY_PIPELINE_BROKER_WAIT_S", "soon", "could not convert"),
+        ("PRIVACY_PIPELINE_BROKER_REBALANCE_DELAY_MS", "-1", "zero or a positive integer"),
     ],
 )
 def test_bad_value_raises_config_error_naming_the_variable(var: str, raw: str, why: str) -> None:
