@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from keys.exceptions import KeysError
+from pipeline.partitioner import KeyHashes
 from pipeline.policy.fields import LEDGER
 from processors.context import Runtime
 from processors.envelopes import decoded, located, split
@@ -48,6 +49,7 @@ class Emission:
         # the counts by purpose when they are read (once per batch in the worker).
         self._tally: Counter[tuple[str, tuple[tuple[str, Any], ...]]] = Counter()
         self._subjects: dict[str, Subject] = {}
+        self._hashes = KeyHashes()  # partitions of users seen again, without their raw ids
         self._now: tuple[float, datetime] | None = None
 
     @property
@@ -62,7 +64,8 @@ class Emission:
         return self._counts
 
     def new_batch(self) -> None:
-        """Forget the batch's subjects (bounded memory: a batch's users only)."""
+        """Forget the subjects seen, keyed by raw user id: at the start and the end of every
+        batch and tick, so no raw id outlives the batch that read it (bounded memory too)."""
         self._subjects.clear()
 
     def handled(self, m: Msg) -> None:
@@ -80,7 +83,7 @@ class Emission:
         (one keyed hash per user and batch)."""
         subject = self._subjects.get(user_id)
         if subject is None:
-            subject = subject_of(self.rt.ring, user_id, self.rt.partitions)
+            subject = subject_of(self.rt.ring, user_id, self.rt.partitions, self._hashes)
             self._subjects[user_id] = subject
         return subject
 

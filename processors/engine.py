@@ -99,8 +99,13 @@ class Engine:
     async def process(self, batch: Sequence[Msg]) -> None:
         """Handle one batch: consent first, then fenced events; flush outputs."""
         self._recover()
-        self.decider.new_batch()  # keys may have been rotated or destroyed since the last batch
-        self.emit.new_batch()
+        self._forget_batch()  # keys may have been rotated or destroyed since the last batch
+        try:
+            await self._process(batch)
+        finally:  # the batch's raw user ids are not kept until the next batch
+            self._forget_batch()
+
+    async def _process(self, batch: Sequence[Msg]) -> None:
         names = self.rt.names
         consent = names.consent
         fresh = await self.positions.unhandled(batch)
@@ -116,7 +121,7 @@ class Engine:
                     self._on_event(part, now)
                 except StateTooLarge as exc:
                     self.emit.dead(part, names.stream_of(part.topic), str(exc), None)
-        await self.tick()
+        await self._tick()
 
     async def tick(self) -> None:
         """Decide held events whose grace window ended; send what is queued.
@@ -125,6 +130,18 @@ class Engine:
         as for new events): a worker restarted after the deadline must not default-deny an
         event whose user's answer is already in the consent topic.
         """
+        try:
+            await self._tick()
+        finally:  # the held events' raw user ids are not kept until the next batch
+            self._forget_batch()
+
+    def _forget_batch(self) -> None:
+        """Drop the per-batch caches: live keys, and the pseudonyms and subjects computed
+        from raw user ids (kept for one batch or tick, never longer)."""
+        self.decider.new_batch()
+        self.emit.new_batch()
+
+    async def _tick(self) -> None:
         self._recover()
         await self.erasures.apply_due()
         now = self.rt.clock()

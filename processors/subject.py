@@ -11,10 +11,9 @@ lives where their events and consent are read, whatever partition a record arriv
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Protocol
 
-from pipeline.partitioner import kafka_partition
+from pipeline.partitioner import KeyHashes, kafka_partition
 
 
 class HandleRing(Protocol):
@@ -33,20 +32,23 @@ class Subject:
     """The user's input partition: where their records are filed."""
 
 
-@lru_cache(maxsize=65536)
-def partition_of(user_id: str, partitions: int) -> int:
+def partition_of(user_id: str, partitions: int, hashes: KeyHashes | None = None) -> int:
     """The input partition of ``user_id``'s records (Kafka's default partitioner).
 
-    Cached: the worker asks once per record, and kafka-python's murmur2 is pure Python
-    (about 3 us an id; the cache holds ids in memory only, as the records being decided do).
+    ``hashes``: remembers the hash of users seen again (the worker's, across batches),
+    without their raw ids.
     """
-    return kafka_partition(user_id.encode("utf-8"), partitions)
+    key = user_id.encode("utf-8")
+    return kafka_partition(key, partitions) if hashes is None else \
+        hashes.partition_of(key, partitions)
 
 
-def subject_of(ring: HandleRing, user_id: str, partitions: int) -> Subject:
-    """The handle and partition of ``user_id``.
+def subject_of(ring: HandleRing, user_id: str, partitions: int,
+               hashes: KeyHashes | None = None) -> Subject:
+    """The handle and partition of ``user_id`` (``hashes``: see :func:`partition_of`).
 
     Raises:
         keys.exceptions.NoKeyForEpoch: the keyring has no subject-handle key (``keys ensure``).
     """
-    return Subject(ring.subject_handle(user_id).encode("ascii"), partition_of(user_id, partitions))
+    return Subject(ring.subject_handle(user_id).encode("ascii"),
+                   partition_of(user_id, partitions, hashes))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiokafka.partitioner import DefaultPartitioner
 
+from pipeline.partitioner import KeyHashes
 from processors.subject import partition_of, subject_of
 from tests.unit.processors.conftest import FakeRing
 
@@ -21,3 +22,13 @@ def test_the_handle_is_keyed_and_never_the_raw_id() -> None:
     assert subject.handle == ring.subject_handle("u-1").encode()
     assert b"u-1" not in subject.handle and len(subject.handle) == 32
     assert subject_of(ring, "u-2", 6).handle != subject.handle
+
+
+def test_remembered_partitions_match_and_keep_no_raw_id() -> None:
+    hashes = KeyHashes()
+    users = [f"contract-{i:04d}" for i in range(100)]
+    for user in users * 2:
+        assert partition_of(user, 6, hashes) == partition_of(user, 6)
+    assert subject_of(FakeRing(), "u-1", 6, hashes).partition == partition_of("u-1", 6)
+    held = b"".join(hashes.indexed())
+    assert not any(user.encode() in held for user in users)

@@ -7,7 +7,7 @@ import random
 import pytest
 from kafka.partitioner.default import DefaultPartitioner
 
-from pipeline.collector.producer import key_hash
+from pipeline.partitioner import KeyHashes, key_hash
 
 
 class Cluster:
@@ -47,3 +47,17 @@ def test_java_client_values(key: bytes, java_murmur2: int) -> None:
     # Values of Utils.murmur2 in the Java client's UtilsTest; Java partitions by
     # Utils.toPositive(murmur2(key)) % partitions, toPositive being "& 0x7fffffff".
     assert key_hash(key) == java_murmur2 & 0x7FFFFFFF
+
+
+def test_remembered_hashes_are_the_partitioners_and_hold_no_key() -> None:
+    hashes = KeyHashes(size=8)
+    keys = [f"user-{i}@example.fr".encode() for i in range(20)]
+    for _ in range(2):  # the second pass reads what the first remembered
+        assert [hashes.hash_of(k) for k in keys] == [key_hash(k) for k in keys]
+    assert 0 < len(hashes) <= 8  # bounded: emptied when full
+    held = b"".join(hashes.indexed())
+    assert all(k not in held and k[:8] not in held for k in keys)
+    # Indexed under this object's own key: another cache indexes the same id differently.
+    other = KeyHashes()
+    other.hash_of(keys[-1])
+    assert set(other.indexed()).isdisjoint(hashes.indexed())

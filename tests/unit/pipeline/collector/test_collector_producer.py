@@ -17,7 +17,8 @@ from kafka.future import Future
 
 from pipeline.collector.exceptions import KafkaUnavailable
 from pipeline.collector.intake import Record
-from pipeline.collector.producer import EventProducer, key_hash
+from pipeline.collector.producer import EventProducer
+from pipeline.partitioner import key_hash
 
 
 class FakeKafka:
