@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -56,20 +55,16 @@ class PartitionedTable:
 
     def __init__(self, table: Any, partitions: int) -> None:
         self.table = table
-        # Strong references: the context variable only holds weak ones.
+        # Strong references: the context variable only holds weak ones (made once, here).
         self._stubs = [_PartitionStub(p) for p in range(partitions)]
+        self._refs: list[Any] = [weakref.ref(stub) for stub in self._stubs]
 
-    @contextmanager
-    def _at(self, partition: int) -> Iterator[None]:
-        stub: Any = self._stubs[partition]  # faust asks it for .message.partition only
-        token = _current_event.set(weakref.ref(stub))
-        try:
-            yield
-        finally:
-            _current_event.reset(token)
-
+    # Each access sets and resets the context variable itself: a @contextmanager costs more
+    # than the store lookup it wraps (a generator per access), and the worker makes several
+    # accesses per user and batch.
     def get(self, partition: int, key: bytes) -> bytes | None:
-        with self._at(partition):
+        token = _current_event.set(self._refs[partition])
+        try:
             # One store lookup: faust's Table.get() asks the store twice (contains, then get).
             store = self.table.data
             if isinstance(store, SerializedStore):
@@ -77,15 +72,23 @@ class PartitionedTable:
                 return found
             value: bytes | None = self.table.get(key)
             return value
+        finally:
+            _current_event.reset(token)
 
     def put(self, partition: int, key: bytes, value: bytes) -> None:
-        with self._at(partition):
+        token = _current_event.set(self._refs[partition])
+        try:
             self.table[key] = value
+        finally:
+            _current_event.reset(token)
 
     def delete(self, partition: int, key: bytes) -> None:
-        with self._at(partition):
+        token = _current_event.set(self._refs[partition])
+        try:
             if key in self.table:
                 del self.table[key]
+        finally:
+            _current_event.reset(token)
 
     def scan(self) -> Iterator[tuple[bytes, bytes]]:
         # Lazy (a table may hold every user): callers list what they change, then change it.
