@@ -123,6 +123,7 @@ class Worker:
         async for events in stream.take_events(self.settings.worker_batch, within=0.1):
             async with self._settle.deciding():
                 await self._decide(events)
+            del events  # the batch's raw records are not kept while waiting for the next
 
     async def _decide(self, events: list[Any]) -> None:
         owned = self._owned(events)
