@@ -94,7 +94,10 @@ class Engine:
 
     def reject(self, m: Msg, reason: str) -> None:
         """Dead-letter an input whose outputs or state Kafka refused for good; move on."""
-        self.emit.reject(m, reason)
+        try:
+            self.emit.reject(m, reason)
+        finally:  # sealing the original looked its user up by raw id: not kept past this
+            self._forget_batch()
 
     async def process(self, batch: Sequence[Msg]) -> None:
         """Handle one batch: consent first, then fenced events; flush outputs."""

@@ -107,6 +107,7 @@ class Outbox:
         groups, self._groups = self._groups, defaultdict(list)
         singles, self._singles = self._singles, []
         tombstones, self._tombstones = self._tombstones, []
+        acks: list[Any] = []
         try:
             messages = [(t, p, _ENCODER.encode(r)) for t, p, r in singles]
             for (topic, partition), records in groups.items():
@@ -115,7 +116,7 @@ class Outbox:
             for topic, _, value in messages:  # all checked before the first is sent
                 if len(value) > self._max_bytes:
                     raise OutputTooLarge(topic, len(value), self._max_bytes)
-            acks = [await self._send(t, p, v) for t, p, v in messages]
+            acks += [await self._send(t, p, v) for t, p, v in messages]
             acks += [await self._send(t, p, None, key) for t, p, key in tombstones]
             await asyncio.gather(*acks)
         except BaseException:
@@ -126,5 +127,7 @@ class Outbox:
             self._singles[:0] = singles
             self._tombstones[:0] = tombstones
             raise
-
-
+        finally:
+            # A failed acknowledgement holds its exception, whose traceback holds this frame
+            # and so these futures: a cycle only a full collection would free.
+            acks.clear()

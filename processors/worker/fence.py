@@ -113,6 +113,20 @@ class KafkaFence:
             return []
         self._metrics.fence_reads.labels("records").inc()
         self._consumer.assign(list(tps))
+        try:
+            out = await self._read_assigned(topic, tps)
+        finally:
+            # Unassigned, the consumer drops what it prefetched past the ranges (up to 4 MiB
+            # a partition of consent and events, raw ids included) instead of keeping it
+            # until the next read.
+            self._consumer.unsubscribe()
+        found = [m for tp in sorted(out) for m in out[tp]]
+        self._metrics.fence_records.inc(len(found))
+        return found
+
+    async def _read_assigned(
+        self, topic: str, tps: dict[TopicPartition, tuple[int, int]]
+    ) -> dict[TopicPartition, list[Msg]]:
         for tp, (start, _) in tps.items():
             self._consumer.seek(tp, start)
         out: dict[TopicPartition, list[Msg]] = {tp: [] for tp in tps}
@@ -137,6 +151,4 @@ class KafkaFence:
             # Returning part of a range would let the engine count unread records as handled.
             missing = ", ".join(f"{topic}[{tp.partition}]" for tp in sorted(pending))
             raise KafkaTimeoutError(f"could not read {missing} up to the fence")
-        found = [m for tp in sorted(out) for m in out[tp]]
-        self._metrics.fence_records.inc(len(found))
-        return found
+        return out

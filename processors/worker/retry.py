@@ -64,4 +64,9 @@ class Backoff:
                 delay = min(delay * 2, self.cap)
         else:
             raise RetriesExhausted(what, self.attempts)
-        await on_permanent(failure)
+        try:
+            await on_permanent(failure)
+        finally:
+            # The failure's traceback holds this frame, which holds the failure: a cycle that
+            # would keep the failed batch's records until a full collection.
+            del failure

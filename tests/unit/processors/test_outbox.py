@@ -103,3 +103,39 @@ def test_a_tombstone_goes_out_with_its_key_and_a_null_value_and_survives_a_faile
 
     asyncio.run(scenario())
     assert sent == [("privacy.consent.v1", 4, None, b"user-1")]
+
+
+def test_a_failed_flush_leaves_no_acknowledgement_alive() -> None:
+    # The failed future holds its exception, whose traceback holds flush's frame: were the
+    # futures still listed there, only a full collection would free them (and their records).
+    import asyncio
+    import contextlib
+    import gc
+    import weakref
+
+    from processors.outbox import Outbox
+
+    made: list[weakref.ref[asyncio.Future[None]]] = []
+
+    async def send(
+        topic: str, partition: int, value: bytes | None, key: bytes | None = None
+    ) -> asyncio.Future[None]:
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        fut.set_exception(RuntimeError("broker down"))
+        made.append(weakref.ref(fut))
+        return fut
+
+    async def scenario() -> None:
+        box = Outbox(send)
+        box.add("t", 0, {"event_id": "e1"})
+        box.add_tombstone("c", 0, b"k")
+        with contextlib.suppress(RuntimeError):
+            await box.flush()
+        assert box.pending() == 2
+
+    gc.disable()
+    try:
+        asyncio.run(scenario())
+        assert made and all(ref() is None for ref in made)
+    finally:
+        gc.enable()

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
+import weakref
 
 import aiokafka.errors as aioerrors
 import pytest
@@ -105,3 +107,27 @@ def test_the_worker_exits_70_on_a_fatal_or_persistent_failure(
     with pytest.raises(Exited, match="70"):
         asyncio.run(worker._process([]))
     assert script.calls == (1 if isinstance(failure, ValueError) else 3)
+
+
+class Batch:
+    """Stands for a failed batch's records (weakly referenceable)."""
+
+
+def test_a_permanent_failure_does_not_keep_the_failed_batch_alive() -> None:
+    # Without a full collection: a failure<->frame cycle would hold the batch until one ran.
+    gone: list[weakref.ref[Batch]] = []
+
+    async def attempt() -> None:
+        batch = Batch()
+        gone.append(weakref.ref(batch))
+        raise aioerrors.MessageSizeTooLargeError()
+
+    async def dead_letter(exc: BaseException) -> None:
+        pass
+
+    gc.disable()
+    try:
+        asyncio.run(Backoff(attempts=2).run("batch", attempt, dead_letter))
+        assert gone[0]() is None
+    finally:
+        gc.enable()
