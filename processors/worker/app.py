@@ -82,13 +82,29 @@ def tune_gc() -> None:
     gc.set_threshold(*GC_THRESHOLDS)
 
 
+def freeze_before_stopping() -> None:
+    """Take the heap out of the collections faust runs while it stops.
+
+    faust's RocksDB store calls ``gc.collect()`` as it stops, once per table: full walks of the
+    worker's heap, 1.4 s of CPU at the end of a 200,000-event bench (140 of 1,885 samples).
+    A worker's own ``on_stop`` runs before it stops the app and its tables (pinned in
+    ``test_faust_internals``); what is frozen then needs no freeing, the process is exiting.
+    """
+    gc.freeze()
+
+
 def run_worker(app: Any, loglevel: str) -> None:
     """Run the faust ``app`` as a faust worker in this process until it is stopped."""
     from faust.worker import Worker
 
     tune_gc()
 
-    runner = Worker(app, loglevel=loglevel, quiet=True)
+    class Runner(Worker):
+        async def on_stop(self) -> None:
+            freeze_before_stopping()
+            await super().on_stop()
+
+    runner = Runner(app, loglevel=loglevel, quiet=True)
     # faust's start-up spinner sets the root logger to DEBUG, so every debug call in aiokafka
     # built a log record (5% of the worker's CPU); without it the root level is ``loglevel``.
     runner.spinner = None

@@ -236,3 +236,18 @@ def test_the_raw_schema_overrides_faust_s_decoders_as_declared() -> None:
     schema = RawBytes(key_type=bytes, value_type=bytes)
     assert schema.loads_key(None, message) == b"k"
     assert schema.loads_value(None, message) == b"v"
+
+
+def test_a_worker_s_on_stop_runs_before_its_app_and_tables_stop() -> None:
+    """The worker freezes its heap in its ``on_stop`` (processors.worker.app) because faust's
+    RocksDB store runs a full collection as it stops, after the worker's ``on_stop``."""
+    from faust.stores import rocksdb
+    from faust.worker import Worker as FaustWorker
+    from mode import Service
+    from mode.worker import Worker as ModeWorker
+
+    stop = inspect.getsource(Service.stop)
+    assert stop.index("await self.on_stop()") < stop.index("await self._stop_children()")
+    assert "return self.services" in inspect.getsource(ModeWorker.on_init_dependencies)
+    assert "on_stop" not in vars(FaustWorker) and "on_stop" not in vars(ModeWorker)
+    assert "gc.collect()" in inspect.getsource(rocksdb.Store.stop)
