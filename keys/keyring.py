@@ -72,6 +72,7 @@ class KeyringCore:
         # The slot of the time last asked per purpose, by identity: a worker asks the same
         # event time for the epoch, the pseudonym and each encrypted field.
         self._hot: dict[str, tuple[datetime, Slot]] = {}
+        self._at: tuple[datetime | None, float] = (None, 0.0)  # the last time asked, in seconds
         self._state: KeyState | None = None
         self._sig: Signature | None = None
         self._pending_kek: Kek | None = None
@@ -224,12 +225,15 @@ class KeyringCore:
         hot = self._hot.get(purpose)
         if hot is not None and hot[0] is at:
             return hot[1]
+        last, seconds = self._at
+        if last is not at:
+            if at.utcoffset() is None:
+                raise InvalidEpoch("time has no UTC offset: pass a timezone-aware datetime")
+            seconds = at.timestamp()
+            self._at = (at, seconds)
         slot = self._last.get(purpose)  # hot path: the epoch last used by this purpose
-        try:
-            if slot is None or not slot.start <= at < slot.end:
-                slot = self._find_slot(purpose, at)
-        except TypeError:
-            raise InvalidEpoch("time has no UTC offset: pass a timezone-aware datetime") from None
+        if slot is None or not slot.start_s <= seconds < slot.end_s:
+            slot = self._find_slot(purpose, at)
         self._hot[purpose] = (at, slot)
         return slot
 

@@ -30,6 +30,14 @@ class Slot:
     destroyed: bool
     pseudonym: PseudonymKey | None
     active: FieldKey | None
+    start_s: float = dataclasses.field(init=False)
+    """``start`` in POSIX seconds: events carry their own UTC offsets, and comparing datetimes
+    of two offsets converts both (twice per purpose and event); a float compares at once."""
+    end_s: float = dataclasses.field(init=False)
+
+    def __post_init__(self) -> None:
+        self.start_s = self.start.timestamp()
+        self.end_s = self.end.timestamp()
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from keys_support import NOW
@@ -66,3 +66,18 @@ def test_missing_epoch_or_purpose_fails_closed(ring: keys.Keyring) -> None:
         ring.pseudonym("geolocation", "u", NOW + timedelta(days=120))
     with pytest.raises(keys.NoKeyForEpoch):
         ring.pseudonym("advertising", "u", NOW)
+
+
+def test_an_event_s_own_utc_offset_picks_the_epoch_of_its_utc_time(ring: keys.Keyring) -> None:
+    # Slots are found by POSIX seconds (keys.state.Slot): an offset time must not be read
+    # as if it were UTC, whatever epoch the previous lookup used.
+    paris = timezone(timedelta(hours=1))
+    next_day = datetime(2026, 11, 27, 1, 0, tzinfo=UTC)
+    late_evening = datetime(2026, 11, 27, 0, 30, tzinfo=paris)  # 2026-11-26 23:30 UTC
+    ledger = "consent_ledger"  # daily epochs
+    tomorrow = ring.pseudonym(ledger, "u", next_day)
+    assert ring.epoch_of(ledger, late_evening) == "2026-11-26"
+    today = ring.pseudonym(ledger, "u", late_evening)
+    assert today == ring.pseudonym(ledger, "u", datetime(2026, 11, 26, 23, 30, tzinfo=UTC))
+    assert today != tomorrow
+    assert ring.pseudonym(ledger, "u", datetime(2026, 11, 27, 0, 0, tzinfo=UTC)) == tomorrow
