@@ -104,7 +104,10 @@ def _representable(event: Event) -> Event:
     """Reject a valid RFC 3339 instant that has no UTC equivalent (year 1 at +01:00, …).
 
     Every consumer works in UTC (hours, days, epochs); such an instant would be a poison pill.
+    Offsets are under a day, so only the first and last years can fall outside.
     """
+    if 1 < event.occurred_at.year < 9999:
+        return event
     try:
         utc = event.occurred_at.astimezone(UTC)
         datetime.fromtimestamp(utc.timestamp() // 86400 * 86400, UTC)

@@ -193,3 +193,23 @@ def test_events_are_immutable() -> None:
     event = validator.decode(dump(MINIMAL["rights/1"]))
     with pytest.raises(AttributeError):
         event.user_id = "other"  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    ("occurred_at", "utc_year"),
+    [
+        ("0001-01-01T00:30:00+01:00", None),  # 0000-12-31T23:30Z: before year 1
+        ("9999-12-31T23:30:00-01:00", None),  # 10000-01-01T00:30Z
+        ("0001-01-01T00:30:00Z", 1),
+        ("9999-12-31T23:30:00+01:00", 9999),
+        ("0002-01-01T00:30:00+01:00", 1),  # the years between are always representable
+        ("9998-12-31T23:30:00-01:00", 9999),
+    ],
+)
+def test_an_instant_without_a_utc_equivalent_is_refused(
+        occurred_at: str, utc_year: int | None) -> None:
+    raw = dump(make("rights/1", occurred_at=occurred_at))
+    if utc_year is None:
+        assert _reject(raw).reason.startswith("occurred_at: outside the range a UTC date-time")
+    else:
+        assert validator.decode(raw).occurred_at.astimezone(UTC).year == utc_year
