@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import gc
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, ClassVar
 
 import faust.worker
 import pytest
@@ -21,44 +21,41 @@ def restore_gc() -> Iterator[None]:
     gc.set_threshold(*before)
 
 
-def test_the_worker_runs_with_the_thresholds_and_start_up_frozen(
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    seen: dict[str, Any] = {}
+class Runner:
+    """Stands for faust's Worker: records the collector's state when run, then stops."""
 
-    class Runner:
-        def __init__(self, app: Any, **_: Any) -> None:
-            self.spinner: Any = object()
+    seen: ClassVar[dict[str, Any]] = {}
 
-        def execute_from_commandline(self) -> None:
-            seen["threshold"], seen["frozen"] = gc.get_threshold(), gc.get_freeze_count()
+    def __init__(self, app: Any, **_: Any) -> None:
+        self.spinner: Any = object()
 
+    async def on_stop(self) -> None:
+        self.seen["base_on_stop"] = self.seen.get("base_on_stop", 0) + 1
+
+    def execute_from_commandline(self) -> None:
+        self.seen["threshold"], self.seen["frozen"] = gc.get_threshold(), gc.get_freeze_count()
+        junk = [[i] for i in range(1000)]  # tracked objects alive at the stop
+        gc.unfreeze()
+        asyncio.run(self.on_stop())
+        self.seen["frozen_at_stop"] = gc.get_freeze_count() - len(junk)
+
+
+@pytest.fixture
+def seen(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     monkeypatch.setattr(faust.worker, "Worker", Runner)
+    monkeypatch.setattr(Runner, "seen", {})
     gc.unfreeze()
     run_worker(object(), "warning")
+    return Runner.seen
+
+
+def test_the_worker_runs_with_the_thresholds_and_start_up_frozen(seen: dict[str, Any]) -> None:
     assert seen["threshold"] == GC_THRESHOLDS
     assert seen["frozen"] > 0  # start-up objects are out of every later collection
     assert GC_THRESHOLDS[0] > 700  # higher than CPython's default, or this is pointless
 
 
-def test_the_heap_is_frozen_when_the_worker_starts_to_stop(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_heap_is_frozen_when_the_worker_starts_to_stop(seen: dict[str, Any]) -> None:
     # faust's stores each run a full collection as they stop: frozen, the heap is not walked.
-    seen: dict[str, int] = {}
-
-    class Runner:
-        def __init__(self, app: Any, **_: Any) -> None:
-            self.spinner: Any = object()
-
-        async def on_stop(self) -> None:
-            seen["base"] = seen.get("base", 0) + 1
-
-        def execute_from_commandline(self) -> None:
-            junk = [[i] for i in range(1000)]  # tracked objects alive at the stop
-            gc.unfreeze()
-            asyncio.run(self.on_stop())
-            seen["frozen"] = gc.get_freeze_count() - len(junk)
-
-    monkeypatch.setattr(faust.worker, "Worker", Runner)
-    run_worker(object(), "warning")
-    assert seen["frozen"] >= 0
-    assert seen["base"] == 1  # faust's own on_stop still runs
+    assert seen["frozen_at_stop"] >= 0
+    assert seen["base_on_stop"] == 1  # faust's own on_stop still runs
